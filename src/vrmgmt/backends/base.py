@@ -1,0 +1,102 @@
+"""The Manager interface: what the CIM layer needs from any hypervisor backend.
+
+One Manager instance serves one configured backend (one libvirt URI, one vCenter or
+ESXi). Managers return vrmgmt.model objects and raise vrmgmt.errors exceptions; they
+never expose library objects. Methods may be called from several threads at once.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable
+
+from vrmgmt.errors import NotSupported
+from vrmgmt.model import Host, PowerAction, PowerState, VirtualMachine
+
+# Which actions make sense from which state, for backends that have no finer rule.
+DEFAULT_TRANSITIONS: dict[PowerState, frozenset[PowerAction]] = {
+    PowerState.RUNNING: frozenset(
+        {
+            PowerAction.POWER_OFF,
+            PowerAction.SHUTDOWN,
+            PowerAction.SAVE,
+            PowerAction.PAUSE,
+            PowerAction.REBOOT,
+            PowerAction.RESET,
+        }
+    ),
+    PowerState.PAUSED: frozenset(
+        {PowerAction.RESUME, PowerAction.POWER_OFF, PowerAction.SAVE, PowerAction.RESET}
+    ),
+    PowerState.SUSPENDED: frozenset({PowerAction.START, PowerAction.POWER_OFF}),
+    PowerState.OFF: frozenset({PowerAction.START}),
+    PowerState.CRASHED: frozenset({PowerAction.POWER_OFF, PowerAction.START}),
+    PowerState.SHUTTING_DOWN: frozenset({PowerAction.POWER_OFF}),
+    PowerState.STARTING: frozenset({PowerAction.POWER_OFF}),
+    PowerState.UNKNOWN: frozenset(),
+}
+
+
+class Manager(abc.ABC):
+    """Per-VMM manager. Subclasses implement the abstract methods; the rest are optional
+    capabilities that raise NotSupported until a backend provides them."""
+
+    #: backend kind, e.g. "libvirt" or "vsphere"
+    kind: str = ""
+
+    def __init__(self, backend_id: str, timeout: float = 10.0):
+        self.backend_id = backend_id
+        self.timeout = timeout
+
+    # -- connection -------------------------------------------------------------
+    @abc.abstractmethod
+    def connect(self) -> None:
+        """Open (or re-open) the connection; raise BackendUnavailable on failure."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the connection. Safe to call twice."""
+
+    # -- host -------------------------------------------------------------------
+    @abc.abstractmethod
+    def host(self) -> Host:
+        """Facts about the hypervisor host behind this backend."""
+
+    # -- VMs --------------------------------------------------------------------
+    @abc.abstractmethod
+    def list_vms(self) -> list[VirtualMachine]:
+        """Every VM the backend knows (running or defined), in one bulk call if possible."""
+
+    @abc.abstractmethod
+    def get_vm(self, uuid: str) -> VirtualMachine:
+        """One VM by UUID (lower-case canonical form); NotFound if absent."""
+
+    def find_vm_by_name(self, name: str) -> VirtualMachine:
+        for vm in self.list_vms():
+            if vm.name == name:
+                return vm
+        from vrmgmt.errors import NotFound
+
+        raise NotFound(f"no VM named {name!r} on backend {self.backend_id!r}")
+
+    def possible_actions(self, vm: VirtualMachine) -> frozenset[PowerAction]:
+        """Actions that are valid for this VM in its current state."""
+        return DEFAULT_TRANSITIONS.get(vm.state, frozenset()) & self.supported_actions()
+
+    def supported_actions(self) -> frozenset[PowerAction]:
+        """Actions this backend can perform at all (in some state)."""
+        return frozenset(PowerAction)
+
+    @abc.abstractmethod
+    def perform(self, uuid: str, action: PowerAction) -> None:
+        """Carry out a power action. InvalidStateTransition if the state forbids it."""
+
+    # -- optional capabilities (issue-by-issue) -----------------------------------
+    def define_vm(self, spec: dict) -> VirtualMachine:
+        raise NotSupported(f"{self.kind} backend cannot define VMs")
+
+    def undefine_vm(self, uuid: str) -> None:
+        raise NotSupported(f"{self.kind} backend cannot undefine VMs")
+
+    def bulk_stats(self, uuids: Iterable[str] | None = None) -> dict[str, dict[str, float]]:
+        raise NotSupported(f"{self.kind} backend has no bulk statistics")

@@ -1,0 +1,138 @@
+"""Instance and path builders for the core virtualization classes.
+
+VRM_ComputerSystem (a VM; DSP1057 Virtual System §7.1, keys CreationClassName + Name,
+Name = the VM's UUID), VRM_HostSystem (a hypervisor host; DSP1042 System
+Virtualization §7.1, Name = the backend id from the configuration) and
+VRM_HostedDependency (DSP1057 §7.4, VM -> host). Shared by every provider that needs to
+name these objects, so paths are built in one place.
+"""
+
+from __future__ import annotations
+
+from pywbem import CIMInstance, CIMInstanceName, CIMProperty, Uint16, Uint64
+
+from vrmgmt.cim import valuemaps as vm_map
+from vrmgmt.model import Host, PowerAction, VirtualMachine
+
+VM_CLASS = "VRM_ComputerSystem"
+HOST_CLASS = "VRM_HostSystem"
+HOSTED_DEP_CLASS = "VRM_HostedDependency"
+
+
+def vm_path(uuid: str, namespace: str) -> CIMInstanceName:
+    return CIMInstanceName(
+        VM_CLASS,
+        keybindings={"CreationClassName": VM_CLASS, "Name": uuid},
+        namespace=namespace,
+    )
+
+
+def host_path(backend_id: str, namespace: str) -> CIMInstanceName:
+    return CIMInstanceName(
+        HOST_CLASS,
+        keybindings={"CreationClassName": HOST_CLASS, "Name": backend_id},
+        namespace=namespace,
+    )
+
+
+def _u16s(values) -> CIMProperty:
+    return [Uint16(v) for v in values]
+
+
+def vm_instance(
+    vm: VirtualMachine, namespace: str, possible: frozenset[PowerAction]
+) -> CIMInstance:
+    """VRM_ComputerSystem for one VM. `possible` are the actions valid right now
+    (AvailableRequestedStates)."""
+    op_status, health = vm_map.vm_operational_status(vm.state)
+    props = [
+        CIMProperty("CreationClassName", VM_CLASS),
+        CIMProperty("Name", vm.uuid),
+        CIMProperty("NameFormat", "UUID"),
+        CIMProperty("ElementName", vm.name),
+        CIMProperty("Caption", f"Virtual system {vm.name}"),
+        CIMProperty("Description", f"{vm.virtual_system_type} virtual system on {vm.backend_id}"),
+        CIMProperty("EnabledState", Uint16(vm_map.ENABLED_STATE[vm.state])),
+        CIMProperty("RequestedState", Uint16(vm_map.REQUESTED_STATE_FOR[vm.state])),
+        CIMProperty(
+            "EnabledDefault", Uint16(vm_map.ES_ENABLED if vm.autostart else vm_map.ES_DISABLED)
+        ),
+        CIMProperty("OperationalStatus", _u16s(op_status), type="uint16", is_array=True),
+        CIMProperty("HealthState", Uint16(health)),
+        CIMProperty(
+            "AvailableRequestedStates",
+            _u16s(vm_map.requested_states(possible)),
+            type="uint16",
+            is_array=True,
+        ),
+        CIMProperty("VirtualSystemType", vm.virtual_system_type),
+        CIMProperty("NumberOfVirtualCPUs", Uint16(vm.vcpus)),
+        CIMProperty("MemoryKiB", Uint64(vm.memory_kib)),
+        CIMProperty("BackendID", vm.backend_id),
+        CIMProperty("Autostart", vm.autostart),
+        CIMProperty(
+            "UptimeSeconds", Uint64(vm.uptime_s) if vm.uptime_s is not None else None, type="uint64"
+        ),
+    ]
+    return CIMInstance(VM_CLASS, properties=props, path=vm_path(vm.uuid, namespace))
+
+
+def host_instance(host: Host, namespace: str) -> CIMInstance:
+    op_status, health = vm_map.host_operational_status(host.status)
+    lost = op_status == [vm_map.OS_LOST_COMMUNICATION]
+    props = [
+        CIMProperty("CreationClassName", HOST_CLASS),
+        CIMProperty("Name", host.backend_id),
+        CIMProperty("NameFormat", "Other"),
+        CIMProperty("OtherIdentifyingInfo", [host.hostname], type="string", is_array=True),
+        CIMProperty("ElementName", host.hostname),
+        CIMProperty("Caption", f"{host.hypervisor_type or 'hypervisor'} host {host.hostname}"),
+        CIMProperty(
+            "Description",
+            host.status_detail if lost else f"Hypervisor host of backend {host.backend_id}",
+        ),
+        CIMProperty("EnabledState", Uint16(vm_map.ES_UNKNOWN if lost else vm_map.ES_ENABLED)),
+        CIMProperty("RequestedState", Uint16(vm_map.RS_NOT_APPLICABLE)),
+        CIMProperty("OperationalStatus", _u16s(op_status), type="uint16", is_array=True),
+        CIMProperty("HealthState", Uint16(health)),
+        CIMProperty("HypervisorType", host.hypervisor_type or None, type="string"),
+        CIMProperty("HypervisorVersion", host.hypervisor_version or None, type="string"),
+        CIMProperty("VirtualSystemType", host.virtual_system_type or None, type="string"),
+        CIMProperty("HostName", host.hostname),
+        CIMProperty("CPUModel", host.cpu_model or None, type="string"),
+        CIMProperty(
+            "NumberOfProcessors", Uint16(host.cpu_count) if host.cpu_count else None, type="uint16"
+        ),
+        CIMProperty("ProcessorMHz", Uint64(host.cpu_mhz) if host.cpu_mhz else None, type="uint64"),
+        CIMProperty(
+            "MemoryTotalKiB",
+            Uint64(host.memory_total_kib) if host.memory_total_kib else None,
+            type="uint64",
+        ),
+        CIMProperty(
+            "MemoryFreeKiB",
+            Uint64(host.memory_free_kib) if host.memory_free_kib is not None else None,
+            type="uint64",
+        ),
+        CIMProperty("URI", host.uri or None, type="string"),
+        CIMProperty("BackendID", host.backend_id),
+    ]
+    return CIMInstance(HOST_CLASS, properties=props, path=host_path(host.backend_id, namespace))
+
+
+def hosted_dependency(vm_uuid: str, backend_id: str, namespace: str) -> CIMInstance:
+    antecedent = host_path(backend_id, namespace)
+    dependent = vm_path(vm_uuid, namespace)
+    path = CIMInstanceName(
+        HOSTED_DEP_CLASS,
+        keybindings={"Antecedent": antecedent, "Dependent": dependent},
+        namespace=namespace,
+    )
+    return CIMInstance(
+        HOSTED_DEP_CLASS,
+        properties=[
+            CIMProperty("Antecedent", antecedent, type="reference", reference_class=HOST_CLASS),
+            CIMProperty("Dependent", dependent, type="reference", reference_class=VM_CLASS),
+        ],
+        path=path,
+    )

@@ -1,0 +1,39 @@
+"""Domain errors raised by backends and the inventory, free of CIM and hypervisor types.
+
+The CIM layer maps each to a CIM status code (see vrmgmt.cim.errors).
+"""
+
+from __future__ import annotations
+
+
+class VrmError(Exception):
+    """Base class of vrmgmt's own errors."""
+
+
+class NotFound(VrmError):
+    """The named VM, host or object does not exist."""
+
+
+class InvalidStateTransition(VrmError):
+    """The requested action is not possible in the VM's current state (DSP1052 4097)."""
+
+
+class NotSupported(VrmError):
+    """The backend cannot do this at all."""
+
+
+class BackendUnavailable(VrmError):
+    """A backend could not be reached (down, hung past its timeout, refused login)."""
+
+    def __init__(self, backend_id: str, detail: str):
+        super().__init__(f"backend {backend_id!r} unavailable: {detail}")
+        self.backend_id = backend_id
+        self.detail = detail
+
+
+class BackendError(VrmError):
+    """The hypervisor refused or failed an operation."""
+
+
+class ConfigError(VrmError):
+    """The configuration file is wrong; the message names the file and the problem."""

@@ -1,0 +1,220 @@
+"""The configured backends as one inventory: parallel fan-out with per-backend
+timeouts, health tracking, and VM-UUID -> backend lookup.
+
+A slow, hung or unreachable backend never blocks the others beyond its own timeout:
+its VMs are left out, its host is reported with HostStatus.LOST_COMMUNICATION, and the
+result names it. While a call to a backend is still hanging, further calls to it fail
+fast instead of piling up threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from vrmgmt.backends import Manager, create_manager
+from vrmgmt.config import BackendConfig
+from vrmgmt.errors import BackendUnavailable, NotFound, VrmError
+from vrmgmt.model import Host, HostStatus, PowerAction, VirtualMachine
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass
+class FanOut:
+    """Results of one call on every backend: values by backend id, and failures."""
+
+    results: dict[str, object] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+
+
+class Inventory:
+    def __init__(self, managers: Iterable[Manager]):
+        self.managers: dict[str, Manager] = {}
+        for m in managers:
+            if m.backend_id in self.managers:
+                raise VrmError(f"duplicate backend id {m.backend_id!r}")
+            self.managers[m.backend_id] = m
+        self._pool = ThreadPoolExecutor(
+            max_workers=max(4, 2 * len(self.managers)), thread_name_prefix="backend"
+        )
+        self._inflight: dict[str, Future] = {}
+        self._lock = threading.Lock()
+        self._vm_backend: dict[str, str] = {}  # uuid -> backend id
+        self._last_host: dict[str, Host] = {}
+        self._health: dict[str, str] = {}  # backend id -> last failure ("" = healthy)
+
+    @classmethod
+    def from_config(cls, backends: Iterable[BackendConfig]) -> Inventory:
+        return cls(create_manager(b.id, b.type, timeout=b.timeout, **b.options) for b in backends)
+
+    def close(self) -> None:
+        for m in self.managers.values():
+            try:
+                m.close()
+            except Exception:  # noqa: BLE001 - closing must not fail shutdown
+                log.exception("closing backend %s", m.backend_id)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def manager(self, backend_id: str) -> Manager:
+        try:
+            return self.managers[backend_id]
+        except KeyError:
+            raise NotFound(f"no backend {backend_id!r}") from None
+
+    # -- calls with timeouts -------------------------------------------------------
+    def call(self, backend_id: str, fn: Callable[[Manager], T]) -> T:
+        """Run fn(manager) bounded by the backend's timeout."""
+        mgr = self.manager(backend_id)
+        fut = self._submit(mgr, fn)
+        try:
+            value = fut.result(timeout=mgr.timeout)
+        except FutureTimeout:
+            self._mark(backend_id, f"no answer within {mgr.timeout:g} s")
+            raise BackendUnavailable(backend_id, f"no answer within {mgr.timeout:g} s") from None
+        except BackendUnavailable as exc:
+            self._mark(backend_id, exc.detail)
+            raise
+        self._mark(backend_id, "")
+        return value
+
+    def fan_out(self, fn: Callable[[Manager], T]) -> FanOut:
+        """Run fn on every backend in parallel; wait at most each backend's timeout."""
+        futures = {}
+        out = FanOut()
+        for bid, mgr in self.managers.items():
+            try:
+                futures[bid] = self._submit(mgr, fn)
+            except BackendUnavailable as exc:
+                out.failures[bid] = exc.detail
+        for bid, fut in futures.items():
+            mgr = self.managers[bid]
+            try:
+                out.results[bid] = fut.result(timeout=mgr.timeout)
+                self._mark(bid, "")
+            except FutureTimeout:
+                out.failures[bid] = f"no answer within {mgr.timeout:g} s"
+            except BackendUnavailable as exc:
+                out.failures[bid] = exc.detail
+            except VrmError as exc:
+                out.failures[bid] = str(exc)
+            except Exception as exc:  # noqa: BLE001 - one backend's bug must not fail all
+                log.exception("backend %s failed", bid)
+                out.failures[bid] = f"{type(exc).__name__}: {exc}"
+        for bid, why in out.failures.items():
+            self._mark(bid, why)
+        return out
+
+    def _submit(self, mgr: Manager, fn: Callable[[Manager], T]) -> Future:
+        with self._lock:
+            prev = self._inflight.get(mgr.backend_id)
+            if prev is not None and not prev.done():
+                # A call is still hanging: do not queue behind it.
+                raise BackendUnavailable(mgr.backend_id, "previous request still not answered")
+            fut = self._pool.submit(fn, mgr)
+            self._inflight[mgr.backend_id] = fut
+        return fut
+
+    def _mark(self, backend_id: str, failure: str) -> None:
+        before = self._health.get(backend_id)
+        self._health[backend_id] = failure
+        if failure and before != failure:
+            log.warning("backend %s unavailable: %s", backend_id, failure)
+        elif not failure and before:
+            log.info("backend %s is back", backend_id)
+
+    def health(self) -> dict[str, str]:
+        return dict(self._health)
+
+    # -- domain queries ----------------------------------------------------------
+    def hosts(self) -> list[Host]:
+        """One Host per backend; unreachable ones with status LOST_COMMUNICATION."""
+        res = self.fan_out(lambda m: m.host())
+        hosts = []
+        for bid, mgr in self.managers.items():
+            if bid in res.results:
+                host = res.results[bid]
+                self._last_host[bid] = host
+            else:
+                host = self._lost_host(mgr, res.failures.get(bid, "unknown failure"))
+            hosts.append(host)
+        return hosts
+
+    def host(self, backend_id: str) -> Host:
+        mgr = self.manager(backend_id)
+        try:
+            host = self.call(backend_id, lambda m: m.host())
+        except BackendUnavailable as exc:
+            return self._lost_host(mgr, exc.detail)
+        self._last_host[backend_id] = host
+        return host
+
+    def _lost_host(self, mgr: Manager, why: str) -> Host:
+        last = self._last_host.get(mgr.backend_id)
+        return Host(
+            backend_id=mgr.backend_id,
+            hostname=last.hostname if last else mgr.backend_id,
+            hypervisor_type=last.hypervisor_type if last else "",
+            hypervisor_version=last.hypervisor_version if last else "",
+            virtual_system_type=last.virtual_system_type if last else "",
+            cpu_model=last.cpu_model if last else "",
+            cpu_count=last.cpu_count if last else 0,
+            memory_total_kib=last.memory_total_kib if last else 0,
+            uri=last.uri if last else "",
+            status=HostStatus.LOST_COMMUNICATION,
+            status_detail=why,
+        )
+
+    def list_vms(self) -> tuple[list[VirtualMachine], dict[str, str]]:
+        """All VMs of all reachable backends, and {backend id: why} for the others."""
+        res = self.fan_out(lambda m: m.list_vms())
+        vms: list[VirtualMachine] = []
+        for bid in self.managers:
+            for vm in res.results.get(bid, ()):  # type: ignore[union-attr]
+                self._vm_backend[vm.uuid] = bid
+                vms.append(vm)
+        return vms, res.failures
+
+    def backend_of(self, uuid: str) -> str:
+        """Which backend holds the VM (cached; a miss asks every backend)."""
+        uuid = uuid.lower()
+        bid = self._vm_backend.get(uuid)
+        if bid is not None:
+            return bid
+
+        def probe(m: Manager) -> bool:
+            try:
+                m.get_vm(uuid)
+                return True
+            except NotFound:
+                return False
+
+        res = self.fan_out(probe)
+        for bid, found in res.results.items():
+            if found:
+                self._vm_backend[uuid] = bid
+                return bid
+        if res.failures:
+            raise NotFound(
+                f"no VM with UUID {uuid} on reachable backends "
+                f"(unreachable: {', '.join(sorted(res.failures))})"
+            )
+        raise NotFound(f"no VM with UUID {uuid}")
+
+    def get_vm(self, uuid: str, backend_id: str | None = None) -> VirtualMachine:
+        bid = backend_id or self.backend_of(uuid)
+        try:
+            return self.call(bid, lambda m: m.get_vm(uuid.lower()))
+        except NotFound:
+            self._vm_backend.pop(uuid.lower(), None)
+            raise
+
+    def perform(self, uuid: str, action: PowerAction, backend_id: str | None = None) -> None:
+        bid = backend_id or self.backend_of(uuid)
+        self.call(bid, lambda m: m.perform(uuid.lower(), action))

@@ -1,0 +1,99 @@
+"""Plain data shared by every layer: hosts, VMs, devices, power states and actions.
+
+Backends fill these in; the CIM layer maps them to DMTF classes. Nothing here knows
+a hypervisor library or CIM.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class PowerState(enum.Enum):
+    """Hypervisor-neutral VM state (what every backend maps its own states to)."""
+
+    RUNNING = "running"
+    PAUSED = "paused"  # vCPUs stopped, memory resident
+    SUSPENDED = "suspended"  # state saved to disk (libvirt managed save, vSphere suspend)
+    SHUTTING_DOWN = "shutting-down"
+    OFF = "off"
+    CRASHED = "crashed"
+    STARTING = "starting"
+    UNKNOWN = "unknown"
+
+
+class PowerAction(enum.Enum):
+    """A state change a Manager can perform on a VM."""
+
+    START = "start"  # from OFF (or SUSPENDED: restores the saved image)
+    RESUME = "resume"  # from PAUSED
+    POWER_OFF = "power-off"  # hard off
+    SHUTDOWN = "shutdown"  # graceful, guest cooperates
+    SAVE = "save"  # suspend to disk
+    PAUSE = "pause"
+    REBOOT = "reboot"  # graceful restart
+    RESET = "reset"  # hard restart
+
+
+class HostStatus(enum.Enum):
+    OK = "ok"
+    LOST_COMMUNICATION = "lost-communication"
+    ERROR = "error"
+
+
+@dataclass(slots=True)
+class Disk:
+    device: str  # target name, e.g. "vda"
+    source: str | None = None
+    capacity_bytes: int | None = None
+    bus: str | None = None
+    kind: str = "disk"  # disk | cdrom | floppy
+
+
+@dataclass(slots=True)
+class Nic:
+    mac: str
+    network: str | None = None
+    model: str | None = None
+    device: str | None = None
+
+
+@dataclass(slots=True)
+class VirtualMachine:
+    """One VM as a backend reports it."""
+
+    uuid: str
+    name: str
+    backend_id: str
+    state: PowerState
+    vcpus: int = 0
+    memory_kib: int = 0  # current allocation
+    max_memory_kib: int = 0
+    virtual_system_type: str = "Unknown"  # KVM, QEMU, Xen, LXC, VMware, Test
+    persistent: bool = True
+    autostart: bool = False
+    uptime_s: int | None = None
+    cpu_time_ns: int | None = None
+    os_type: str | None = None
+    disks: list[Disk] = field(default_factory=list)
+    nics: list[Nic] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Host:
+    """A hypervisor host as one configured backend sees it."""
+
+    backend_id: str
+    hostname: str
+    hypervisor_type: str  # e.g. "QEMU", "Test", "Xen", "LXC", "VMware ESX"
+    hypervisor_version: str
+    virtual_system_type: str
+    cpu_model: str = ""
+    cpu_count: int = 0
+    cpu_mhz: int = 0
+    memory_total_kib: int = 0
+    memory_free_kib: int | None = None
+    uri: str = ""
+    status: HostStatus = HostStatus.OK
+    status_detail: str = ""
