@@ -1,0 +1,1054 @@
+"""VMware vSphere backend: one Manager per vCenter Server or standalone ESXi host (pyVmomi).
+
+Its job: log in to the vSphere Web Services API (SOAP over HTTPS on /sdk), keep that
+session alive (re-login when vCenter forgets it or restarts), and answer the Manager
+interface with vrmgmt.model objects: host facts summed over the HostSystems, VMs read in
+bulk with the PropertyCollector, power actions and snapshots as vSphere tasks waited for
+with a bound, and performance counters for many VMs in one QueryPerf call. Library
+objects and faults never leave this module; errors are vrmgmt.errors exceptions.
+
+Choices (also visible to the CIM layer):
+
+- VM identity is ``config.instanceUuid`` (lower case). vCenter keeps it unique across
+  its inventory, unlike the BIOS ``config.uuid``, which copied or cloned-by-hand VMs
+  share. get_vm() looks VMs up with SearchIndex.FindByUuid(instanceUuid=True).
+- Templates are not VMs here: list_vms() skips them and get_vm() answers NotFound.
+- vSphere has no pause: PAUSE is not in supported_actions() and perform() raises
+  NotSupported for it. RESUME is accepted like START (vSphere resumes a suspended VM by
+  powering it on). SHUTDOWN and REBOOT need running VMware Tools (ShutdownGuest /
+  RebootGuest); without them they are InvalidStateTransition and possible_actions()
+  leaves them out.
+- Every network operation is bounded by ``timeout`` (socket timeout of each HTTPS
+  connection, including the API version probe, which pyVim's SmartConnect would do
+  without any timeout: that is why this module builds its SoapStubAdapter itself).
+  A call against a hung server fails with BackendUnavailable after about ``timeout``
+  seconds and is not retried; a dropped connection is retried once, and an expired or
+  unknown session (vim.fault.NotAuthenticated) triggers one re-login and one retry.
+- Credentials are kept out of repr(), logs and exception messages (even the user name).
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import math
+import os
+import ssl
+import threading
+import time
+import uuid as uuidlib
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from pyVmomi import SoapStubAdapter, vim, vmodl
+from pyVmomi.VmomiSupport import GetServiceVersions, versionIdMap
+
+from vrmgmt.backends.base import Manager
+from vrmgmt.errors import (
+    BackendError,
+    BackendUnavailable,
+    ConfigError,
+    InvalidStateTransition,
+    NotFound,
+    NotSupported,
+)
+from vrmgmt.model import Disk, Host, Nic, PowerAction, PowerState, VirtualMachine
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+PC = vmodl.query.PropertyCollector
+
+#: options accepted from the configuration (create_manager(id, "vsphere", **options))
+OPTIONS = (
+    "host",
+    "port",
+    "username",
+    "password",
+    "verify_tls",
+    "ca_file",
+    "timeout",
+    "task_timeout",
+)
+
+#: pooled HTTPS connections idle longer than this are closed before reuse; below the idle
+#: timeouts of vCenter's reverse proxy, so a pooled connection is rarely found dead
+POOL_IDLE_SECONDS = 50
+
+#: realtime performance interval of ESXi/vCenter (seconds)
+REALTIME_INTERVAL = 20
+
+#: counters bulk_stats() reports: name -> scale applied to the raw value
+STAT_COUNTERS: dict[str, float] = {
+    "cpu.usage.average": 0.01,  # raw: hundredths of a percent -> percent
+    "cpu.usagemhz.average": 1.0,  # MHz
+    "mem.consumed.average": 1.0,  # KiB
+    "mem.active.average": 1.0,  # KiB
+    "net.usage.average": 1.0,  # KB/s
+    "disk.usage.average": 1.0,  # KB/s
+}
+
+_POWER_STATES = {
+    "poweredOn": PowerState.RUNNING,
+    "poweredOff": PowerState.OFF,
+    "suspended": PowerState.SUSPENDED,
+}
+
+_BASE_TRANSITIONS: dict[PowerState, frozenset[PowerAction]] = {
+    PowerState.RUNNING: frozenset({PowerAction.POWER_OFF, PowerAction.SAVE, PowerAction.RESET}),
+    PowerState.SUSPENDED: frozenset({PowerAction.START, PowerAction.RESUME, PowerAction.POWER_OFF}),
+    PowerState.OFF: frozenset({PowerAction.START}),
+}
+_GUEST_ACTIONS = frozenset({PowerAction.SHUTDOWN, PowerAction.REBOOT})
+
+# VM properties read by list_vms()/get_vm(), all in one PropertyCollector call
+_VM_PATHS = [
+    "name",
+    "config.instanceUuid",
+    "config.template",
+    "config.guestId",
+    "config.hardware.numCPU",
+    "config.hardware.memoryMB",
+    "config.hardware.device",
+    "runtime.powerState",
+    "runtime.connectionState",
+    # vcsim (govmomi 0.24) updates only the summary copy of the boot time
+    "summary.runtime.bootTime",
+    "guest.toolsRunningStatus",
+]
+_HOST_PATHS = [
+    "name",
+    "summary.hardware",
+    "summary.quickStats.overallMemoryUsage",
+    "runtime.connectionState",
+]
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """One node of a VM's snapshot tree."""
+
+    id: str  # the snapshot's managed object id, e.g. "snapshot-42"
+    name: str
+    description: str
+    created: datetime  # timezone-aware, UTC
+    state: PowerState  # the VM's power state when the snapshot was taken
+    current: bool = False  # the VM runs on top of this snapshot
+    children: list[Snapshot] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _VmState:
+    moid: str
+    name: str
+    state: PowerState
+    tools_running: bool
+
+
+class _Secret:
+    """Holds a password; its repr never shows it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str):
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "'***'"
+
+    __str__ = __repr__
+
+
+class _Session:
+    """One logged-in connection: ServiceInstance, content and per-session caches."""
+
+    def __init__(self, si: Any, content: Any, stub: Any):
+        self.si = si
+        self.content = content
+        self.stub = stub
+        self.lock = threading.Lock()
+        self.views: dict[str, Any] = {}
+        self.counters: dict[str, Any] | None = None
+
+    def view(self, kind: type) -> Any:
+        """A ContainerView over the whole inventory for one managed object type (cached)."""
+        name = kind.__name__
+        with self.lock:
+            view = self.views.get(name)
+            if view is None:
+                view = self.content.viewManager.CreateContainerView(
+                    self.content.rootFolder, [kind], True
+                )
+                self.views[name] = view
+            return view
+
+    def ref(self, kind: type, moid: str) -> Any:
+        """A managed object reference bound to this session's stub."""
+        return kind(moid, self.stub)
+
+
+def _is_vcenter(about: Any) -> bool:
+    return getattr(about, "apiType", "") == "VirtualCenter"
+
+
+def _fault_name(fault: BaseException) -> str:
+    return getattr(fault, "_wsdlName", None) or type(fault).__name__
+
+
+def _fault_text(fault: BaseException) -> str:
+    msg = getattr(fault, "msg", None)
+    if not msg:
+        for lm in getattr(fault, "faultMessage", None) or []:
+            if getattr(lm, "message", None):
+                msg = lm.message
+                break
+    name = _fault_name(fault)
+    return f"{name}: {msg}" if msg else name
+
+
+def _view_spec(view: Any, kind: type, paths: list[str]) -> Any:
+    traverse = PC.TraversalSpec(name="view", path="view", skip=False, type=vim.view.ContainerView)
+    return PC.FilterSpec(
+        objectSet=[PC.ObjectSpec(obj=view, skip=True, selectSet=[traverse])],
+        propSet=[PC.PropertySpec(type=kind, pathSet=paths)],
+    )
+
+
+def _object_spec(obj: Any, kind: type, paths: list[str]) -> Any:
+    return PC.FilterSpec(
+        objectSet=[PC.ObjectSpec(obj=obj, skip=False)],
+        propSet=[PC.PropertySpec(type=kind, pathSet=paths)],
+    )
+
+
+def _props(oc: Any) -> dict[str, Any]:
+    return {p.name: p.val for p in (oc.propSet or [])}
+
+
+def _utc(dt: datetime | None) -> datetime | None:
+    if dt is None:
+        return None
+    if dt.tzinfo is None:
+        return dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
+
+
+def _canonical_uuid(value: str) -> str | None:
+    try:
+        return str(uuidlib.UUID(str(value).strip()))
+    except (ValueError, AttributeError, TypeError):
+        return None
+
+
+def _controller_bus(dev: Any) -> str | None:
+    for cls_name, bus in (
+        ("VirtualNVMEController", "nvme"),
+        ("VirtualSATAController", "sata"),
+        ("VirtualSCSIController", "scsi"),
+        ("VirtualIDEController", "ide"),
+        ("VirtualUSBController", "usb"),
+    ):
+        cls = getattr(vim.vm.device, cls_name, None)
+        if cls is not None and isinstance(dev, cls):
+            return bus
+    return None
+
+
+def _nic_model(dev: Any) -> str:
+    name = type(dev).__name__.rsplit(".", 1)[-1]  # e.g. "VirtualVmxnet3"
+    if name.startswith("Virtual"):
+        name = name[len("Virtual") :]
+    return name.lower()
+
+
+class VSphereManager(Manager):
+    """Manager for one vCenter Server or ESXi host; safe to use from several threads."""
+
+    kind = "vsphere"
+
+    def __init__(
+        self,
+        backend_id: str,
+        host: str | None = None,
+        port: int = 443,
+        username: str | None = None,
+        password: str | None = None,
+        verify_tls: bool = True,
+        ca_file: str | None = None,
+        timeout: float = 10.0,
+        task_timeout: float | None = None,
+        **unknown: Any,
+    ):
+        where = f"backend {backend_id!r} (vsphere)"
+        if unknown:
+            raise ConfigError(
+                f"{where}: unknown option(s) {', '.join(sorted(unknown))}; "
+                f"known: {', '.join(OPTIONS)}"
+            )
+        if not isinstance(host, str) or not host.strip():
+            raise ConfigError(f"{where}: option 'host' (vCenter or ESXi host name) is required")
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+            raise ConfigError(f"{where}: option 'port' must be an integer 1-65535")
+        if not isinstance(username, str) or not username:
+            raise ConfigError(f"{where}: option 'username' is required")
+        if not isinstance(password, str):
+            raise ConfigError(f"{where}: option 'password' is required")
+        if not isinstance(verify_tls, bool):
+            raise ConfigError(f"{where}: option 'verify_tls' must be true or false")
+        if ca_file is not None and (not isinstance(ca_file, str) or not os.path.isfile(ca_file)):
+            raise ConfigError(f"{where}: ca_file {ca_file!r} is not a readable file")
+        for name, value in (("timeout", timeout), ("task_timeout", task_timeout)):
+            if value is None and name == "task_timeout":
+                continue
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not math.isfinite(value)
+                or value <= 0
+            ):
+                raise ConfigError(f"{where}: option {name!r} must be a positive number of seconds")
+        super().__init__(backend_id, timeout=float(timeout))
+        self._host = host.strip()
+        self._port = port
+        self._username = _Secret(username)
+        self._password = _Secret(password)
+        self._verify_tls = verify_tls
+        self._ca_file = ca_file
+        #: bound for vSphere tasks (power operations, snapshots) to finish
+        self.task_timeout = float(task_timeout) if task_timeout else max(60.0, 6 * self.timeout)
+        self._lock = threading.Lock()  # guards _session (login, re-login, close)
+        self._session: _Session | None = None
+        self._tools: dict[str, bool] = {}  # uuid -> VMware Tools running, as last read
+
+    def __repr__(self) -> str:
+        return f"<VSphereManager {self.backend_id!r} {self.url}>"
+
+    @property
+    def url(self) -> str:
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"https://{host}:{self._port}/sdk"
+
+    # -- connection -------------------------------------------------------------------
+    def connect(self) -> None:
+        """Log in (again); BackendUnavailable when unreachable or the login is refused."""
+        with self._lock:
+            old, self._session = self._session, None
+            if old is not None:
+                self._logout(old)
+            self._session = self._login()
+
+    def close(self) -> None:
+        with self._lock:
+            old, self._session = self._session, None
+        if old is not None:
+            self._logout(old)
+
+    @property
+    def connected(self) -> bool:
+        return self._session is not None
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        if not self._verify_tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            return ctx
+        try:
+            return ssl.create_default_context(cafile=self._ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise BackendUnavailable(
+                self.backend_id, f"cannot load ca_file {self._ca_file!r}: {exc}"
+            ) from None
+
+    def _scrub(self, text: str) -> str:
+        secret = self._password.reveal()
+        if len(secret) >= 3:
+            text = text.replace(secret, "***")
+        return text
+
+    def _unavailable(self, exc: BaseException, doing: str = "") -> BackendUnavailable:
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            detail = (
+                f"TLS certificate verification failed ({exc.verify_message}); "
+                "configure ca_file or verify_tls = false"
+            )
+        elif isinstance(exc, TimeoutError):
+            detail = f"no answer within {self.timeout:g} s"
+        elif isinstance(exc, ConnectionRefusedError):
+            detail = "connection refused"
+        elif isinstance(exc, ConnectionError | http.client.RemoteDisconnected):
+            detail = f"connection lost ({type(exc).__name__})"
+        elif isinstance(exc, ssl.SSLError):
+            detail = f"TLS error: {exc.reason or exc}"
+        elif isinstance(exc, http.client.HTTPException):
+            detail = f"HTTP error: {exc or type(exc).__name__}"
+        else:
+            detail = str(exc) or type(exc).__name__
+        prefix = f"{self.url}: " + (f"{doing}: " if doing else "")
+        return BackendUnavailable(self.backend_id, self._scrub(prefix + detail))
+
+    def _negotiate_version(self, ctx: ssl.SSLContext) -> str:
+        """The newest vim25 API version both pyVmomi and the server speak (bounded)."""
+        conn = http.client.HTTPSConnection(
+            self._host, self._port, context=ctx, timeout=self.timeout
+        )
+        try:
+            conn.request("GET", "/sdk/vimServiceVersions.xml")
+            resp = conn.getresponse()
+            body = resp.read()
+        finally:
+            conn.close()
+        if resp.status != 200:
+            raise BackendUnavailable(
+                self.backend_id,
+                f"{self.url}: not a vSphere API endpoint (vimServiceVersions.xml: HTTP "
+                f"{resp.status})",
+            )
+        try:
+            root = ET.fromstring(body)
+        except ET.ParseError:
+            raise BackendUnavailable(
+                self.backend_id, f"{self.url}: unreadable vimServiceVersions.xml"
+            ) from None
+        offered: set[str] = set()
+        for ns in root.findall("namespace"):
+            name = ns.findtext("name")
+            if name and name != "urn:vim25":
+                continue
+            offered.update(v.text.strip() for v in ns.findall("version") if v.text)
+            offered.update(v.text.strip() for v in ns.findall("priorVersions/version") if v.text)
+        for version in GetServiceVersions("vim25"):
+            if versionIdMap.get(version) in offered:
+                return version
+        raise BackendUnavailable(
+            self.backend_id,
+            f"{self.url}: no API version in common (server offers {sorted(offered)})",
+        )
+
+    def _login(self) -> _Session:
+        """Open a new session. Caller holds self._lock."""
+        started = time.monotonic()
+        ctx = self._ssl_context()
+        try:
+            version = self._negotiate_version(ctx)
+            stub = SoapStubAdapter(
+                host=self._host,
+                port=self._port,
+                path="/sdk",
+                version=version,
+                sslContext=ctx,
+                httpConnectionTimeout=self.timeout,
+                connectionPoolTimeout=POOL_IDLE_SECONDS,
+            )
+            si = vim.ServiceInstance("ServiceInstance", stub)
+            content = si.RetrieveContent()
+        except (OSError, http.client.HTTPException) as exc:
+            raise self._unavailable(exc) from None
+        except vmodl.MethodFault as fault:
+            raise BackendUnavailable(
+                self.backend_id, self._scrub(f"{self.url}: {_fault_text(fault)}")
+            ) from None
+        try:
+            content.sessionManager.Login(self._username.reveal(), self._password.reveal(), None)
+        except vim.fault.InvalidLogin:
+            stub.DropConnections()
+            raise BackendUnavailable(
+                self.backend_id,
+                f"login refused: incorrect user name or password for {self.url}",
+            ) from None
+        except vmodl.MethodFault as fault:
+            stub.DropConnections()
+            raise BackendUnavailable(
+                self.backend_id, self._scrub(f"login refused by {self.url}: {_fault_text(fault)}")
+            ) from None
+        except (OSError, http.client.HTTPException) as exc:
+            stub.DropConnections()
+            raise self._unavailable(exc, "login") from None
+        about = content.about
+        log.info(
+            "vsphere backend %s: logged in to %s (%s %s, API %s) in %.2f s",
+            self.backend_id,
+            self.url,
+            about.name,
+            about.version,
+            version,
+            time.monotonic() - started,
+        )
+        return _Session(si, content, stub)
+
+    def _logout(self, session: _Session) -> None:
+        try:
+            session.content.sessionManager.Logout()
+        except Exception as exc:  # best effort: the server may be gone
+            log.debug("vsphere backend %s: logout failed: %s", self.backend_id, type(exc).__name__)
+        finally:
+            session.stub.DropConnections()
+
+    def _get_session(self) -> _Session:
+        session = self._session
+        if session is not None:
+            return session
+        with self._lock:
+            if self._session is None:
+                self._session = self._login()
+            return self._session
+
+    def _relogin(self, failed: _Session) -> _Session:
+        """Replace a session the server no longer knows (once, whichever thread comes first)."""
+        with self._lock:
+            if self._session is failed or self._session is None:
+                self._session = None
+                failed.stub.DropConnections()
+                log.warning("vsphere backend %s: session gone, logging in again", self.backend_id)
+                self._session = self._login()
+            return self._session
+
+    def _call(self, fn: Callable[[_Session], T], *, idempotent: bool = True) -> T:
+        """Run fn with a live session, translating library errors.
+
+        An expired/unknown session leads to one re-login and one retry (the server refused
+        the call, so this is safe for any call). A dropped connection is retried once only
+        when ``idempotent``; a timeout is never retried (the backend hangs: fail fast).
+        """
+        session = self._get_session()
+        relogins, retries = 1, (1 if idempotent else 0)
+        while True:
+            try:
+                return fn(session)
+            except vim.fault.NotAuthenticated:
+                if relogins == 0:
+                    raise BackendUnavailable(
+                        self.backend_id, f"{self.url}: session refused right after login"
+                    ) from None
+                relogins -= 1
+                session = self._relogin(session)
+            except (OSError, http.client.HTTPException) as exc:
+                if retries == 0 or isinstance(exc, TimeoutError | ssl.SSLError):
+                    raise self._unavailable(exc) from None
+                retries -= 1
+                log.info(
+                    "vsphere backend %s: %s, retrying once", self.backend_id, type(exc).__name__
+                )
+            except vmodl.fault.ManagedObjectNotFound as fault:
+                raise NotFound(
+                    f"backend {self.backend_id!r}: object vanished: {_fault_text(fault)}"
+                ) from None
+            except (vmodl.fault.MethodNotFound, vmodl.fault.NotImplemented) as fault:
+                raise NotSupported(f"backend {self.backend_id!r}: {_fault_text(fault)}") from None
+            except vmodl.MethodFault as fault:
+                raise BackendError(
+                    f"backend {self.backend_id!r}: {self._scrub(_fault_text(fault))}"
+                ) from None
+
+    # -- property reads ------------------------------------------------------------------
+    def _retrieve(self, session: _Session, specs: list[Any]) -> list[Any]:
+        return session.content.propertyCollector.RetrieveContents(specs) or []
+
+    def _portgroup_spec(self, session: _Session) -> Any:
+        return _view_spec(
+            session.view(vim.dvs.DistributedVirtualPortgroup),
+            vim.dvs.DistributedVirtualPortgroup,
+            ["key", "name"],
+        )
+
+    def _read_vms(self, session: _Session, vm_moid: str | None = None) -> list[VirtualMachine]:
+        """VMs from ONE RetrieveContents call (all VMs, or the one with vm_moid)."""
+        if vm_moid is None:
+            vm_spec = _view_spec(session.view(vim.VirtualMachine), vim.VirtualMachine, _VM_PATHS)
+        else:
+            vm_spec = _object_spec(
+                session.ref(vim.VirtualMachine, vm_moid), vim.VirtualMachine, _VM_PATHS
+            )
+        specs = [vm_spec]
+        if _is_vcenter(session.content.about):
+            specs.append(self._portgroup_spec(session))
+        portgroups: dict[str, str] = {}
+        vm_contents = []
+        for oc in self._retrieve(session, specs):
+            if isinstance(oc.obj, vim.dvs.DistributedVirtualPortgroup):
+                p = _props(oc)
+                portgroups[p.get("key") or oc.obj._moId] = p.get("name", "")
+            elif isinstance(oc.obj, vim.VirtualMachine):
+                vm_contents.append(oc)
+        vms = []
+        for oc in vm_contents:
+            vm = self._to_vm(_props(oc), portgroups)
+            if vm is not None:
+                vms.append(vm)
+        return vms
+
+    def _to_vm(self, p: dict[str, Any], portgroups: dict[str, str]) -> VirtualMachine | None:
+        uuid = p.get("config.instanceUuid")
+        if not uuid or p.get("config.template"):
+            return None  # template, or a VM without configuration (inaccessible)
+        uuid = uuid.lower()
+        state = _POWER_STATES.get(str(p.get("runtime.powerState")), PowerState.UNKNOWN)
+        if str(p.get("runtime.connectionState", "connected")) != "connected":
+            state = PowerState.UNKNOWN  # disconnected / orphaned / inaccessible
+        tools = str(p.get("guest.toolsRunningStatus")) == "guestToolsRunning"
+        self._tools[uuid] = tools
+        uptime = None
+        boot = _utc(p.get("summary.runtime.bootTime"))
+        if state is PowerState.RUNNING and boot is not None:
+            uptime = max(0, int((datetime.now(UTC) - boot).total_seconds()))
+        memory_kib = int(p.get("config.hardware.memoryMB") or 0) * 1024
+        disks, nics = self._devices(p.get("config.hardware.device") or [], portgroups)
+        return VirtualMachine(
+            uuid=uuid,
+            name=p.get("name", ""),
+            backend_id=self.backend_id,
+            state=state,
+            vcpus=int(p.get("config.hardware.numCPU") or 0),
+            memory_kib=memory_kib,
+            max_memory_kib=memory_kib,
+            virtual_system_type="VMware",
+            persistent=True,
+            autostart=False,
+            uptime_s=uptime,
+            os_type=p.get("config.guestId"),
+            disks=disks,
+            nics=nics,
+        )
+
+    @staticmethod
+    def _devices(devices: list[Any], portgroups: dict[str, str]) -> tuple[list[Disk], list[Nic]]:
+        controllers = {d.key: _controller_bus(d) for d in devices}
+        disks: list[Disk] = []
+        nics: list[Nic] = []
+        for dev in devices:
+            label = dev.deviceInfo.label if dev.deviceInfo else str(dev.key)
+            backing = dev.backing
+            if isinstance(dev, vim.vm.device.VirtualDisk):
+                capacity = dev.capacityInBytes
+                if not capacity and dev.capacityInKB:
+                    capacity = dev.capacityInKB * 1024
+                disks.append(
+                    Disk(
+                        device=label,
+                        source=getattr(backing, "fileName", None),
+                        capacity_bytes=capacity,
+                        bus=controllers.get(dev.controllerKey),
+                        kind="disk",
+                    )
+                )
+            elif isinstance(dev, vim.vm.device.VirtualCdrom | vim.vm.device.VirtualFloppy):
+                source = getattr(backing, "fileName", None) or None
+                kind = "cdrom" if isinstance(dev, vim.vm.device.VirtualCdrom) else "floppy"
+                disks.append(
+                    Disk(
+                        device=label,
+                        source=source,
+                        capacity_bytes=None,
+                        bus=controllers.get(dev.controllerKey),
+                        kind=kind,
+                    )
+                )
+            elif isinstance(dev, vim.vm.device.VirtualEthernetCard):
+                network = None
+                if isinstance(backing, vim.vm.device.VirtualEthernetCard.NetworkBackingInfo):
+                    network = backing.deviceName
+                elif (
+                    isinstance(
+                        backing, vim.vm.device.VirtualEthernetCard.DistributedVirtualPortBackingInfo
+                    )
+                    and backing.port is not None
+                ):
+                    key = backing.port.portgroupKey
+                    network = portgroups.get(key, key)
+                elif isinstance(
+                    backing, vim.vm.device.VirtualEthernetCard.OpaqueNetworkBackingInfo
+                ):
+                    network = backing.opaqueNetworkId
+                nics.append(
+                    Nic(
+                        mac=(dev.macAddress or "").lower(),
+                        network=network,
+                        model=_nic_model(dev),
+                        device=label,
+                    )
+                )
+        return disks, nics
+
+    def _find_moid(self, session: _Session, uuid: str) -> str:
+        canonical = _canonical_uuid(uuid)
+        if canonical is not None:
+            ref = session.content.searchIndex.FindByUuid(None, canonical, True, True)
+            if ref is not None:
+                return ref._moId
+        raise NotFound(f"no VM with UUID {uuid!r} on backend {self.backend_id!r}")
+
+    def _vm_state(self, uuid: str) -> _VmState:
+        def read(session: _Session) -> _VmState:
+            moid = self._find_moid(session, uuid)
+            ocs = self._retrieve(
+                session,
+                [
+                    _object_spec(
+                        session.ref(vim.VirtualMachine, moid),
+                        vim.VirtualMachine,
+                        [
+                            "name",
+                            "config.template",
+                            "runtime.powerState",
+                            "runtime.connectionState",
+                            "guest.toolsRunningStatus",
+                        ],
+                    )
+                ],
+            )
+            p = _props(ocs[0]) if ocs else {}
+            if p.get("config.template"):
+                raise NotFound(f"{uuid!r} on backend {self.backend_id!r} is a template")
+            state = _POWER_STATES.get(str(p.get("runtime.powerState")), PowerState.UNKNOWN)
+            if str(p.get("runtime.connectionState", "connected")) != "connected":
+                state = PowerState.UNKNOWN
+            tools = str(p.get("guest.toolsRunningStatus")) == "guestToolsRunning"
+            self._tools[_canonical_uuid(uuid) or uuid.lower()] = tools
+            return _VmState(moid, p.get("name", ""), state, tools)
+
+        return self._call(read)
+
+    # -- host ---------------------------------------------------------------------------
+    def host(self) -> Host:
+        def read(session: _Session) -> Host:
+            about = session.content.about
+            ocs = self._retrieve(
+                session, [_view_spec(session.view(vim.HostSystem), vim.HostSystem, _HOST_PATHS)]
+            )
+            models: list[str] = []
+            cpu_count = cpu_mhz = total_kib = free_kib = 0
+            have_free = False
+            unreachable = 0
+            for oc in ocs:
+                p = _props(oc)
+                hw = p.get("summary.hardware")
+                connected = str(p.get("runtime.connectionState", "connected")) == "connected"
+                if not connected:
+                    unreachable += 1
+                if hw is None:
+                    continue
+                if hw.cpuModel and hw.cpuModel not in models:
+                    models.append(hw.cpuModel)
+                cpu_count += int(hw.numCpuThreads or 0)
+                cpu_mhz = max(cpu_mhz, int(hw.cpuMhz or 0))
+                host_kib = int(hw.memorySize or 0) // 1024
+                total_kib += host_kib
+                used_mb = p.get("summary.quickStats.overallMemoryUsage")
+                if connected and used_mb is not None:
+                    have_free = True
+                    free_kib += max(0, host_kib - int(used_mb) * 1024)
+            detail = ""
+            if unreachable:
+                detail = f"{unreachable} of {len(ocs)} ESXi hosts not connected"
+            return Host(
+                backend_id=self.backend_id,
+                hostname=self._host,
+                hypervisor_type="VMware vCenter" if _is_vcenter(about) else "VMware ESX",
+                hypervisor_version=about.version or "",
+                virtual_system_type="VMware",
+                cpu_model="; ".join(models),
+                cpu_count=cpu_count,
+                cpu_mhz=cpu_mhz,
+                memory_total_kib=total_kib,
+                memory_free_kib=free_kib if have_free else None,
+                uri=self.url,
+                status_detail=detail,
+            )
+
+        return self._call(read)
+
+    # -- VMs ----------------------------------------------------------------------------
+    def list_vms(self) -> list[VirtualMachine]:
+        return self._call(self._read_vms)
+
+    def get_vm(self, uuid: str) -> VirtualMachine:
+        def read(session: _Session) -> VirtualMachine:
+            vms = self._read_vms(session, self._find_moid(session, uuid))
+            if not vms:
+                raise NotFound(
+                    f"{uuid!r} on backend {self.backend_id!r} is a template or inaccessible"
+                )
+            return vms[0]
+
+        return self._call(read)
+
+    def supported_actions(self) -> frozenset[PowerAction]:
+        return frozenset(PowerAction) - {PowerAction.PAUSE}
+
+    @staticmethod
+    def _transitions(state: PowerState, tools_running: bool) -> frozenset[PowerAction]:
+        actions = _BASE_TRANSITIONS.get(state, frozenset())
+        if state is PowerState.RUNNING and tools_running:
+            actions = actions | _GUEST_ACTIONS
+        return actions
+
+    def possible_actions(self, vm: VirtualMachine) -> frozenset[PowerAction]:
+        tools = self._tools.get(vm.uuid)
+        if tools is None and vm.state is PowerState.RUNNING:
+            try:
+                tools = self._vm_state(vm.uuid).tools_running
+            except (NotFound, BackendUnavailable, BackendError):
+                tools = False
+        return self._transitions(vm.state, bool(tools))
+
+    def perform(self, uuid: str, action: PowerAction) -> None:
+        if action is PowerAction.PAUSE:
+            raise NotSupported("vSphere cannot pause a VM; use SAVE (suspend) instead")
+        vm = self._vm_state(uuid)
+        if action not in self._transitions(vm.state, vm.tools_running):
+            if action in _GUEST_ACTIONS and vm.state is PowerState.RUNNING:
+                raise InvalidStateTransition(
+                    f"cannot {action.value} VM {vm.name!r}: VMware Tools are not running "
+                    "in the guest (use power-off or reset instead)"
+                )
+            raise InvalidStateTransition(
+                f"cannot {action.value} VM {vm.name!r} in state {vm.state.value}"
+            )
+        what = f"{action.value} VM {vm.name!r}"
+        if action in _GUEST_ACTIONS:
+            method = "ShutdownGuest" if action is PowerAction.SHUTDOWN else "RebootGuest"
+
+            def guest(session: _Session) -> None:
+                try:
+                    getattr(session.ref(vim.VirtualMachine, vm.moid), method)()
+                except (vim.fault.ToolsUnavailable, vim.fault.InvalidState) as fault:
+                    raise self._task_fault(what, fault) from None
+
+            self._call(guest, idempotent=False)
+            return
+        method = {
+            PowerAction.START: "PowerOnVM_Task",
+            PowerAction.RESUME: "PowerOnVM_Task",
+            PowerAction.POWER_OFF: "PowerOffVM_Task",
+            PowerAction.SAVE: "SuspendVM_Task",
+            PowerAction.RESET: "ResetVM_Task",
+        }[action]
+        self._run_task(what, lambda s: getattr(s.ref(vim.VirtualMachine, vm.moid), method)())
+
+    # -- tasks --------------------------------------------------------------------------
+    def _task_fault(self, what: str, fault: BaseException) -> Exception:
+        text = self._scrub(_fault_text(fault))
+        if isinstance(fault, vim.fault.ToolsUnavailable):
+            return InvalidStateTransition(f"{what}: VMware Tools are not running ({text})")
+        if isinstance(fault, vim.fault.InvalidState | vim.fault.InvalidPowerState):
+            return InvalidStateTransition(f"{what}: {text}")
+        if isinstance(
+            fault,
+            vmodl.fault.NotSupported | vmodl.fault.MethodNotFound | vmodl.fault.NotImplemented,
+        ):
+            return NotSupported(f"{what}: {text}")
+        if isinstance(fault, vim.fault.NotFound | vmodl.fault.ManagedObjectNotFound):
+            return NotFound(f"{what}: {text}")
+        return BackendError(f"{what} failed: {text}")
+
+    def _task_info(self, session: _Session, task_id: str) -> dict[str, Any]:
+        # Only these fields: reading all of Task.info also decodes info.entity, which
+        # vcsim sets to the snapshot for snapshot tasks, and pyVmomi rejects that type.
+        ocs = self._retrieve(
+            session,
+            [
+                _object_spec(
+                    session.ref(vim.Task, task_id),
+                    vim.Task,
+                    ["info.state", "info.error", "info.result"],
+                )
+            ],
+        )
+        return _props(ocs[0]) if ocs else {}
+
+    def _run_task(self, what: str, start: Callable[[_Session], Any]) -> Any:
+        """Start a task (not retried on a dropped connection) and wait for it (bounded)."""
+
+        def begin(session: _Session) -> str:
+            try:
+                return start(session)._moId
+            except (vim.fault.VimFault, vmodl.RuntimeFault) as fault:
+                if isinstance(fault, vim.fault.NotAuthenticated):
+                    raise
+                raise self._task_fault(what, fault) from None
+
+        task_id = self._call(begin, idempotent=False)
+        deadline = time.monotonic() + self.task_timeout
+        delay = 0.02
+        while True:
+            info = self._call(lambda s: self._task_info(s, task_id))
+            state = str(info.get("info.state"))
+            if state == "success":
+                return info.get("info.result")
+            if state == "error":
+                error = info.get("info.error")
+                if error is None:
+                    raise BackendError(f"{what} failed (task {task_id} gave no reason)")
+                raise self._task_fault(what, error)
+            if time.monotonic() >= deadline:
+                raise BackendError(
+                    f"{what}: task {task_id} did not finish within "
+                    f"{self.task_timeout:g} s (state {state})"
+                )
+            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+            delay = min(delay * 2, 1.0)
+
+    # -- snapshots ----------------------------------------------------------------------
+    def create_snapshot(
+        self, uuid: str, name: str, description: str = "", memory: bool = False
+    ) -> str:
+        """Take a snapshot (of the memory too when ``memory`` and the VM runs); its id."""
+        if not isinstance(name, str) or not name:
+            raise BackendError("a snapshot needs a non-empty name")
+        vm = self._vm_state(uuid)
+        result = self._run_task(
+            f"snapshot VM {vm.name!r}",
+            lambda s: s.ref(vim.VirtualMachine, vm.moid).CreateSnapshot_Task(
+                name=name,
+                description=description or "",
+                memory=bool(memory) and vm.state is PowerState.RUNNING,
+                quiesce=False,
+            ),
+        )
+        return result._moId
+
+    def list_snapshots(self, uuid: str) -> list[Snapshot]:
+        """The VM's snapshot tree: root snapshots, each with its children."""
+
+        def read(session: _Session) -> list[Snapshot]:
+            moid = self._find_moid(session, uuid)
+            ocs = self._retrieve(
+                session,
+                [
+                    _object_spec(
+                        session.ref(vim.VirtualMachine, moid), vim.VirtualMachine, ["snapshot"]
+                    )
+                ],
+            )
+            info = _props(ocs[0]).get("snapshot") if ocs else None
+            if info is None:
+                return []
+            current = info.currentSnapshot._moId if info.currentSnapshot else None
+
+            def convert(node: Any) -> Snapshot:
+                sid = node.snapshot._moId
+                return Snapshot(
+                    id=sid,
+                    name=node.name or "",
+                    description=node.description or "",
+                    created=_utc(node.createTime),
+                    state=_POWER_STATES.get(str(node.state), PowerState.UNKNOWN),
+                    current=sid == current,
+                    children=[convert(c) for c in (node.childSnapshotList or [])],
+                )
+
+            return [convert(n) for n in (info.rootSnapshotList or [])]
+
+        return self._call(read)
+
+    def _check_snapshot(self, uuid: str, snapshot_id: str) -> None:
+        def ids(nodes: list[Snapshot]) -> Iterable[str]:
+            for n in nodes:
+                yield n.id
+                yield from ids(n.children)
+
+        if snapshot_id not in set(ids(self.list_snapshots(uuid))):
+            raise NotFound(
+                f"VM {uuid!r} on backend {self.backend_id!r} has no snapshot {snapshot_id!r}"
+            )
+
+    def revert_snapshot(self, uuid: str, snapshot_id: str) -> None:
+        self._check_snapshot(uuid, snapshot_id)
+        self._run_task(
+            f"revert VM {uuid} to snapshot {snapshot_id}",
+            lambda s: s.ref(vim.vm.Snapshot, snapshot_id).RevertToSnapshot_Task(),
+        )
+
+    def delete_snapshot(self, uuid: str, snapshot_id: str, remove_children: bool = False) -> None:
+        self._check_snapshot(uuid, snapshot_id)
+        self._run_task(
+            f"delete snapshot {snapshot_id} of VM {uuid}",
+            lambda s: s.ref(vim.vm.Snapshot, snapshot_id).RemoveSnapshot_Task(
+                removeChildren=bool(remove_children), consolidate=True
+            ),
+        )
+
+    # -- statistics ---------------------------------------------------------------------
+    def _counters(self, session: _Session) -> dict[str, Any]:
+        with session.lock:
+            if session.counters is None:
+                perf = session.content.perfManager
+                session.counters = {
+                    f"{c.groupInfo.key}.{c.nameInfo.key}.{c.rollupType}": c
+                    for c in (perf.perfCounter or [])
+                }
+            return session.counters
+
+    def bulk_stats(self, uuids: Iterable[str] | None = None) -> dict[str, dict[str, float]]:
+        """Latest realtime sample of STAT_COUNTERS for many VMs, in ONE QueryPerf call.
+
+        Keys are the VM UUIDs (unknown UUIDs and templates are left out); a VM that is
+        not running has no realtime statistics and maps to {}. Values are in the counter's
+        unit (KiB, KB/s, MHz) except cpu.usage.average, which is scaled to percent.
+        """
+        wanted = None
+        if uuids is not None:
+            wanted = {c for c in (_canonical_uuid(u) for u in uuids) if c}
+
+        def read(session: _Session) -> dict[str, dict[str, float]]:
+            ocs = self._retrieve(
+                session,
+                [
+                    _view_spec(
+                        session.view(vim.VirtualMachine),
+                        vim.VirtualMachine,
+                        ["config.instanceUuid", "config.template", "runtime.powerState"],
+                    )
+                ],
+            )
+            result: dict[str, dict[str, float]] = {}
+            running: dict[str, str] = {}  # moid -> uuid
+            for oc in ocs:
+                p = _props(oc)
+                uuid = (p.get("config.instanceUuid") or "").lower()
+                if not uuid or p.get("config.template"):
+                    continue
+                if wanted is not None and uuid not in wanted:
+                    continue
+                result[uuid] = {}
+                if str(p.get("runtime.powerState")) == "poweredOn":
+                    running[oc.obj._moId] = uuid
+            if not running:
+                return result
+            counters = self._counters(session)
+            known = {name: counters[name] for name in STAT_COUNTERS if name in counters}
+            if not known:
+                return result
+            by_key = {c.key: name for name, c in known.items()}
+            metric_ids = [
+                vim.PerformanceManager.MetricId(counterId=c.key, instance="")
+                for c in known.values()
+            ]
+            specs = [
+                vim.PerformanceManager.QuerySpec(
+                    entity=session.ref(vim.VirtualMachine, moid),
+                    metricId=metric_ids,
+                    intervalId=REALTIME_INTERVAL,
+                    maxSample=1,
+                )
+                for moid in running
+            ]
+            for em in session.content.perfManager.QueryPerf(querySpec=specs) or []:
+                uuid = running.get(em.entity._moId)
+                if uuid is None:
+                    continue
+                for series in em.value or []:
+                    name = by_key.get(series.id.counterId)
+                    values = [v for v in (getattr(series, "value", None) or []) if v >= 0]
+                    if name is None or series.id.instance or not values:
+                        continue
+                    result[uuid][name] = float(values[-1]) * STAT_COUNTERS[name]
+            return result
+
+        return self._call(read)

@@ -1,0 +1,161 @@
+"""The `vrmgmt` command: serve (embedded CIMOM), passwd (users of the embedded CIMOM),
+register (install the providers into SFCB or OpenPegasus)."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import sys
+from pathlib import Path
+
+from vrmgmt import __version__
+from vrmgmt.errors import ConfigError
+
+log = logging.getLogger("vrmgmt")
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper()),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _load(args):
+    from vrmgmt.config import load_config
+
+    cfg = load_config(args.config)
+    if getattr(args, "port", None) is not None:
+        cfg.server.http_port = args.port
+    if getattr(args, "https_port", None) is not None:
+        cfg.server.https_port = args.https_port
+    if getattr(args, "state_dir", None):
+        cfg.state_dir = Path(args.state_dir)
+    return cfg
+
+
+def cmd_serve(args) -> int:
+    from vrmgmt.server.main import run
+
+    cfg = _load(args)
+    log.info("configuration: %s", cfg.source)
+    return run(cfg)
+
+
+def cmd_passwd(args) -> int:
+    from vrmgmt.auth import set_password
+
+    cfg = _load(args)
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"New password for {args.user}: ")
+        if password != getpass.getpass("Again: "):
+            print("vrmgmt passwd: passwords differ", file=sys.stderr)
+            return 1
+    if len(password) < 8:
+        print("vrmgmt passwd: use at least 8 characters", file=sys.stderr)
+        return 1
+    set_password(cfg.users_path, args.user, password)
+    print(f"password of {args.user} set in {cfg.users_path}")
+    return 0
+
+
+def cmd_register(args) -> int:
+    try:
+        from vrmgmt.cmpi import register as reg
+    except ImportError as exc:  # pragma: no cover - part of the package
+        print(f"vrmgmt register: CMPI support missing: {exc}", file=sys.stderr)
+        return 1
+    if args.print_site_hook:
+        reg.print_site_hook()
+        return 0
+    if not args.cimom:
+        print("vrmgmt register: --cimom sfcb|pegasus is required", file=sys.stderr)
+        return 2
+    from vrmgmt.cim.loader import project_dir
+
+    return reg.register(args.cimom, args.dry_run, project_dir("registration").parent)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="vrmgmt",
+        description="Manage heterogeneous virtual machines through DMTF CIM/WBEM.",
+    )
+    p.add_argument("--version", action="version", version=f"vrmgmt {__version__}")
+    p.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="stderr log level",
+    )
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    s = sub.add_parser(
+        "serve",
+        help="run the embedded CIM server",
+        description="Run the embedded CIM server (CIM-XML over HTTP/HTTPS). "
+        "Without --config it reads /etc/vrmgmt/vrmgmt.toml if present, else "
+        "uses the built-in default: libvirt test:///default, HTTP on "
+        "127.0.0.1:5988.",
+    )
+    s.add_argument("--config", metavar="FILE", help="TOML configuration file")
+    s.add_argument("--port", type=int, help="HTTP port (0 disables HTTP)")
+    s.add_argument("--https-port", type=int, help="HTTPS port (0 disables HTTPS)")
+    s.add_argument("--state-dir", metavar="DIR", help="state directory (users, certs, cache)")
+    s.set_defaults(func=cmd_serve)
+
+    pw = sub.add_parser(
+        "passwd",
+        help="set a CIM user's password",
+        description="Add a user of the embedded CIM server or change its "
+        "password (users file in the state directory).",
+    )
+    pw.add_argument("user")
+    pw.add_argument("--config", metavar="FILE")
+    pw.add_argument("--state-dir", metavar="DIR")
+    pw.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input",
+    )
+    pw.set_defaults(func=cmd_passwd)
+
+    r = sub.add_parser(
+        "register",
+        help="install the providers into SFCB or OpenPegasus",
+        description="Install vrmgmt's classes and providers into an existing "
+        "CIMOM (SFCB or OpenPegasus with cmpi-bindings).",
+    )
+    r.add_argument("--cimom", choices=["sfcb", "pegasus"])
+    r.add_argument("--dry-run", action="store_true", help="print what would be done")
+    r.add_argument(
+        "--print-site-hook",
+        action="store_true",
+        help="print the .pth line that makes vrmgmt importable by the CIMOM's embedded Python",
+    )
+    r.set_defaults(func=cmd_register)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(args.log_level)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"vrmgmt: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,252 @@
+"""The CIM-XML over HTTP front end (DSP0200 §6-7) as a WSGI application.
+
+POST and M-POST (DSP0200 §6.1.2, `Man:` header with `NN-` prefixed extension headers)
+on /cimom; CIMOperation / CIMMethod / CIMObject headers checked against the body
+(CIMObject may arrive URL-escaped, as wbemcli sends it); HTTP Basic authentication;
+request body limit; HTTP-level errors answered with the DSP0200 §7.5 `CIMError` header.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import re
+import time
+import urllib.parse
+from collections.abc import Iterable, Iterator
+
+from vrmgmt import __version__
+from vrmgmt.auth import Authenticator
+from vrmgmt.server import cimxml_writer as xw
+from vrmgmt.server.cimxml_request import RequestError, parse_request
+from vrmgmt.server.dispatcher import Dispatcher
+
+log = logging.getLogger(__name__)
+_MAN_NS = re.compile(r"mapping\.http#;\s*ns=(\d+)", re.I)
+SERVER_HEADER = f"vrmgmt/{__version__}"
+
+
+class CIMApp:
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        authenticator: Authenticator | None,
+        max_request_bytes: int = 4 * 1024 * 1024,
+    ):
+        self.dispatcher = dispatcher
+        self.auth = authenticator
+        self.max_request_bytes = max_request_bytes
+
+    # -- helpers -----------------------------------------------------------------------
+    @staticmethod
+    def _headers(environ) -> dict[str, str]:
+        """CIM headers by lower-case name, M-POST `NN-` prefixes removed."""
+        raw = {
+            k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")
+        }
+        if environ.get("REQUEST_METHOD") == "M-POST":
+            m = _MAN_NS.search(raw.get("man", ""))
+            if m:
+                prefix = f"{m.group(1)}-"
+                for k in list(raw):
+                    if k.startswith(prefix):
+                        raw[k[len(prefix) :]] = raw.pop(k)
+        return raw
+
+    def _error(
+        self,
+        start_response,
+        status: str,
+        cim_error: str | None,
+        message: str,
+        extra: list[tuple[str, str]] | None = None,
+    ) -> list[bytes]:
+        headers = [("Content-Type", "text/plain; charset=utf-8"), ("Server", SERVER_HEADER)]
+        if cim_error:
+            headers.append(("CIMError", cim_error))
+        headers.extend(extra or [])
+        body = (message + "\n").encode()
+        headers.append(("Content-Length", str(len(body))))
+        log.info("HTTP %s: %s", status, message)
+        start_response(status, headers)
+        return [body]
+
+    def _authenticate(self, environ) -> tuple[bool, str | None]:
+        if self.auth is None:
+            return True, None
+        header = environ.get("HTTP_AUTHORIZATION", "")
+        if not header.lower().startswith("basic "):
+            return False, None
+        try:
+            decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            return False, None
+        user, sep, password = decoded.partition(":")
+        if not sep:
+            return False, None
+        return self.auth.check(user, password), user
+
+    # -- WSGI ----------------------------------------------------------------------------
+    def __call__(self, environ, start_response) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "")
+        path = environ.get("PATH_INFO", "")
+        if method not in ("POST", "M-POST"):
+            return self._error(
+                start_response,
+                "405 Method Not Allowed",
+                None,
+                f"{method} is not supported; CIM-XML uses POST or M-POST",
+                [("Allow", "POST, M-POST")],
+            )
+        if path.rstrip("/") not in ("/cimom", ""):
+            return self._error(
+                start_response, "404 Not Found", None, f"no CIM service at {path}; use /cimom"
+            )
+        ok, user = self._authenticate(environ)
+        if not ok:
+            return self._error(
+                start_response,
+                "401 Unauthorized",
+                None,
+                "authentication required",
+                [("WWW-Authenticate", 'Basic realm="vrmgmt"')],
+            )
+        h = self._headers(environ)
+        if method == "M-POST" and not _MAN_NS.search(environ.get("HTTP_MAN", "")):
+            return self._error(
+                start_response,
+                "400 Bad Request",
+                "header-mismatch",
+                "M-POST needs a Man header naming the CIM mapping",
+            )
+        op = h.get("cimoperation")
+        if op is None or op.strip().lower() != "methodcall":
+            return self._error(
+                start_response,
+                "400 Bad Request",
+                "unsupported-operation",
+                "CIMOperation header must be MethodCall",
+            )
+        ctype = environ.get("CONTENT_TYPE", "")
+        if ctype and not re.match(r"\s*(application|text)/xml\b", ctype, re.I):
+            return self._error(
+                start_response,
+                "415 Unsupported Media Type",
+                None,
+                f"Content-Type {ctype!r} is not application/xml",
+            )
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return self._error(
+                start_response,
+                "400 Bad Request",
+                "request-not-well-formed",
+                "invalid Content-Length",
+            )
+        if length > self.max_request_bytes:
+            return self._error(
+                start_response,
+                "413 Payload Too Large",
+                None,
+                f"request body of {length} bytes exceeds the limit of {self.max_request_bytes}",
+            )
+        if length <= 0 and not environ.get("HTTP_TRANSFER_ENCODING"):
+            return self._error(
+                start_response, "411 Length Required", None, "Content-Length is required"
+            )
+        body = environ["wsgi.input"].read(length if length > 0 else self.max_request_bytes + 1)
+        if len(body) > self.max_request_bytes:
+            return self._error(
+                start_response,
+                "413 Payload Too Large",
+                None,
+                f"request body exceeds the limit of {self.max_request_bytes}",
+            )
+        try:
+            req = parse_request(body)
+        except RequestError as exc:
+            return self._error(
+                start_response,
+                f"{exc.http_status} Bad Request"
+                if exc.http_status == 400
+                else f"{exc.http_status} Error",
+                exc.cim_error,
+                exc.message,
+            )
+        mismatch = self._check_headers(h, req)
+        if mismatch:
+            return self._error(start_response, "400 Bad Request", "header-mismatch", mismatch)
+        t0 = time.perf_counter()
+        result = self.dispatcher.dispatch(req, user)
+        chunks = xw.response(
+            req.message_id,
+            result.method,
+            result.intrinsic,
+            result.body,
+            result.error,
+            req.protocol_version,
+        )
+        return self._stream(start_response, chunks, req, result, t0)
+
+    def _check_headers(self, h: dict[str, str], req) -> str | None:
+        cim_method = h.get("cimmethod")
+        if cim_method is None:
+            return "CIMMethod header is missing"
+        if cim_method.strip().lower() != req.name.lower():
+            return f"CIMMethod header {cim_method!r} does not match the request ({req.name})"
+        cim_object = h.get("cimobject")
+        if cim_object is None:
+            return "CIMObject header is missing"
+        obj = urllib.parse.unquote(cim_object).strip()
+        if req.kind == "imethod" and obj.strip("/").lower() != req.namespace.strip("/").lower():
+            return f"CIMObject header {obj!r} does not match the namespace {req.namespace!r}"
+        return None
+
+    def _stream(self, start_response, chunks: Iterator[bytes], req, result, t0) -> Iterator[bytes]:
+        # Produce the first chunk before the status line so that errors raised while
+        # encoding a small response still become a proper CIM error.
+        try:
+            first = next(chunks)
+        except Exception as exc:  # noqa: BLE001
+            log.exception("encoding %s failed", req.name)
+            from vrmgmt.cim.errors import to_cim_error
+
+            chunks = xw.response(
+                req.message_id,
+                result.method,
+                result.intrinsic,
+                None,
+                to_cim_error(exc),
+                req.protocol_version,
+            )
+            first = next(chunks)
+        headers = [
+            ("Content-Type", 'application/xml; charset="utf-8"'),
+            ("CIMOperation", "MethodResponse"),
+            ("Server", SERVER_HEADER),
+        ]
+        start_response("200 OK", headers)
+        status = f"error {result.error.status_code}" if result.error else "ok"
+
+        def gen() -> Iterator[bytes]:
+            size = len(first)
+            yield first
+            try:
+                for c in chunks:
+                    size += len(c)
+                    yield c
+            except Exception:  # noqa: BLE001 - cannot change the status any more
+                log.exception("%s: failed while streaming the response", req.name)
+                return
+            log.debug(
+                "%s %s %s -> %s, %d bytes in %.1f ms",
+                req.kind,
+                req.name,
+                req.namespace,
+                status,
+                size,
+                (time.perf_counter() - t0) * 1000,
+            )
+
+        return gen()

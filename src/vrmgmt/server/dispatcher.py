@@ -1,0 +1,717 @@
+"""Operation dispatch of the embedded CIMOM: DSP0200 §5.3 intrinsic methods against the
+class repository and the registered providers, and §5.4 extrinsic methods
+(InvokeMethod), with the operation semantics of DSP0200 (DeepInheritance, PropertyList,
+IncludeQualifiers, IncludeClassOrigin, LocalOnly for classes) and DSP0004 status codes.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pywbem
+from pywbem import CIMClassName, CIMError, CIMInstance, CIMInstanceName
+
+from vrmgmt.cim.errors import to_cim_error
+from vrmgmt.cim.loader import ProviderTable
+from vrmgmt.cim.provider import Provider, ProviderContext
+from vrmgmt.server import cimxml_writer as xw
+from vrmgmt.server.cimxml_request import Request
+from vrmgmt.server.repository import ClassRepository
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Result:
+    """What the HTTP layer streams back: a body writer or an error."""
+
+    method: str
+    intrinsic: bool
+    body: Any = None  # callable(Writer) -> iterator | None
+    error: CIMError | None = None
+
+
+def _bool(params: dict, name: str, default: bool) -> bool:
+    v = params.get(name, default)
+    if isinstance(v, bool):
+        return v
+    if v is None:
+        return default
+    if isinstance(v, str) and v.strip().lower() in ("true", "false"):
+        return v.strip().lower() == "true"
+    raise CIMError(pywbem.CIM_ERR_INVALID_PARAMETER, f"{name} must be a boolean, got {v!r}")
+
+
+def _classname(params: dict, name: str, required: bool) -> str | None:
+    v = params.get(name)
+    if v is None:
+        if required:
+            raise CIMError(pywbem.CIM_ERR_INVALID_PARAMETER, f"missing parameter {name}")
+        return None
+    if isinstance(v, CIMClassName):
+        return v.classname
+    if isinstance(v, str):
+        return v
+    raise CIMError(pywbem.CIM_ERR_INVALID_PARAMETER, f"{name} must be a class name")
+
+
+def _string(params: dict, name: str) -> str | None:
+    v = params.get(name)
+    if v is None or isinstance(v, str):
+        return v or None
+    raise CIMError(pywbem.CIM_ERR_INVALID_PARAMETER, f"{name} must be a string")
+
+
+def _property_list(params: dict) -> list[str] | None:
+    v = params.get("PropertyList")
+    if v is None:
+        return None
+    if isinstance(v, str):
+        v = [v]
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        raise CIMError(pywbem.CIM_ERR_INVALID_PARAMETER, "PropertyList must be an array of names")
+    return v
+
+
+class Dispatcher:
+    def __init__(
+        self, repo: ClassRepository, providers: ProviderTable, hostname: str | None = None
+    ):
+        self.repo = repo
+        self.providers = providers
+        self.hostname = hostname or socket.gethostname()
+        self._intrinsic = {
+            "getclass": self.get_class,
+            "enumerateclasses": self.enumerate_classes,
+            "enumerateclassnames": self.enumerate_class_names,
+            "getinstance": self.get_instance,
+            "enumerateinstances": self.enumerate_instances,
+            "enumerateinstancenames": self.enumerate_instance_names,
+            "associators": self.associators,
+            "associatornames": self.associator_names,
+            "references": self.references,
+            "referencenames": self.reference_names,
+            "createinstance": self.create_instance,
+            "modifyinstance": self.modify_instance,
+            "deleteinstance": self.delete_instance,
+            "getqualifier": self.get_qualifier,
+            "enumeratequalifiers": self.enumerate_qualifiers,
+        }
+        # Known DSP0200 operations this server does not implement (yet).
+        self._known = {
+            "createclass",
+            "modifyclass",
+            "deleteclass",
+            "setqualifier",
+            "deletequalifier",
+            "execquery",
+            "getproperty",
+            "setproperty",
+            "openenumerateinstances",
+            "openenumerateinstancepaths",
+            "openassociatorinstances",
+            "openassociatorinstancepaths",
+            "openreferenceinstances",
+            "openreferenceinstancepaths",
+            "openqueryinstances",
+            "pullinstanceswithpath",
+            "pullinstancepaths",
+            "pullinstances",
+            "closeenumeration",
+            "enumerationcount",
+        }
+
+    # -- entry point ---------------------------------------------------------------
+    def dispatch(self, req: Request, user: str | None) -> Result:
+        intrinsic = req.kind == "imethod"
+        try:
+            ns = self.repo.canonical_namespace(req.namespace)
+            ctx = self._context(ns, user)
+            if intrinsic:
+                handler = self._intrinsic.get(req.name.lower())
+                if handler is None:
+                    if req.name.lower() in self._known:
+                        raise CIMError(
+                            pywbem.CIM_ERR_NOT_SUPPORTED, f"operation {req.name} is not supported"
+                        )
+                    raise CIMError(pywbem.CIM_ERR_NOT_SUPPORTED, f"unknown operation {req.name}")
+                body = handler(ctx, req.params)
+            else:
+                body = self.invoke_method(ctx, req)
+            return Result(req.name, intrinsic, body=body)
+        except CIMError as exc:
+            return Result(req.name, intrinsic, error=exc)
+        except Exception as exc:  # noqa: BLE001 - never a traceback to the client
+            log.exception("%s failed", req.name)
+            return Result(req.name, intrinsic, error=to_cim_error(exc))
+
+    def _context(self, ns: str, user: str | None) -> ProviderContext:
+        def get_instance_cb(path: CIMInstanceName, property_list=None) -> CIMInstance:
+            target_ns = self.repo.canonical_namespace(path.namespace or ns)
+            prov = self._provider_for(path.classname, target_ns)
+            if prov is None:
+                raise CIMError(pywbem.CIM_ERR_NOT_FOUND, f"no provider for {path.classname}")
+            return prov.get_instance(self._context(target_ns, user), path, property_list)
+
+        return ProviderContext(
+            namespace=ns,
+            user=user,
+            get_instance_cb=get_instance_cb,
+            is_subclass_cb=self.repo.is_subclass,
+        )
+
+    def _provider_for(self, class_name: str, ns: str) -> Provider | None:
+        return self.providers.get(class_name, ns)
+
+    # -- classes -----------------------------------------------------------------
+    def _class_view(
+        self,
+        cls: pywbem.CIMClass,
+        local_only: bool,
+        iq: bool,
+        ico: bool,
+        plist: list[str] | None = None,
+    ) -> pywbem.CIMClass:
+        c = cls.copy()
+        wanted = {p.lower() for p in plist} if plist is not None else None
+        for coll in (c.properties, c.methods):
+            for name in list(coll):
+                member = coll[name]
+                excluded = (
+                    wanted is not None and coll is c.properties and name.lower() not in wanted
+                )
+                if (local_only and member.propagated) or excluded:
+                    del coll[name]
+                elif not ico:
+                    member.class_origin = None
+                    member.propagated = None
+        if not iq:
+            c.qualifiers = {}
+            for p in c.properties.values():
+                p.qualifiers = {}
+            for m in c.methods.values():
+                m.qualifiers = {}
+                for par in m.parameters.values():
+                    par.qualifiers = {}
+        return c
+
+    def _write_class(self, w: xw.Writer, cls: pywbem.CIMClass) -> None:
+        w.raw(xw.explicit_end_tags(cls.tocimxmlstr()))
+
+    def get_class(self, ctx, params):
+        name = _classname(params, "ClassName", True)
+        cls = self._class_view(
+            self.repo.get_class(name),
+            _bool(params, "LocalOnly", True),
+            _bool(params, "IncludeQualifiers", True),
+            _bool(params, "IncludeClassOrigin", False),
+            _property_list(params),
+        )
+
+        def body(w):
+            with w.xf.element("IRETURNVALUE"):
+                self._write_class(w, cls)
+
+        return body
+
+    def enumerate_classes(self, ctx, params):
+        parent = _classname(params, "ClassName", False)
+        deep = _bool(params, "DeepInheritance", False)
+        lo, iq = _bool(params, "LocalOnly", True), _bool(params, "IncludeQualifiers", True)
+        ico = _bool(params, "IncludeClassOrigin", False)
+        names = self.repo.class_names(parent, deep)
+        classes = [self._class_view(self.repo.get_class(n), lo, iq, ico) for n in names]
+        return xw.ireturn(classes, self._write_class)
+
+    def enumerate_class_names(self, ctx, params):
+        parent = _classname(params, "ClassName", False)
+        names = self.repo.class_names(parent, _bool(params, "DeepInheritance", False))
+
+        def write(w, n):
+            with w.xf.element("CLASSNAME", NAME=n):
+                pass
+
+        return xw.ireturn(names, write)
+
+    def get_qualifier(self, ctx, params):
+        name = _string(params, "QualifierName")
+        if not name:
+            raise CIMError(pywbem.CIM_ERR_INVALID_PARAMETER, "missing parameter QualifierName")
+        q = self.repo.get_qualifier(name)
+
+        def body(w):
+            with w.xf.element("IRETURNVALUE"):
+                w.raw(_qualifier_decl_xml(q))
+
+        return body
+
+    def enumerate_qualifiers(self, ctx, params):
+        return xw.ireturn(
+            self.repo.qualifier_declarations(), lambda w, q: w.raw(_qualifier_decl_xml(q))
+        )
+
+    # -- instances -----------------------------------------------------------------
+    def _served_classes(self, class_name: str, ns: str, deep_only_registered=True) -> list[str]:
+        """The requested class and its subclasses that have a provider, in order."""
+        self.repo.get_class(class_name)
+        candidates = [class_name, *self.repo.class_names(class_name, True)]
+        return [c for c in candidates if self._provider_for(c, ns) is not None]
+
+    def _filter(self, requested_class: str, deep: bool, plist: list[str] | None) -> set[str] | None:
+        """Lower-case property names allowed in the result, None = all."""
+        allowed: set[str] | None = None
+        if not deep:
+            allowed = {p.lower() for p in self.repo.get_class(requested_class).properties}
+        if plist is not None:
+            wanted = {p.lower() for p in plist}
+            allowed = wanted if allowed is None else allowed & wanted
+        return allowed
+
+    def _conform(
+        self, inst: CIMInstance, allowed: set[str] | None, iq: bool, ico: bool
+    ) -> CIMInstance:
+        """Drop properties the class does not declare or the request excludes; add
+        qualifiers / class origin from the class when asked."""
+        cls = self.repo.get_class(inst.classname)
+        declared = cls.properties
+        out = CIMInstance(inst.classname, path=inst.path)
+        for name, prop in inst.properties.items():
+            lname = name.lower()
+            if allowed is not None and lname not in allowed:
+                continue
+            decl = declared.get(name)
+            if decl is None:
+                continue
+            if iq or ico:
+                prop = prop.copy()
+                if iq:
+                    prop.qualifiers = decl.qualifiers
+                if ico:
+                    prop.class_origin = decl.class_origin
+                    prop.propagated = decl.propagated
+            out.properties[decl.name] = prop
+        return out
+
+    def _set_path_ns(self, inst: CIMInstance, ns: str, host: bool = False) -> CIMInstance:
+        if inst.path is None:
+            raise CIMError(
+                pywbem.CIM_ERR_FAILED,
+                f"provider returned a {inst.classname} instance without a path",
+            )
+        if inst.path.namespace is None or host:
+            p = inst.path.copy()
+            p.namespace = p.namespace or ns
+            if host:
+                p.host = p.host or self.hostname
+            inst.path = p
+        return inst
+
+    def enumerate_instances(self, ctx, params):
+        cname = _classname(params, "ClassName", True)
+        deep = _bool(params, "DeepInheritance", True)
+        iq, ico = (
+            _bool(params, "IncludeQualifiers", False),
+            _bool(params, "IncludeClassOrigin", False),
+        )
+        plist = _property_list(params)
+        allowed = self._filter(cname, deep, plist)
+        insts: list[CIMInstance] = []
+        for c in self._served_classes(cname, ctx.namespace):
+            prov = self._provider_for(c, ctx.namespace)
+            insts.extend(prov.enum_instances(ctx, c, plist))
+        simple = allowed is None and not iq and not ico
+
+        def write(w, inst):
+            w.named_instance(inst if simple else self._conform(inst, allowed, iq, ico))
+
+        if simple:
+            # still drop undeclared properties (cheap check, done once per class)
+            return xw.ireturn(self._strip_undeclared(insts), write)
+        return xw.ireturn(insts, write)
+
+    def _strip_undeclared(self, insts: list[CIMInstance]) -> Iterator[CIMInstance]:
+        ok: dict[str, bool] = {}
+        for inst in insts:
+            key = inst.classname.lower()
+            if key not in ok:
+                declared = self.repo.get_class(inst.classname).properties
+                ok[key] = all(n in declared for n in inst.properties)
+                if not ok[key]:
+                    log.warning(
+                        "provider for %s returns undeclared properties: %s",
+                        inst.classname,
+                        [n for n in inst.properties if n not in declared],
+                    )
+            yield inst if ok[key] else self._conform(inst, None, False, False)
+
+    def enumerate_instance_names(self, ctx, params):
+        cname = _classname(params, "ClassName", True)
+        paths: list[CIMInstanceName] = []
+        for c in self._served_classes(cname, ctx.namespace):
+            paths.extend(self._provider_for(c, ctx.namespace).enum_instance_names(ctx, c))
+        return xw.ireturn(paths, lambda w, p: w.instancename(p))
+
+    def _instance_name(self, params: dict, name: str) -> CIMInstanceName:
+        v = params.get(name)
+        if not isinstance(v, CIMInstanceName):
+            raise CIMError(pywbem.CIM_ERR_INVALID_PARAMETER, f"{name} must be an instance name")
+        return v
+
+    def _fetch(self, ctx, path: CIMInstanceName, plist) -> CIMInstance:
+        if not self.repo.has_class(path.classname):
+            raise CIMError(pywbem.CIM_ERR_INVALID_CLASS, f"class {path.classname!r} does not exist")
+        prov = self._provider_for(path.classname, ctx.namespace)
+        if prov is None:
+            raise CIMError(pywbem.CIM_ERR_NOT_FOUND, f"no instance {path} (class has no provider)")
+        p = path.copy()
+        p.namespace = ctx.namespace
+        return prov.get_instance(ctx, p, plist)
+
+    def get_instance(self, ctx, params):
+        path = self._instance_name(params, "InstanceName")
+        plist = _property_list(params)
+        iq, ico = (
+            _bool(params, "IncludeQualifiers", False),
+            _bool(params, "IncludeClassOrigin", False),
+        )
+        inst = self._fetch(ctx, path, plist)
+        inst = self._conform(inst, self._filter(inst.classname, True, plist), iq, ico)
+
+        def body(w):
+            with w.xf.element("IRETURNVALUE"):
+                w.instance(inst)
+
+        return body
+
+    def create_instance(self, ctx, params):
+        inst = params.get("NewInstance")
+        if not isinstance(inst, CIMInstance):
+            raise CIMError(pywbem.CIM_ERR_INVALID_PARAMETER, "NewInstance must be an instance")
+        self.repo.get_class(inst.classname)
+        prov = self._provider_for(inst.classname, ctx.namespace)
+        if prov is None:
+            raise CIMError(
+                pywbem.CIM_ERR_NOT_SUPPORTED, f"CreateInstance of {inst.classname} is not supported"
+            )
+        path = prov.create_instance(ctx, inst)
+
+        def body(w):
+            with w.xf.element("IRETURNVALUE"):
+                w.instancename(path)
+
+        return body
+
+    def modify_instance(self, ctx, params):
+        named = params.get("ModifiedInstance")
+        if not isinstance(named, CIMInstance) or named.path is None:
+            raise CIMError(
+                pywbem.CIM_ERR_INVALID_PARAMETER, "ModifiedInstance must be a named instance"
+            )
+        self.repo.get_class(named.classname)
+        prov = self._provider_for(named.classname, ctx.namespace)
+        if prov is None:
+            raise CIMError(
+                pywbem.CIM_ERR_NOT_SUPPORTED,
+                f"ModifyInstance of {named.classname} is not supported",
+            )
+        prov.modify_instance(ctx, named, _property_list(params))
+        return None
+
+    def delete_instance(self, ctx, params):
+        path = self._instance_name(params, "InstanceName")
+        self.repo.get_class(path.classname)
+        prov = self._provider_for(path.classname, ctx.namespace)
+        if prov is None:
+            raise CIMError(
+                pywbem.CIM_ERR_NOT_SUPPORTED, f"DeleteInstance of {path.classname} is not supported"
+            )
+        p = path.copy()
+        p.namespace = ctx.namespace
+        prov.delete_instance(ctx, p)
+        return None
+
+    # -- associations ----------------------------------------------------------------
+    def _object_name(self, params) -> CIMInstanceName | CIMClassName:
+        v = params.get("ObjectName")
+        if isinstance(v, CIMInstanceName | CIMClassName):
+            if not self.repo.has_class(v.classname):
+                raise CIMError(
+                    pywbem.CIM_ERR_INVALID_PARAMETER,
+                    f"ObjectName names class {v.classname!r}, which does not exist",
+                )
+            return v
+        raise CIMError(
+            pywbem.CIM_ERR_INVALID_PARAMETER, "ObjectName must be a class or instance name"
+        )
+
+    def _check_class_param(self, params, name) -> str | None:
+        c = _classname(params, name, False)
+        if c is not None and not self.repo.has_class(c):
+            raise CIMError(pywbem.CIM_ERR_INVALID_PARAMETER, f"{name} {c!r} does not exist")
+        return c
+
+    def _assoc_classes(self, ns: str, obj_class: str, filter_class: str | None) -> list[str]:
+        """Association classes with a provider that can refer to obj_class."""
+        out = []
+        for c in self.providers.classes(ns):
+            cls = self.repo.get_class(c)
+            if not cls.qualifiers.get("Association"):
+                continue
+            if filter_class and not self.repo.is_subclass(c, filter_class):
+                continue
+            for p in cls.properties.values():
+                if (
+                    p.type == "reference"
+                    and p.reference_class
+                    and (
+                        self.repo.is_subclass(obj_class, p.reference_class)
+                        or self.repo.is_subclass(p.reference_class, obj_class)
+                    )
+                ):
+                    out.append(c)
+                    break
+        return out
+
+    def _assoc_common(self, ctx, params, result_param: str):
+        obj = self._object_name(params)
+        assoc = self._check_class_param(
+            params, "AssocClass" if result_param == "ResultClass" else "ResultClass"
+        )
+        if isinstance(obj, CIMClassName):
+            raise CIMError(
+                pywbem.CIM_ERR_NOT_SUPPORTED, "class-level association operations are not supported"
+            )
+        path = obj.copy()
+        path.namespace = ctx.namespace
+        return path, assoc
+
+    def associators(self, ctx, params, names_only: bool = False):
+        path, assoc = self._assoc_common(ctx, params, "ResultClass")
+        result_class = self._check_class_param(params, "ResultClass")
+        role, result_role = _string(params, "Role"), _string(params, "ResultRole")
+        plist = None if names_only else _property_list(params)
+        iq = False if names_only else _bool(params, "IncludeQualifiers", False)
+        ico = False if names_only else _bool(params, "IncludeClassOrigin", False)
+        seen: set = set()
+        results: list = []
+        for ac in self._assoc_classes(ctx.namespace, path.classname, assoc):
+            prov = self._provider_for(ac, ctx.namespace)
+            if names_only:
+                items = prov.associator_names(ctx, ac, path, result_class, role, result_role)
+            else:
+                items = prov.associators(ctx, ac, path, result_class, role, result_role, plist)
+            for item in items:
+                p = item if names_only else item.path
+                if result_class and not self.repo.is_subclass(p.classname, result_class):
+                    continue
+                key = _path_key(p)
+                if key in seen:
+                    continue
+                seen.add(key)
+                results.append(item)
+        return self._assoc_result(ctx, results, names_only, plist, iq, ico)
+
+    def associator_names(self, ctx, params):
+        return self.associators(ctx, params, names_only=True)
+
+    def references(self, ctx, params, names_only: bool = False):
+        obj = self._object_name(params)
+        result_class = self._check_class_param(params, "ResultClass")
+        if isinstance(obj, CIMClassName):
+            raise CIMError(
+                pywbem.CIM_ERR_NOT_SUPPORTED, "class-level association operations are not supported"
+            )
+        path = obj.copy()
+        path.namespace = ctx.namespace
+        role = _string(params, "Role")
+        plist = None if names_only else _property_list(params)
+        iq = False if names_only else _bool(params, "IncludeQualifiers", False)
+        ico = False if names_only else _bool(params, "IncludeClassOrigin", False)
+        results: list = []
+        for ac in self._assoc_classes(ctx.namespace, path.classname, result_class):
+            prov = self._provider_for(ac, ctx.namespace)
+            for inst in prov.references(ctx, ac, path, role, plist):
+                results.append(inst.path if names_only else inst)
+        return self._assoc_result(ctx, results, names_only, plist, iq, ico)
+
+    def reference_names(self, ctx, params):
+        return self.references(ctx, params, names_only=True)
+
+    def _assoc_result(self, ctx, results, names_only, plist, iq, ico):
+        if names_only:
+            paths = []
+            for p in results:
+                p = p.copy()
+                p.namespace = p.namespace or ctx.namespace
+                p.host = p.host or self.hostname
+                paths.append(p)
+            return xw.ireturn(paths, lambda w, p: w.object_path(p))
+        out = []
+        for inst in results:
+            inst = self._set_path_ns(inst, ctx.namespace, host=True)
+            out.append(self._conform(inst, self._filter(inst.classname, True, plist), iq, ico))
+        return xw.ireturn(out, lambda w, i: w.object_with_path(i))
+
+    # -- extrinsic methods -------------------------------------------------------------
+    def invoke_method(self, ctx, req: Request):
+        target = req.target
+        cls = self.repo.get_class(target.classname)
+        method = cls.methods.get(req.name)
+        if method is None:
+            raise CIMError(
+                pywbem.CIM_ERR_METHOD_NOT_FOUND, f"class {cls.classname} has no method {req.name}"
+            )
+        params = self._typed_params(method, req.method_params)
+        prov = self._provider_for(target.classname, ctx.namespace)
+        if prov is None:
+            raise CIMError(
+                pywbem.CIM_ERR_NOT_SUPPORTED,
+                f"no provider implements {cls.classname}.{method.name}",
+            )
+        path = target.copy()
+        path.namespace = ctx.namespace
+        if isinstance(path, CIMInstanceName) and path.host:
+            path.host = None
+        ret, outs = prov.invoke_method(ctx, path, method.name, params)
+        if ret is not None and method.return_type:
+            ret = pywbem.cimvalue(ret, method.return_type)
+        out_params = []
+        for name, value in (outs or {}).items():
+            decl = method.parameters.get(name)
+            ptype = decl.type if decl is not None else None
+            if (
+                decl is not None
+                and decl.qualifiers.get("OUT") is not None
+                and not decl.qualifiers["OUT"].value
+            ):
+                continue
+            out_params.append(
+                (
+                    decl.name if decl else name,
+                    ptype,
+                    value,
+                    decl.is_array if decl else isinstance(value, list),
+                )
+            )
+        return_type = method.return_type
+
+        def body(w):
+            xf = w.xf
+            if ret is not None:
+                with xf.element("RETURNVALUE", PARAMTYPE=return_type):
+                    with xf.element("VALUE"):
+                        xf.write(xw.value_text(ret))
+            for name, ptype, value, is_array in out_params:
+                attrs = {"NAME": name}
+                if ptype:
+                    attrs["PARAMTYPE"] = ptype
+                with xf.element("PARAMVALUE", attrs):
+                    if value is None:
+                        continue
+                    if is_array:
+                        with xf.element("VALUE.ARRAY"):
+                            for item in value:
+                                with xf.element("VALUE"):
+                                    xf.write(xw.value_text(item))
+                    elif ptype == "reference" or isinstance(value, CIMInstanceName):
+                        w.value_reference(value)
+                    else:
+                        w.value(value, ptype or "string")
+
+        return body
+
+    def _typed_params(self, method: pywbem.CIMMethod, raw: dict) -> dict[str, Any]:
+        """Type PARAMVALUEs from the method signature (wbemcli sends no PARAMTYPE)."""
+        out: dict[str, Any] = {}
+        for name, (_ptype, value) in raw.items():
+            decl = method.parameters.get(name)
+            if decl is None:
+                raise CIMError(
+                    pywbem.CIM_ERR_INVALID_PARAMETER,
+                    f"method {method.name} has no parameter {name}",
+                )
+            out[decl.name] = _convert_param(decl, value)
+        return out
+
+
+def _convert_param(decl: pywbem.CIMParameter, value: Any) -> Any:
+    if value is None:
+        return None
+    if decl.type == "reference":
+        if decl.is_array:
+            if not isinstance(value, list) or not all(
+                isinstance(v, CIMInstanceName | CIMClassName) for v in value
+            ):
+                raise CIMError(
+                    pywbem.CIM_ERR_INVALID_PARAMETER,
+                    f"parameter {decl.name} must be an array of references",
+                )
+            return value
+        if not isinstance(value, CIMInstanceName | CIMClassName):
+            raise CIMError(
+                pywbem.CIM_ERR_INVALID_PARAMETER, f"parameter {decl.name} must be a reference"
+            )
+        return value
+    try:
+        if decl.is_array:
+            if not isinstance(value, list):
+                value = [value]
+            return [None if v is None else _scalar(decl, v) for v in value]
+        if isinstance(value, list):
+            raise ValueError("an array was given for a scalar parameter")
+        return _scalar(decl, value)
+    except (ValueError, TypeError) as exc:
+        raise CIMError(
+            pywbem.CIM_ERR_INVALID_PARAMETER,
+            f"parameter {decl.name}: {value!r} is not a valid {decl.type}"
+            f"{'[]' if decl.is_array else ''} ({exc})",
+        ) from None
+
+
+def _scalar(decl: pywbem.CIMParameter, v: Any) -> Any:
+    if decl.embedded_object or isinstance(v, CIMInstance | pywbem.CIMClass):
+        return v
+    if isinstance(v, str):
+        v = v.strip() if decl.type not in ("string", "char16") else v
+        if decl.type == "boolean":
+            low = v.lower()
+            if low not in ("true", "false"):
+                raise ValueError("expected TRUE or FALSE")
+            return low == "true"
+        if decl.type in ("real32", "real64"):
+            return pywbem.cimvalue(float(v), decl.type)
+        if decl.type.startswith(("uint", "sint")):
+            return pywbem.cimvalue(int(v, 0) if v.lower().startswith("0x") else int(v), decl.type)
+    return pywbem.cimvalue(v, decl.type)
+
+
+def _path_key(p: CIMInstanceName) -> tuple:
+    return (
+        p.classname.lower(),
+        tuple(sorted((k.lower(), str(v)) for k, v in p.keybindings.items())),
+    )
+
+
+def _qualifier_decl_xml(q: pywbem.CIMQualifierDeclaration):
+    """QUALIFIER.DECLARATION with a normalised SCOPE (pywbem writes an invalid
+    ANY="false" attribute for MOF-loaded declarations)."""
+    elem = xw.explicit_end_tags(q.tocimxmlstr())
+    for scope in elem.iter("SCOPE"):
+        if "ANY" in scope.attrib:
+            any_v = scope.attrib.pop("ANY")
+            if any_v.lower() == "true":
+                for k in (
+                    "CLASS",
+                    "ASSOCIATION",
+                    "REFERENCE",
+                    "PROPERTY",
+                    "METHOD",
+                    "PARAMETER",
+                    "INDICATION",
+                ):
+                    scope.attrib[k] = "true"
+    return elem

@@ -1,0 +1,187 @@
+"""`vrmgmt serve`: assemble configuration, class repository, inventory, providers and the
+HTTP(S) listeners (cheroot, DSP0200 over HTTP on 5988 and HTTPS on 5989), and run until
+SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from cheroot import wsgi
+
+from vrmgmt import __version__
+from vrmgmt.audit import AuditLog
+from vrmgmt.auth import Authenticator, ensure_initial_user
+from vrmgmt.cim.loader import ProviderTable
+from vrmgmt.cim.provider import ProviderEnv
+from vrmgmt.config import Config
+from vrmgmt.inventory import Inventory
+from vrmgmt.server.app import CIMApp
+from vrmgmt.server.dispatcher import Dispatcher
+from vrmgmt.server.repository import ClassRepository, default_mof_dir, load_classes
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Server:
+    config: Config
+    inventory: Inventory
+    providers: ProviderTable
+    app: CIMApp
+    listeners: list[tuple[str, wsgi.Server]]
+
+    def start(self) -> None:
+        for name, srv in self.listeners:
+            srv.prepare()
+            t = threading.Thread(target=srv.serve, name=f"listener-{name}", daemon=True)
+            t.start()
+            host, port = srv.bind_addr[:2]
+            log.info("listening on %s://%s:%d/cimom", name, host, port)
+
+    def stop(self) -> None:
+        for _, srv in self.listeners:
+            srv.stop()
+        self.providers.cleanup()
+        self.inventory.close()
+
+    def ports(self) -> dict[str, int]:
+        return {name: srv.bind_addr[1] for name, srv in self.listeners}
+
+
+def build_server(config: Config, mof_dir: Path | None = None) -> Server:
+    t0 = time.monotonic()
+    state = config.state_dir
+    state.mkdir(parents=True, exist_ok=True)
+    classes = load_classes(mof_dir or default_mof_dir(), config.schema_dir, state / "schema-cache")
+    repo = ClassRepository(classes)
+    inventory = Inventory.from_config(config.backends)
+    audit = AuditLog(state / "audit.log")
+    env = ProviderEnv(inventory=inventory, config=config, audit=audit)
+    providers = ProviderTable(env)
+    dispatcher = Dispatcher(repo, providers)
+    authenticator = None
+    if config.auth_mode == "basic":
+        created = ensure_initial_user(config.users_path, state)
+        if created:
+            log.warning("created user 'admin'; its password is in %s", created)
+        authenticator = Authenticator(config.users_path)
+    else:
+        log.warning('authentication is OFF ([auth] mode = "none")')
+    app = CIMApp(dispatcher, authenticator, config.server.max_request_bytes)
+    listeners = []
+    sc = config.server
+    if sc.http_port:
+        listeners.append(("http", _wsgi_server(app, sc.http_bind, sc.http_port, sc.threads)))
+    if sc.https_port:
+        from cheroot.ssl.builtin import BuiltinSSLAdapter
+
+        cert, key = _certificate(config)
+        srv = _wsgi_server(app, sc.https_bind, sc.https_port, sc.threads)
+        srv.ssl_adapter = BuiltinSSLAdapter(str(cert), str(key))
+        listeners.append(("https", srv))
+    log.info(
+        "vrmgmt %s ready to listen (%d classes, backends: %s) in %.2f s",
+        __version__,
+        repo.class_count,
+        ", ".join(inventory.managers),
+        time.monotonic() - t0,
+    )
+    return Server(config, inventory, providers, app, listeners)
+
+
+def _wsgi_server(app, host: str, port: int, threads: int) -> wsgi.Server:
+    srv = wsgi.Server(
+        (host, port), app, numthreads=threads, server_name="vrmgmt", timeout=30, shutdown_timeout=2
+    )
+    srv.max_request_body_size = 0  # the app enforces its own limit with a CIM-friendly error
+    return srv
+
+
+def _certificate(config: Config) -> tuple[Path, Path]:
+    sc = config.server
+    if sc.certificate and sc.private_key:
+        return Path(sc.certificate), Path(sc.private_key)
+    cert = config.state_dir / "server.pem"
+    key = config.state_dir / "server.key"
+    if not (cert.exists() and key.exists()):
+        _self_signed(cert, key)
+        log.warning("generated a self-signed certificate %s", cert)
+    return cert, key
+
+
+def _self_signed(cert_path: Path, key_path: Path) -> None:
+    import socket
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    host = socket.gethostname()
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = datetime.datetime.now(datetime.UTC)
+    import ipaddress
+
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=3650))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [
+                    x509.DNSName(host),
+                    x509.DNSName("localhost"),
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                ]
+            ),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    key_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def run(config: Config) -> int:
+    server = build_server(config)
+    stop = threading.Event()
+
+    def on_signal(signum, _frame):
+        log.info("signal %d: shutting down", signum)
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    server.start()
+    ports = server.ports()
+    print(
+        f"vrmgmt {__version__} serving CIM-XML: "
+        + ", ".join(
+            f"{n}://{dict(server.listeners)[n].bind_addr[0]}:{p}/cimom" for n, p in ports.items()
+        ),
+        flush=True,
+    )
+    stop.wait()
+    server.stop()
+    return 0
