@@ -521,7 +521,16 @@ class VSphereManager(Manager):
         while True:
             try:
                 return fn(session)
-            except vim.fault.NotAuthenticated:
+            except (vim.fault.NotAuthenticated, vmodl.fault.ManagedObjectNotFound) as fault:
+                if isinstance(fault, vmodl.fault.ManagedObjectNotFound) and not isinstance(
+                    getattr(fault, "obj", None), vim.view.View
+                ):
+                    raise NotFound(
+                        f"backend {self.backend_id!r}: object vanished: {_fault_text(fault)}"
+                    ) from None
+                # Our session is gone. (A ContainerView is session-scoped: when it has
+                # vanished, so has the session; vcsim answers property reads of a session
+                # it does not know that way instead of with NotAuthenticated.)
                 if relogins == 0:
                     raise BackendUnavailable(
                         self.backend_id, f"{self.url}: session refused right after login"
@@ -535,10 +544,6 @@ class VSphereManager(Manager):
                 log.info(
                     "vsphere backend %s: %s, retrying once", self.backend_id, type(exc).__name__
                 )
-            except vmodl.fault.ManagedObjectNotFound as fault:
-                raise NotFound(
-                    f"backend {self.backend_id!r}: object vanished: {_fault_text(fault)}"
-                ) from None
             except (vmodl.fault.MethodNotFound, vmodl.fault.NotImplemented) as fault:
                 raise NotSupported(f"backend {self.backend_id!r}: {_fault_text(fault)}") from None
             except vmodl.MethodFault as fault:

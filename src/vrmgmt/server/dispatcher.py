@@ -609,9 +609,9 @@ class Dispatcher:
                 attrs = {"NAME": name}
                 if ptype:
                     attrs["PARAMTYPE"] = ptype
+                if value is None:
+                    continue  # a NULL output parameter is omitted (wbemcli crashes on one)
                 with xf.element("PARAMVALUE", attrs):
-                    if value is None:
-                        continue
                     if is_array:
                         with xf.element("VALUE.ARRAY"):
                             for item in value:
