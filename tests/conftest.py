@@ -18,8 +18,10 @@ from support.testdriver import node_uri, write_node_xml  # noqa: E402
 def wbemcli_bin() -> str:
     path = shutil.which("wbemcli")
     if path is None:
-        pytest.fail("sblim wbemcli is not installed (Debian package sblim-wbemcli); "
-                    "run scripts/dev test, which installs it")
+        pytest.fail(
+            "sblim wbemcli is not installed (Debian package sblim-wbemcli); "
+            "run scripts/dev test, which installs it"
+        )
     return path
 
 

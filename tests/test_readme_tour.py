@@ -30,8 +30,14 @@ def test_readme_tour_runs(tmp_path):
         script = script.replace("127.0.0.1:5988", f"127.0.0.1:{srv.port}")
         script = script.replace("/var/lib/vrmgmt/admin-password", str(pw_file))
         script = script.replace("$PWD/.venv/bin", str(Path(sys.executable).parent))
-        r = subprocess.run(["bash", "-e", "-x", "-c", script], capture_output=True, text=True,
-                           timeout=300, cwd=tmp_path, env=dict(os.environ))
+        r = subprocess.run(
+            ["bash", "-e", "-x", "-c", script],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=tmp_path,
+            env=dict(os.environ),
+        )
         assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     out = r.stdout
     assert "6695eb01-f6a4-8304-79aa-97f2502e193f" in out

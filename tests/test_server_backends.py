@@ -42,8 +42,9 @@ def test_two_backends_enumerate_together_with_the_right_host(tmp_path):
 
         # Power actions go to the backend that owns the VM.
         _, off_uuid = b[0]
-        rv, _ = conn.InvokeMethod("RequestStateChange", by_uuid[off_uuid].path,
-                                  RequestedState=pywbem.Uint16(2))
+        rv, _ = conn.InvokeMethod(
+            "RequestStateChange", by_uuid[off_uuid].path, RequestedState=pywbem.Uint16(2)
+        )
         assert rv == 0
         assert conn.GetInstance(by_uuid[off_uuid].path)["EnabledState"] == 2
 
@@ -61,7 +62,10 @@ def test_thousand_domains_enumerate(tmp_path):
         names = conn.EnumerateInstanceNames("CIM_ComputerSystem")
         assert len(names) == 1001  # the VMs and the host, through the DMTF superclass
         # DeepInheritance=False limits properties to those of the requested class.
-        shallow = conn.EnumerateInstances("CIM_ComputerSystem", DeepInheritance=False,
-                                          PropertyList=["Name", "EnabledState", "MemoryKiB"])
+        shallow = conn.EnumerateInstances(
+            "CIM_ComputerSystem",
+            DeepInheritance=False,
+            PropertyList=["Name", "EnabledState", "MemoryKiB"],
+        )
         assert len(shallow) == 1001
         assert all(set(i.keys()) <= {"Name", "EnabledState"} for i in shallow)

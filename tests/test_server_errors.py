@@ -22,8 +22,9 @@ ENUM = (
 AUTH = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
 
 
-def post(srv, body: str | bytes, headers: dict | None = None, method: str = "POST",
-         auth: bool = True):
+def post(
+    srv, body: str | bytes, headers: dict | None = None, method: str = "POST", auth: bool = True
+):
     h = {
         "Content-Type": 'application/xml; charset="utf-8"',
         "CIMOperation": "MethodCall",
@@ -56,25 +57,42 @@ def test_valid_raw_request_with_escaped_cimobject(testdriver_server):
 
 
 def test_mpost_with_man_header(testdriver_server):
-    r, data = post(testdriver_server, ENUM, method="M-POST", headers={
-        "CIMOperation": None, "CIMMethod": None, "CIMObject": None,
-        "Man": "http://www.dmtf.org/cim/mapping.http#;ns=73",
-        "73-CIMOperation": "MethodCall", "73-CIMMethod": "EnumerateInstanceNames",
-        "73-CIMObject": "root/virt",
-    })
+    r, data = post(
+        testdriver_server,
+        ENUM,
+        method="M-POST",
+        headers={
+            "CIMOperation": None,
+            "CIMMethod": None,
+            "CIMObject": None,
+            "Man": "http://www.dmtf.org/cim/mapping.http#;ns=73",
+            "73-CIMOperation": "MethodCall",
+            "73-CIMMethod": "EnumerateInstanceNames",
+            "73-CIMObject": "root/virt",
+        },
+    )
     assert r.status == 200, data
     assert data.count(b"<INSTANCENAME") == len(testdriver_server.domains)
 
 
-@pytest.mark.parametrize("body,cim_error", [
-    ("<CIM><unclosed>", "request-not-well-formed"),
-    ("not xml at all", "request-not-well-formed"),
-    ('<?xml version="1.0"?><!DOCTYPE CIM [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]>'
-     '<CIM CIMVERSION="2.0" DTDVERSION="2.0">&b;</CIM>', "request-not-well-formed"),
-    ('<CIM CIMVERSION="2.0" DTDVERSION="2.0"><MESSAGE ID="1" PROTOCOLVERSION="1.0">'
-     "<SIMPLEREQ></SIMPLEREQ></MESSAGE></CIM>", "request-not-valid"),
-    ('<CIM CIMVERSION="3.0" DTDVERSION="2.0"></CIM>', "unsupported-cim-version"),
-])
+@pytest.mark.parametrize(
+    "body,cim_error",
+    [
+        ("<CIM><unclosed>", "request-not-well-formed"),
+        ("not xml at all", "request-not-well-formed"),
+        (
+            '<?xml version="1.0"?><!DOCTYPE CIM [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]>'
+            '<CIM CIMVERSION="2.0" DTDVERSION="2.0">&b;</CIM>',
+            "request-not-well-formed",
+        ),
+        (
+            '<CIM CIMVERSION="2.0" DTDVERSION="2.0"><MESSAGE ID="1" PROTOCOLVERSION="1.0">'
+            "<SIMPLEREQ></SIMPLEREQ></MESSAGE></CIM>",
+            "request-not-valid",
+        ),
+        ('<CIM CIMVERSION="3.0" DTDVERSION="2.0"></CIM>', "unsupported-cim-version"),
+    ],
+)
 def test_malformed_xml_is_a_400_with_cimerror_header(testdriver_server, body, cim_error):
     r, data = post(testdriver_server, body)
     assert r.status == 400
@@ -104,8 +122,12 @@ def test_authentication_required(testdriver_server):
     r, _ = post(testdriver_server, ENUM, auth=False)
     assert r.status == 401
     assert "Basic" in r.getheader("WWW-Authenticate")
-    r, _ = post(testdriver_server, ENUM, auth=False, headers={
-        "Authorization": "Basic " + base64.b64encode(f"{USER}:wrong".encode()).decode()})
+    r, _ = post(
+        testdriver_server,
+        ENUM,
+        auth=False,
+        headers={"Authorization": "Basic " + base64.b64encode(f"{USER}:wrong".encode()).decode()},
+    )
     assert r.status == 401
     bad = pywbem.WBEMConnection(testdriver_server.url, (USER, "wrong"), timeout=30)
     with pytest.raises(pywbem.AuthError):
@@ -146,17 +168,23 @@ def test_unknown_class_and_instance(testdriver_server):
         conn.EnumerateInstances("VRM_DoesNotExist")
     assert exc.value.status_code == pywbem.CIM_ERR_INVALID_CLASS
     with pytest.raises(pywbem.CIMError) as exc:
-        conn.GetInstance(pywbem.CIMInstanceName(
-            "VRM_ComputerSystem",
-            {"CreationClassName": "VRM_ComputerSystem",
-             "Name": "00000000-0000-0000-0000-000000000000"}))
+        conn.GetInstance(
+            pywbem.CIMInstanceName(
+                "VRM_ComputerSystem",
+                {
+                    "CreationClassName": "VRM_ComputerSystem",
+                    "Name": "00000000-0000-0000-0000-000000000000",
+                },
+            )
+        )
     assert exc.value.status_code == pywbem.CIM_ERR_NOT_FOUND
     assert "00000000-0000-0000-0000-000000000000" in exc.value.status_description
 
 
 def _path(uuid):
     return pywbem.CIMInstanceName(
-        "VRM_ComputerSystem", {"CreationClassName": "VRM_ComputerSystem", "Name": uuid})
+        "VRM_ComputerSystem", {"CreationClassName": "VRM_ComputerSystem", "Name": uuid}
+    )
 
 
 def test_bad_requested_state_values(testdriver_server):
@@ -186,7 +214,10 @@ def test_timeout_period_not_supported(testdriver_server):
     conn = testdriver_server.conn()
     _, uuid = testdriver_server.domains[0]
     rv, _ = conn.InvokeMethod(
-        "RequestStateChange", _path(uuid), RequestedState=pywbem.Uint16(9),
-        TimeoutPeriod=pywbem.CIMDateTime("00000000000030.000000:000"))
+        "RequestStateChange",
+        _path(uuid),
+        RequestedState=pywbem.Uint16(9),
+        TimeoutPeriod=pywbem.CIMDateTime("00000000000030.000000:000"),
+    )
     assert rv == 4098
     assert conn.GetInstance(_path(uuid))["EnabledState"] == 2

@@ -27,16 +27,18 @@ def test_invokemethod_pauses_and_resumes(testdriver_server):
     )
     assert conn.GetInstance(path)["EnabledState"] == 2
 
-    r = srv.pywbemcli("instance", "invokemethod", _vm_path(uuid), "RequestStateChange",
-                      "-p", "RequestedState=9")
+    r = srv.pywbemcli(
+        "instance", "invokemethod", _vm_path(uuid), "RequestStateChange", "-p", "RequestedState=9"
+    )
     assert r.returncode == 0, r.stderr
     assert "ReturnValue=0" in r.stdout.replace(" ", "")
     inst = conn.GetInstance(path)
     assert inst["EnabledState"] == 9
     assert inst["RequestedState"] == 9
 
-    r = srv.pywbemcli("instance", "invokemethod", _vm_path(uuid), "RequestStateChange",
-                      "-p", "RequestedState=2")
+    r = srv.pywbemcli(
+        "instance", "invokemethod", _vm_path(uuid), "RequestStateChange", "-p", "RequestedState=2"
+    )
     assert r.returncode == 0, r.stderr
     assert conn.GetInstance(path)["EnabledState"] == 2
 

@@ -140,6 +140,7 @@ class Inventory:
         for bid, mgr in self.managers.items():
             if bid in res.results:
                 host = res.results[bid]
+                host.backend_type = mgr.kind
                 self._last_host[bid] = host
             else:
                 host = self._lost_host(mgr, res.failures.get(bid, "unknown failure"))
@@ -152,6 +153,7 @@ class Inventory:
             host = self.call(backend_id, lambda m: m.host())
         except BackendUnavailable as exc:
             return self._lost_host(mgr, exc.detail)
+        host.backend_type = mgr.kind
         self._last_host[backend_id] = host
         return host
 
@@ -167,6 +169,7 @@ class Inventory:
             cpu_count=last.cpu_count if last else 0,
             memory_total_kib=last.memory_total_kib if last else 0,
             uri=last.uri if last else "",
+            backend_type=mgr.kind,
             status=HostStatus.LOST_COMMUNICATION,
             status_detail=why,
         )

@@ -95,5 +95,6 @@ class Host:
     memory_total_kib: int = 0
     memory_free_kib: int | None = None
     uri: str = ""
+    backend_type: str = ""  # "libvirt" | "vsphere" (set by the inventory)
     status: HostStatus = HostStatus.OK
     status_detail: str = ""

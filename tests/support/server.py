@@ -34,8 +34,15 @@ def _toml_value(v) -> str:
     return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def write_config(path: Path, state_dir: Path, http_port: int, backends: list[dict],
-                 auth: bool = True, https_port: int = 0, extra: str = "") -> None:
+def write_config(
+    path: Path,
+    state_dir: Path,
+    http_port: int,
+    backends: list[dict],
+    auth: bool = True,
+    https_port: int = 0,
+    extra: str = "",
+) -> None:
     lines = [
         "[server]",
         f"http_port = {http_port}",
@@ -59,8 +66,14 @@ def write_config(path: Path, state_dir: Path, http_port: int, backends: list[dic
 class VrmServer:
     """A `vrmgmt serve` subprocess."""
 
-    def __init__(self, workdir: Path, backends: list[dict], auth: bool = True,
-                 https: bool = False, extra_config: str = ""):
+    def __init__(
+        self,
+        workdir: Path,
+        backends: list[dict],
+        auth: bool = True,
+        https: bool = False,
+        extra_config: str = "",
+    ):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.state_dir = self.workdir / "state"
@@ -68,8 +81,9 @@ class VrmServer:
         self.https_port = free_port() if https else 0
         self.config = self.workdir / "vrmgmt.toml"
         self.auth = auth
-        write_config(self.config, self.state_dir, self.port, backends, auth, self.https_port,
-                     extra_config)
+        write_config(
+            self.config, self.state_dir, self.port, backends, auth, self.https_port, extra_config
+        )
         if auth:
             set_password(self.state_dir / "users", USER, PASSWORD)
         self.proc: subprocess.Popen | None = None
@@ -88,15 +102,27 @@ class VrmServer:
         env["PYTHONUNBUFFERED"] = "1"
         self._log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "vrmgmt", "--log-level", "debug", "serve", "--config",
-             str(self.config)],
-            stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=self.workdir,
+            [
+                sys.executable,
+                "-m",
+                "vrmgmt",
+                "--log-level",
+                "debug",
+                "serve",
+                "--config",
+                str(self.config),
+            ],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=self.workdir,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"vrmgmt serve exited with {self.proc.returncode}:\n"
-                                   + self.log())
+                raise RuntimeError(
+                    f"vrmgmt serve exited with {self.proc.returncode}:\n" + self.log()
+                )
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
                     return self
@@ -130,16 +156,25 @@ class VrmServer:
         return self.proc is not None and self.proc.poll() is None
 
     def conn(self, namespace: str = "root/virt", timeout: float = 120) -> pywbem.WBEMConnection:
-        return pywbem.WBEMConnection(self.url, self.creds, default_namespace=namespace,
-                                     timeout=timeout)
+        return pywbem.WBEMConnection(
+            self.url, self.creds, default_namespace=namespace, timeout=timeout
+        )
 
     def pywbemcli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-        cmd = [str(Path(sys.executable).with_name("pywbemcli")), "-s", self.url,
-               "-d", "root/virt", "-C", str(self.workdir / "pywbemcli_connections.yaml")]
+        cmd = [
+            str(Path(sys.executable).with_name("pywbemcli")),
+            "-s",
+            self.url,
+            "-d",
+            "root/virt",
+            "-C",
+            str(self.workdir / "pywbemcli_connections.yaml"),
+        ]
         if self.auth:
             cmd += ["-u", USER, "-p", PASSWORD]
-        return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=timeout,
-                              cwd=self.workdir)
+        return subprocess.run(
+            [*cmd, *args], capture_output=True, text=True, timeout=timeout, cwd=self.workdir
+        )
 
     def wbemcli_url(self, obj: str = "") -> str:
         cred = f"{USER}:{PASSWORD}@" if self.auth else ""

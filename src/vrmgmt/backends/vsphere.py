@@ -324,6 +324,8 @@ class VSphereManager(Manager):
         self.task_timeout = float(task_timeout) if task_timeout else max(60.0, 6 * self.timeout)
         self._lock = threading.Lock()  # guards _session (login, re-login, close)
         self._session: _Session | None = None
+        self._login_error: BackendUnavailable | None = None  # how the last login failed
+        self._login_failed_at = 0.0  # and when (time.monotonic())
         self._tools: dict[str, bool] = {}  # uuid -> VMware Tools running, as last read
 
     def __repr__(self) -> str:
@@ -341,7 +343,7 @@ class VSphereManager(Manager):
             old, self._session = self._session, None
             if old is not None:
                 self._logout(old)
-            self._session = self._login()
+            self._login_locked(float("inf"))  # always a fresh attempt
 
     def close(self) -> None:
         with self._lock:
@@ -490,31 +492,49 @@ class VSphereManager(Manager):
         finally:
             session.stub.DropConnections()
 
+    def _login_locked(self, since: float) -> _Session:
+        """Log in; caller holds self._lock. ``since`` is when the caller began to wait for
+        the lock: if a login failed after that, fail the same way at once instead of
+        queueing another full timeout behind it."""
+        if self._login_error is not None and self._login_failed_at >= since:
+            raise BackendUnavailable(self.backend_id, self._login_error.detail)
+        try:
+            self._session = self._login()
+        except BackendUnavailable as exc:
+            self._login_error, self._login_failed_at = exc, time.monotonic()
+            raise
+        self._login_error = None
+        return self._session
+
     def _get_session(self) -> _Session:
         session = self._session
         if session is not None:
             return session
+        since = time.monotonic()
         with self._lock:
-            if self._session is None:
-                self._session = self._login()
-            return self._session
+            if self._session is not None:
+                return self._session
+            return self._login_locked(since)
 
     def _relogin(self, failed: _Session) -> _Session:
         """Replace a session the server no longer knows (once, whichever thread comes first)."""
+        since = time.monotonic()
         with self._lock:
-            if self._session is failed or self._session is None:
+            if self._session is failed:
                 self._session = None
                 failed.stub.DropConnections()
                 log.warning("vsphere backend %s: session gone, logging in again", self.backend_id)
-                self._session = self._login()
-            return self._session
+            if self._session is not None:
+                return self._session
+            return self._login_locked(since)
 
     def _call(self, fn: Callable[[_Session], T], *, idempotent: bool = True) -> T:
         """Run fn with a live session, translating library errors.
 
         An expired/unknown session leads to one re-login and one retry (the server refused
         the call, so this is safe for any call). A dropped connection is retried once only
-        when ``idempotent``; a timeout is never retried (the backend hangs: fail fast).
+        when ``idempotent``; a timeout or a certificate rejection is never retried (the
+        backend hangs or is misconfigured: fail fast).
         """
         session = self._get_session()
         relogins, retries = 1, (1 if idempotent else 0)
@@ -538,7 +558,7 @@ class VSphereManager(Manager):
                 relogins -= 1
                 session = self._relogin(session)
             except (OSError, http.client.HTTPException) as exc:
-                if retries == 0 or isinstance(exc, TimeoutError | ssl.SSLError):
+                if retries == 0 or isinstance(exc, TimeoutError | ssl.SSLCertVerificationError):
                     raise self._unavailable(exc) from None
                 retries -= 1
                 log.info(

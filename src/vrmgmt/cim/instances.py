@@ -9,7 +9,7 @@ name these objects, so paths are built in one place.
 
 from __future__ import annotations
 
-from pywbem import CIMInstance, CIMInstanceName, CIMProperty, Uint16, Uint64
+from pywbem import CIMInstance, CIMInstanceName, CIMProperty, Uint16, Uint32, Uint64
 
 from vrmgmt.cim import valuemaps as vm_map
 from vrmgmt.model import Host, PowerAction, VirtualMachine
@@ -103,7 +103,7 @@ def host_instance(host: Host, namespace: str) -> CIMInstance:
         CIMProperty(
             "NumberOfProcessors", Uint16(host.cpu_count) if host.cpu_count else None, type="uint16"
         ),
-        CIMProperty("ProcessorMHz", Uint64(host.cpu_mhz) if host.cpu_mhz else None, type="uint64"),
+        CIMProperty("ProcessorMHz", Uint32(host.cpu_mhz) if host.cpu_mhz else None, type="uint32"),
         CIMProperty(
             "MemoryTotalKiB",
             Uint64(host.memory_total_kib) if host.memory_total_kib else None,
@@ -116,6 +116,7 @@ def host_instance(host: Host, namespace: str) -> CIMInstance:
         ),
         CIMProperty("URI", host.uri or None, type="string"),
         CIMProperty("BackendID", host.backend_id),
+        CIMProperty("BackendType", host.backend_type or None, type="string"),
     ]
     return CIMInstance(HOST_CLASS, properties=props, path=host_path(host.backend_id, namespace))
 
