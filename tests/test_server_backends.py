@@ -30,7 +30,7 @@ def test_two_backends_enumerate_together_with_the_right_host(tmp_path):
         hosts = {h["Name"]: h for h in conn.EnumerateInstances("VRM_HostSystem")}
         assert set(hosts) == {"host-a", "host-b"}
         # Each VM's associated host is its own backend's host.
-        for name, uuid in [a[0], b[0]]:
+        for _, uuid in [a[0], b[0]]:
             path = by_uuid[uuid].path
             assoc = conn.Associators(path, AssocClass="VRM_HostedDependency")
             assert [h["Name"] for h in assoc] == [by_uuid[uuid]["BackendID"]]
