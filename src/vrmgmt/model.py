@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from datetime import datetime
 
 
 class PowerState(enum.Enum):
@@ -44,7 +45,7 @@ class HostStatus(enum.Enum):
 
 @dataclass(slots=True)
 class Disk:
-    device: str  # target name, e.g. "vda"
+    device: str  # libvirt: target name, e.g. "vda"; vSphere: device label, "Hard disk 1"
     source: str | None = None
     capacity_bytes: int | None = None
     bus: str | None = None
@@ -76,6 +77,9 @@ class VirtualMachine:
     uptime_s: int | None = None
     cpu_time_ns: int | None = None
     os_type: str | None = None
+    #: a guest agent / VMware Tools answers (needed for graceful shutdown on vSphere);
+    #: None when the backend does not know
+    guest_agent_running: bool | None = None
     disks: list[Disk] = field(default_factory=list)
     nics: list[Nic] = field(default_factory=list)
 
@@ -98,3 +102,16 @@ class Host:
     backend_type: str = ""  # "libvirt" | "vsphere" (set by the inventory)
     status: HostStatus = HostStatus.OK
     status_detail: str = ""
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """One node of a VM's snapshot tree."""
+
+    id: str  # backend's snapshot id (libvirt: snapshot name; vSphere: managed object id)
+    name: str
+    description: str
+    created: datetime  # timezone-aware, UTC
+    state: PowerState  # the VM's power state when the snapshot was taken
+    current: bool = False  # the VM runs on top of this snapshot
+    children: list[Snapshot] = field(default_factory=list)

@@ -11,7 +11,7 @@ import abc
 from collections.abc import Iterable
 
 from vrmgmt.errors import NotSupported
-from vrmgmt.model import Host, PowerAction, PowerState, VirtualMachine
+from vrmgmt.model import Host, PowerAction, PowerState, Snapshot, VirtualMachine
 
 # Which actions make sense from which state, for backends that have no finer rule.
 DEFAULT_TRANSITIONS: dict[PowerState, frozenset[PowerAction]] = {
@@ -97,6 +97,23 @@ class Manager(abc.ABC):
 
     def undefine_vm(self, uuid: str) -> None:
         raise NotSupported(f"{self.kind} backend cannot undefine VMs")
+
+    def modify_vm(self, uuid: str, **changes) -> VirtualMachine:
+        raise NotSupported(f"{self.kind} backend cannot modify VMs")
+
+    def create_snapshot(
+        self, uuid: str, name: str, description: str = "", memory: bool = False
+    ) -> str:
+        raise NotSupported(f"{self.kind} backend has no snapshots")
+
+    def list_snapshots(self, uuid: str) -> list[Snapshot]:
+        raise NotSupported(f"{self.kind} backend has no snapshots")
+
+    def revert_snapshot(self, uuid: str, snapshot_id: str) -> None:
+        raise NotSupported(f"{self.kind} backend has no snapshots")
+
+    def delete_snapshot(self, uuid: str, snapshot_id: str, remove_children: bool = False) -> None:
+        raise NotSupported(f"{self.kind} backend has no snapshots")
 
     def bulk_stats(self, uuids: Iterable[str] | None = None) -> dict[str, dict[str, float]]:
         raise NotSupported(f"{self.kind} backend has no bulk statistics")

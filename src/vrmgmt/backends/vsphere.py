@@ -39,7 +39,7 @@ import time
 import uuid as uuidlib
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -55,7 +55,7 @@ from vrmgmt.errors import (
     NotFound,
     NotSupported,
 )
-from vrmgmt.model import Disk, Host, Nic, PowerAction, PowerState, VirtualMachine
+from vrmgmt.model import Disk, Host, Nic, PowerAction, PowerState, Snapshot, VirtualMachine
 
 log = logging.getLogger(__name__)
 
@@ -125,19 +125,6 @@ _HOST_PATHS = [
     "summary.quickStats.overallMemoryUsage",
     "runtime.connectionState",
 ]
-
-
-@dataclass(slots=True)
-class Snapshot:
-    """One node of a VM's snapshot tree."""
-
-    id: str  # the snapshot's managed object id, e.g. "snapshot-42"
-    name: str
-    description: str
-    created: datetime  # timezone-aware, UTC
-    state: PowerState  # the VM's power state when the snapshot was taken
-    current: bool = False  # the VM runs on top of this snapshot
-    children: list[Snapshot] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -637,6 +624,7 @@ class VSphereManager(Manager):
             autostart=False,
             uptime_s=uptime,
             os_type=p.get("config.guestId"),
+            guest_agent_running=tools,
             disks=disks,
             nics=nics,
         )
