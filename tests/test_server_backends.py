@@ -37,7 +37,7 @@ def test_two_backends_enumerate_together_with_the_right_host(tmp_path):
         # And from a host: exactly its VMs.
         names = conn.AssociatorNames(hosts["host-b"].path, ResultClass="VRM_ComputerSystem")
         assert {n["Name"] for n in names} == {u for _, u in b}
-        refs = conn.References(hosts["host-a"].path)
+        refs = conn.References(hosts["host-a"].path, ResultClass="VRM_HostedDependency")
         assert {r["Dependent"]["Name"] for r in refs} == {u for _, u in a}
 
         # Power actions go to the backend that owns the VM.

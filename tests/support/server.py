@@ -155,9 +155,11 @@ class VrmServer:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def conn(self, namespace: str = "root/virt", timeout: float = 120) -> pywbem.WBEMConnection:
+    def conn(
+        self, namespace: str = "root/virt", timeout: float = 120, **kwargs
+    ) -> pywbem.WBEMConnection:
         return pywbem.WBEMConnection(
-            self.url, self.creds, default_namespace=namespace, timeout=timeout
+            self.url, self.creds, default_namespace=namespace, timeout=timeout, **kwargs
         )
 
     def pywbemcli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:

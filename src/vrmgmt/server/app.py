@@ -15,6 +15,8 @@ import time
 import urllib.parse
 from collections.abc import Iterable, Iterator
 
+from cheroot import wsgi
+
 from vrmgmt import __version__
 from vrmgmt.auth import Authenticator
 from vrmgmt.server import cimxml_writer as xw
@@ -24,6 +26,25 @@ from vrmgmt.server.dispatcher import Dispatcher
 log = logging.getLogger(__name__)
 _MAN_NS = re.compile(r"mapping\.http#;\s*ns=(\d+)", re.I)
 SERVER_HEADER = f"vrmgmt/{__version__}"
+
+
+class TrailerGateway(wsgi.Gateway_10):
+    """cheroot WSGI gateway that can end a chunked response with HTTP trailers: the app
+    appends (name, value) pairs to environ["vrmgmt.trailers"] while streaming."""
+
+    def get_environ(self):
+        env = super().get_environ()
+        self._trailers: list[tuple[str, str]] = []
+        env["vrmgmt.trailers"] = self._trailers
+        return env
+
+    def respond(self):
+        super().respond()
+        req = self.req
+        if self._trailers and req.chunked_write:
+            lines = "".join(f"{k}: {v}\r\n" for k, v in self._trailers).encode("latin-1")
+            req.conn.wfile.write(b"0\r\n" + lines + b"\r\n")
+            req.chunked_write = False  # cheroot must not write its own last-chunk
 
 
 class CIMApp:
@@ -178,7 +199,11 @@ class CIMApp:
         if mismatch:
             return self._error(start_response, "400 Bad Request", "header-mismatch", mismatch)
         t0 = time.perf_counter()
-        result = self.dispatcher.dispatch(req, user)
+        # A client that accepts trailers gets provider output streamed, with late errors
+        # in the CIMStatusCode trailer; others get it materialised first.
+        trailers = environ.get("vrmgmt.trailers")
+        streaming = trailers is not None and "trailers" in environ.get("HTTP_TE", "").lower()
+        result = self.dispatcher.dispatch(req, user, streaming=streaming)
         chunks = xw.response(
             req.message_id,
             result.method,
@@ -187,7 +212,9 @@ class CIMApp:
             result.error,
             req.protocol_version,
         )
-        return self._stream(start_response, chunks, req, result, t0)
+        return self._stream(
+            start_response, chunks, req, result, t0, trailers if streaming else None
+        )
 
     def _check_headers(self, h: dict[str, str], req) -> str | None:
         cim_method = h.get("cimmethod")
@@ -203,7 +230,9 @@ class CIMApp:
             return f"CIMObject header {obj!r} does not match the namespace {req.namespace!r}"
         return None
 
-    def _stream(self, start_response, chunks: Iterator[bytes], req, result, t0) -> Iterator[bytes]:
+    def _stream(
+        self, start_response, chunks: Iterator[bytes], req, result, t0, trailers: list | None = None
+    ) -> Iterator[bytes]:
         # Produce the first chunk before the status line so that errors raised while
         # encoding a small response still become a proper CIM error.
         try:
@@ -226,6 +255,8 @@ class CIMApp:
             ("CIMOperation", "MethodResponse"),
             ("Server", SERVER_HEADER),
         ]
+        if trailers is not None:
+            headers.append(("Trailer", "CIMStatusCode, CIMStatusCodeDescription"))
         start_response("200 OK", headers)
         status = f"error {result.error.status_code}" if result.error else "ok"
 
@@ -236,9 +267,25 @@ class CIMApp:
                 for c in chunks:
                     size += len(c)
                     yield c
-            except Exception:  # noqa: BLE001 - cannot change the status any more
+            except Exception as exc:  # noqa: BLE001 - cannot change the status any more
                 log.exception("%s: failed while streaming the response", req.name)
+                if trailers is not None:
+                    from vrmgmt.cim.errors import to_cim_error
+
+                    err = to_cim_error(exc)
+                    trailers.extend(
+                        [
+                            ("CIMStatusCode", str(err.status_code)),
+                            (
+                                "CIMStatusCodeDescription",
+                                urllib.parse.quote(err.status_description or ""),
+                            ),
+                        ]
+                    )
                 return
+            if trailers is not None:
+                code = result.error.status_code if result.error else 0
+                trailers.append(("CIMStatusCode", str(code)))
             log.debug(
                 "%s %s %s -> %s, %d bytes in %.1f ms",
                 req.kind,

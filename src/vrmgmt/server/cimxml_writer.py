@@ -247,6 +247,29 @@ class Writer:
                 self.instancename(path)
             self.instance(inst, **flags)
 
+    def instance_path(self, path: CIMInstanceName) -> None:
+        """INSTANCEPATH (NAMESPACEPATH + INSTANCENAME), as pull operations return."""
+        xf = self.xf
+        with xf.element("INSTANCEPATH"):
+            with xf.element("NAMESPACEPATH"):
+                with xf.element("HOST"):
+                    xf.write(path.host or "localhost")
+                self.namespace_path_elems(path.namespace or "")
+            self.instancename(path)
+
+    def instance_with_path(self, inst: CIMInstance, **flags) -> None:
+        """VALUE.INSTANCEWITHPATH (pull operations)."""
+        with self.xf.element("VALUE.INSTANCEWITHPATH"):
+            self.instance_path(inst.path)
+            self.instance(inst, **flags)
+
+    def paramvalue(self, name: str, ptype: str, value: Any) -> None:
+        """An output PARAMVALUE of an intrinsic method (pull operations)."""
+        with self.xf.element("PARAMVALUE", NAME=name, PARAMTYPE=ptype):
+            if value is not None:
+                with self.xf.element("VALUE"):
+                    self.xf.write(value_text(value))
+
     def object_path(self, path: CIMInstanceName | CIMClassName) -> None:
         """OBJECTPATH (associator names / reference names)."""
         xf = self.xf

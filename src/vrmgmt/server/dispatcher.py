@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +20,8 @@ from vrmgmt.cim.loader import ProviderTable
 from vrmgmt.cim.provider import Provider, ProviderContext
 from vrmgmt.server import cimxml_writer as xw
 from vrmgmt.server.cimxml_request import Request
+from vrmgmt.server.enumctx import EnumContextStore
+from vrmgmt.server.query_ops import QueryOperations
 from vrmgmt.server.repository import ClassRepository
 
 log = logging.getLogger(__name__)
@@ -77,13 +79,21 @@ def _property_list(params: dict) -> list[str] | None:
     return v
 
 
-class Dispatcher:
+@dataclass
+class OpContext(ProviderContext):
+    """ProviderContext plus what the host needs per operation."""
+
+    streaming: bool = False
+
+
+class Dispatcher(QueryOperations):
     def __init__(
         self, repo: ClassRepository, providers: ProviderTable, hostname: str | None = None
     ):
         self.repo = repo
         self.providers = providers
         self.hostname = hostname or socket.gethostname()
+        self.enum_contexts = EnumContextStore()
         self._intrinsic = {
             "getclass": self.get_class,
             "enumerateclasses": self.enumerate_classes,
@@ -100,37 +110,41 @@ class Dispatcher:
             "deleteinstance": self.delete_instance,
             "getqualifier": self.get_qualifier,
             "enumeratequalifiers": self.enumerate_qualifiers,
+            "execquery": self.exec_query,
+            "openenumerateinstances": self.open_enumerate_instances,
+            "openenumerateinstancepaths": self.open_enumerate_instance_paths,
+            "openassociatorinstances": self.open_associator_instances,
+            "openassociatorinstancepaths": self.open_associator_instance_paths,
+            "openreferenceinstances": self.open_reference_instances,
+            "openreferenceinstancepaths": self.open_reference_instance_paths,
+            "openqueryinstances": self.open_query_instances,
+            "pullinstanceswithpath": self.pull_instances_with_path,
+            "pullinstancepaths": self.pull_instance_paths,
+            "pullinstances": self.pull_instances,
+            "closeenumeration": self.close_enumeration,
+            "enumerationcount": self.enumeration_count,
         }
         # Known DSP0200 operations this server does not implement (yet).
+        # Known DSP0200 operations this server does not implement.
         self._known = {
             "createclass",
             "modifyclass",
             "deleteclass",
             "setqualifier",
             "deletequalifier",
-            "execquery",
             "getproperty",
             "setproperty",
-            "openenumerateinstances",
-            "openenumerateinstancepaths",
-            "openassociatorinstances",
-            "openassociatorinstancepaths",
-            "openreferenceinstances",
-            "openreferenceinstancepaths",
-            "openqueryinstances",
-            "pullinstanceswithpath",
-            "pullinstancepaths",
-            "pullinstances",
-            "closeenumeration",
-            "enumerationcount",
         }
 
     # -- entry point ---------------------------------------------------------------
-    def dispatch(self, req: Request, user: str | None) -> Result:
+    def dispatch(self, req: Request, user: str | None, streaming: bool = False) -> Result:
+        """Run one operation. streaming=True lets provider output flow into the response
+        lazily (the client accepted a CIMStatusCode trailer for late errors)."""
         intrinsic = req.kind == "imethod"
         try:
             ns = self.repo.canonical_namespace(req.namespace)
             ctx = self._context(ns, user)
+            ctx.streaming = streaming
             if intrinsic:
                 handler = self._intrinsic.get(req.name.lower())
                 if handler is None:
@@ -149,7 +163,7 @@ class Dispatcher:
             log.exception("%s failed", req.name)
             return Result(req.name, intrinsic, error=to_cim_error(exc))
 
-    def _context(self, ns: str, user: str | None) -> ProviderContext:
+    def _context(self, ns: str, user: str | None) -> OpContext:
         def get_instance_cb(path: CIMInstanceName, property_list=None) -> CIMInstance:
             target_ns = self.repo.canonical_namespace(path.namespace or ns)
             prov = self._provider_for(path.classname, target_ns)
@@ -157,7 +171,7 @@ class Dispatcher:
                 raise CIMError(pywbem.CIM_ERR_NOT_FOUND, f"no provider for {path.classname}")
             return prov.get_instance(self._context(target_ns, user), path, property_list)
 
-        return ProviderContext(
+        return OpContext(
             namespace=ns,
             user=user,
             get_instance_cb=get_instance_cb,
@@ -176,27 +190,31 @@ class Dispatcher:
         ico: bool,
         plist: list[str] | None = None,
     ) -> pywbem.CIMClass:
-        c = cls.copy()
+        # CIMClass.copy() shares the member objects: copy each one we change, so the
+        # repository's classes are never mutated.
+        c = pywbem.CIMClass(cls.classname, superclass=cls.superclass,
+                            qualifiers=cls.qualifiers if iq else None, path=cls.path)
         wanted = {p.lower() for p in plist} if plist is not None else None
-        for coll in (c.properties, c.methods):
-            for name in list(coll):
-                member = coll[name]
-                excluded = (
-                    wanted is not None and coll is c.properties and name.lower() not in wanted
-                )
-                if (local_only and member.propagated) or excluded:
-                    del coll[name]
-                elif not ico:
+        for src, dst in ((cls.properties, c.properties), (cls.methods, c.methods)):
+            for name, member in src.items():
+                if local_only and member.propagated:
+                    continue
+                if wanted is not None and dst is c.properties and name.lower() not in wanted:
+                    continue
+                member = member.copy()
+                if not ico:
                     member.class_origin = None
                     member.propagated = None
-        if not iq:
-            c.qualifiers = {}
-            for p in c.properties.values():
-                p.qualifiers = {}
-            for m in c.methods.values():
-                m.qualifiers = {}
-                for par in m.parameters.values():
-                    par.qualifiers = {}
+                if not iq:
+                    member.qualifiers = {}
+                    if isinstance(member, pywbem.CIMMethod):
+                        params = {}
+                        for pname, par in member.parameters.items():
+                            par = par.copy()  # shared with the repository otherwise
+                            par.qualifiers = {}
+                            params[pname] = par
+                        member.parameters = params
+                dst[name] = member
         return c
 
     def _write_class(self, w: xw.Writer, cls: pywbem.CIMClass) -> None:
@@ -296,44 +314,44 @@ class Dispatcher:
             out.properties[decl.name] = prop
         return out
 
-    def _set_path_ns(self, inst: CIMInstance, ns: str, host: bool = False) -> CIMInstance:
-        if inst.path is None:
-            raise CIMError(
-                pywbem.CIM_ERR_FAILED,
-                f"provider returned a {inst.classname} instance without a path",
-            )
-        if inst.path.namespace is None or host:
-            p = inst.path.copy()
-            p.namespace = p.namespace or ns
-            if host:
-                p.host = p.host or self.hostname
-            inst.path = p
-        return inst
+    def _iter_instances(
+        self, ctx, cname: str, deep: bool, plist, iq: bool, ico: bool
+    ) -> Iterator[CIMInstance]:
+        """Instances of cname (and subclasses with providers), conformed to the request;
+        lazy, so a pull enumeration streams from the providers."""
+        allowed = self._filter(cname, deep, plist)
+        simple = allowed is None and not iq and not ico
+        for c in self._served_classes(cname, ctx.namespace):
+            items = self._provider_for(c, ctx.namespace).enum_instances(ctx, c, plist)
+            if simple:
+                yield from self._strip_undeclared(items)
+            else:
+                for inst in items:
+                    yield self._conform(inst, allowed, iq, ico)
+
+    def _iter_paths(self, ctx, cname: str) -> Iterator[CIMInstanceName]:
+        for c in self._served_classes(cname, ctx.namespace):
+            yield from self._provider_for(c, ctx.namespace).enum_instance_names(ctx, c)
+
+    @staticmethod
+    def _collect(ctx, items: Iterable) -> Iterable:
+        """Materialise provider output before answering, so a provider failure becomes
+        a CIM error response; streamed when the client accepts trailers."""
+        return items if getattr(ctx, "streaming", False) else list(items)
 
     def enumerate_instances(self, ctx, params):
         cname = _classname(params, "ClassName", True)
-        deep = _bool(params, "DeepInheritance", True)
-        iq, ico = (
+        items = self._iter_instances(
+            ctx,
+            cname,
+            _bool(params, "DeepInheritance", True),
+            _property_list(params),
             _bool(params, "IncludeQualifiers", False),
             _bool(params, "IncludeClassOrigin", False),
         )
-        plist = _property_list(params)
-        allowed = self._filter(cname, deep, plist)
-        insts: list[CIMInstance] = []
-        for c in self._served_classes(cname, ctx.namespace):
-            prov = self._provider_for(c, ctx.namespace)
-            insts.extend(prov.enum_instances(ctx, c, plist))
-        simple = allowed is None and not iq and not ico
+        return xw.ireturn(self._collect(ctx, items), lambda w, i: w.named_instance(i))
 
-        def write(w, inst):
-            w.named_instance(inst if simple else self._conform(inst, allowed, iq, ico))
-
-        if simple:
-            # still drop undeclared properties (cheap check, done once per class)
-            return xw.ireturn(self._strip_undeclared(insts), write)
-        return xw.ireturn(insts, write)
-
-    def _strip_undeclared(self, insts: list[CIMInstance]) -> Iterator[CIMInstance]:
+    def _strip_undeclared(self, insts: Iterable[CIMInstance]) -> Iterator[CIMInstance]:
         ok: dict[str, bool] = {}
         for inst in insts:
             key = inst.classname.lower()
@@ -350,9 +368,7 @@ class Dispatcher:
 
     def enumerate_instance_names(self, ctx, params):
         cname = _classname(params, "ClassName", True)
-        paths: list[CIMInstanceName] = []
-        for c in self._served_classes(cname, ctx.namespace):
-            paths.extend(self._provider_for(c, ctx.namespace).enum_instance_names(ctx, c))
+        paths = self._collect(ctx, self._iter_paths(ctx, cname))
         return xw.ireturn(paths, lambda w, p: w.instancename(p))
 
     def _instance_name(self, params: dict, name: str) -> CIMInstanceName:
@@ -476,28 +492,41 @@ class Dispatcher:
                     break
         return out
 
-    def _assoc_common(self, ctx, params, result_param: str):
+    def _assoc_args(self, params, names_only: bool, references: bool) -> dict:
         obj = self._object_name(params)
-        assoc = self._check_class_param(
-            params, "AssocClass" if result_param == "ResultClass" else "ResultClass"
-        )
         if isinstance(obj, CIMClassName):
             raise CIMError(
                 pywbem.CIM_ERR_NOT_SUPPORTED, "class-level association operations are not supported"
             )
-        path = obj.copy()
-        path.namespace = ctx.namespace
-        return path, assoc
+        args = {
+            "path": obj,
+            "role": _string(params, "Role"),
+            "result_class": self._check_class_param(params, "ResultClass"),
+            "plist": None if names_only else _property_list(params),
+            "iq": False if names_only else _bool(params, "IncludeQualifiers", False),
+            "ico": False if names_only else _bool(params, "IncludeClassOrigin", False),
+        }
+        if not references:
+            args["assoc"] = self._check_class_param(params, "AssocClass")
+            args["result_role"] = _string(params, "ResultRole")
+        return args
 
-    def associators(self, ctx, params, names_only: bool = False):
-        path, assoc = self._assoc_common(ctx, params, "ResultClass")
-        result_class = self._check_class_param(params, "ResultClass")
-        role, result_role = _string(params, "Role"), _string(params, "ResultRole")
-        plist = None if names_only else _property_list(params)
-        iq = False if names_only else _bool(params, "IncludeQualifiers", False)
-        ico = False if names_only else _bool(params, "IncludeClassOrigin", False)
+    def _iter_associators(
+        self,
+        ctx,
+        path,
+        assoc=None,
+        result_class=None,
+        role=None,
+        result_role=None,
+        plist=None,
+        iq=False,
+        ico=False,
+        names_only=False,
+    ) -> Iterator:
+        path = path.copy()
+        path.namespace = ctx.namespace
         seen: set = set()
-        results: list = []
         for ac in self._assoc_classes(ctx.namespace, path.classname, assoc):
             prov = self._provider_for(ac, ctx.namespace)
             if names_only:
@@ -512,49 +541,68 @@ class Dispatcher:
                 if key in seen:
                     continue
                 seen.add(key)
-                results.append(item)
-        return self._assoc_result(ctx, results, names_only, plist, iq, ico)
+                yield self._finish_assoc_item(ctx, item, names_only, plist, iq, ico)
+
+    def _iter_references(
+        self,
+        ctx,
+        path,
+        result_class=None,
+        role=None,
+        plist=None,
+        iq=False,
+        ico=False,
+        names_only=False,
+    ) -> Iterator:
+        path = path.copy()
+        path.namespace = ctx.namespace
+        for ac in self._assoc_classes(ctx.namespace, path.classname, result_class):
+            prov = self._provider_for(ac, ctx.namespace)
+            for inst in prov.references(ctx, ac, path, role, plist):
+                yield self._finish_assoc_item(
+                    ctx, inst.path if names_only else inst, names_only, plist, iq, ico
+                )
+
+    def _finish_assoc_item(self, ctx, item, names_only, plist, iq, ico):
+        if names_only:
+            p = item.copy()
+            p.namespace = p.namespace or ctx.namespace
+            p.host = p.host or self.hostname
+            return p
+        inst = self._conform(item, self._filter(item.classname, True, plist), iq, ico)
+        p = item.path.copy()
+        p.namespace = p.namespace or ctx.namespace
+        p.host = p.host or self.hostname
+        inst.path = p
+        return inst
+
+    def associators(self, ctx, params, names_only: bool = False):
+        items = self._collect(
+            ctx,
+            self._iter_associators(
+                ctx, names_only=names_only, **self._assoc_args(params, names_only, False)
+            ),
+        )
+        if names_only:
+            return xw.ireturn(items, lambda w, p: w.object_path(p))
+        return xw.ireturn(items, lambda w, i: w.object_with_path(i))
 
     def associator_names(self, ctx, params):
         return self.associators(ctx, params, names_only=True)
 
     def references(self, ctx, params, names_only: bool = False):
-        obj = self._object_name(params)
-        result_class = self._check_class_param(params, "ResultClass")
-        if isinstance(obj, CIMClassName):
-            raise CIMError(
-                pywbem.CIM_ERR_NOT_SUPPORTED, "class-level association operations are not supported"
-            )
-        path = obj.copy()
-        path.namespace = ctx.namespace
-        role = _string(params, "Role")
-        plist = None if names_only else _property_list(params)
-        iq = False if names_only else _bool(params, "IncludeQualifiers", False)
-        ico = False if names_only else _bool(params, "IncludeClassOrigin", False)
-        results: list = []
-        for ac in self._assoc_classes(ctx.namespace, path.classname, result_class):
-            prov = self._provider_for(ac, ctx.namespace)
-            for inst in prov.references(ctx, ac, path, role, plist):
-                results.append(inst.path if names_only else inst)
-        return self._assoc_result(ctx, results, names_only, plist, iq, ico)
+        items = self._collect(
+            ctx,
+            self._iter_references(
+                ctx, names_only=names_only, **self._assoc_args(params, names_only, True)
+            ),
+        )
+        if names_only:
+            return xw.ireturn(items, lambda w, p: w.object_path(p))
+        return xw.ireturn(items, lambda w, i: w.object_with_path(i))
 
     def reference_names(self, ctx, params):
         return self.references(ctx, params, names_only=True)
-
-    def _assoc_result(self, ctx, results, names_only, plist, iq, ico):
-        if names_only:
-            paths = []
-            for p in results:
-                p = p.copy()
-                p.namespace = p.namespace or ctx.namespace
-                p.host = p.host or self.hostname
-                paths.append(p)
-            return xw.ireturn(paths, lambda w, p: w.object_path(p))
-        out = []
-        for inst in results:
-            inst = self._set_path_ns(inst, ctx.namespace, host=True)
-            out.append(self._conform(inst, self._filter(inst.classname, True, plist), iq, ico))
-        return xw.ireturn(out, lambda w, i: w.object_with_path(i))
 
     # -- extrinsic methods -------------------------------------------------------------
     def invoke_method(self, ctx, req: Request):

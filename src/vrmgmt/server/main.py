@@ -22,7 +22,7 @@ from vrmgmt.cim.loader import ProviderTable
 from vrmgmt.cim.provider import ProviderEnv
 from vrmgmt.config import Config
 from vrmgmt.inventory import Inventory
-from vrmgmt.server.app import CIMApp
+from vrmgmt.server.app import CIMApp, TrailerGateway
 from vrmgmt.server.dispatcher import Dispatcher
 from vrmgmt.server.repository import ClassRepository, default_mof_dir, load_classes
 
@@ -101,6 +101,7 @@ def _wsgi_server(app, host: str, port: int, threads: int) -> wsgi.Server:
         (host, port), app, numthreads=threads, server_name="vrmgmt", timeout=30, shutdown_timeout=2
     )
     srv.max_request_body_size = 0  # the app enforces its own limit with a CIM-friendly error
+    srv.gateway = TrailerGateway
     return srv
 
 

@@ -1,0 +1,258 @@
+"""Pull operations (DSP0200 1.4 §5.3.2: OpenEnumerateInstances, OpenEnumerateInstancePaths,
+OpenAssociatorInstances/Paths, OpenReferenceInstances/Paths, OpenQueryInstances,
+PullInstancesWithPath, PullInstancePaths, PullInstances, CloseEnumeration,
+EnumerationCount) and ExecQuery with WQL, as a mixin of the Dispatcher.
+
+Responses carry IRETURNVALUE then the EndOfSequence and EnumerationContext output
+parameters (DSP0201 IMETHODRESPONSE). FilterQuery on Open* and ContinueOnError=true are
+refused with the DSP0200 status codes; CQL is refused with
+CIM_ERR_QUERY_LANGUAGE_NOT_SUPPORTED.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pywbem
+from pywbem import CIMError, CIMInstance
+
+from vrmgmt.server import cimxml_writer as xw
+from vrmgmt.server.enumctx import DEFAULT_TIMEOUT, MAX_OBJECT_COUNT, MAX_TIMEOUT, EnumContext
+
+WQL_NAMES = {"wql", "dmtf:wql"}
+
+
+def _uint(params: dict, name: str, default: int | None, maximum: int | None = None) -> int | None:
+    v = params.get(name)
+    if v is None:
+        return default
+    try:
+        n = int(v)
+    except (TypeError, ValueError):
+        raise CIMError(
+            pywbem.CIM_ERR_INVALID_PARAMETER, f"{name} must be an unsigned integer, got {v!r}"
+        ) from None
+    if n < 0 or n > 0xFFFFFFFF:
+        raise CIMError(pywbem.CIM_ERR_INVALID_PARAMETER, f"{name} is out of range: {n}")
+    return n if maximum is None else min(n, maximum)
+
+
+class QueryOperations:
+    """Mixin: needs self.enum_contexts, self.repo and the _iter_* helpers of Dispatcher."""
+
+    # -- common -----------------------------------------------------------------------
+    def _open_common(self, params: dict) -> tuple[float, int]:
+        from vrmgmt.server.dispatcher import _bool
+
+        if params.get("FilterQueryLanguage") or params.get("FilterQuery"):
+            raise CIMError(
+                pywbem.CIM_ERR_FILTERED_ENUMERATION_NOT_SUPPORTED,
+                "filtered pull enumerations (FilterQuery) are not supported; "
+                "use OpenQueryInstances or ExecQuery with WQL",
+            )
+        if _bool(params, "ContinueOnError", False):
+            raise CIMError(
+                pywbem.CIM_ERR_CONTINUATION_ON_ERROR_NOT_SUPPORTED,
+                "ContinueOnError is not supported",
+            )
+        timeout = _uint(params, "OperationTimeout", DEFAULT_TIMEOUT)
+        if timeout == 0 or timeout > MAX_TIMEOUT:
+            raise CIMError(
+                pywbem.CIM_ERR_INVALID_OPERATION_TIMEOUT,
+                f"OperationTimeout must be 1..{MAX_TIMEOUT} seconds, got {timeout}",
+            )
+        max_count = _uint(params, "MaxObjectCount", 0, MAX_OBJECT_COUNT)
+        return float(timeout), max_count
+
+    def _open(self, ctx, kind: str, items: Iterator, params: dict):
+        timeout, max_count = self._open_common(params)
+        ectx = self.enum_contexts.open(ctx.namespace, kind, items, timeout)
+        ectx.lock.acquire()
+        return self._respond_batch(ectx, max_count)
+
+    def _respond_batch(self, ectx: EnumContext, max_count: int):
+        try:
+            batch, done = ectx.take(max_count)
+        except BaseException:
+            self.enum_contexts.release(ectx, finished=True)
+            raise
+        self.enum_contexts.release(ectx, finished=done)
+        kind = ectx.kind
+        ctx_id = ectx.id
+
+        def body(w: xw.Writer) -> Iterator[None]:
+            with w.xf.element("IRETURNVALUE"):
+                for item in batch:
+                    if kind == "instances":
+                        w.instance_with_path(item)
+                    elif kind == "paths":
+                        w.instance_path(item)
+                    else:
+                        w.instance(item)
+                    yield None
+            w.paramvalue("EndOfSequence", "boolean", done)
+            w.paramvalue("EnumerationContext", "string", None if done else ctx_id)
+
+        return body
+
+    # -- open ---------------------------------------------------------------------------
+    def open_enumerate_instances(self, ctx, params):
+        from vrmgmt.server.dispatcher import _bool, _classname, _property_list
+
+        cname = _classname(params, "ClassName", True)
+        self.repo.get_class(cname)
+        self._open_common(params)  # validate before any provider work
+        items = self._iter_instances(
+            ctx,
+            cname,
+            _bool(params, "DeepInheritance", True),
+            _property_list(params),
+            False,
+            _bool(params, "IncludeClassOrigin", False),
+        )
+        return self._open(ctx, "instances", self._with_ns(ctx, items), params)
+
+    def open_enumerate_instance_paths(self, ctx, params):
+        from vrmgmt.server.dispatcher import _classname
+
+        cname = _classname(params, "ClassName", True)
+        self.repo.get_class(cname)
+        self._open_common(params)
+        return self._open(
+            ctx, "paths", self._paths_with_ns(ctx, self._iter_paths(ctx, cname)), params
+        )
+
+    def open_associator_instances(self, ctx, params, names_only: bool = False):
+        args = self._assoc_args(_as_instance_name(params), names_only, False)
+        self._open_common(params)
+        items = self._iter_associators(ctx, names_only=names_only, **args)
+        return self._open(ctx, "paths" if names_only else "instances", items, params)
+
+    def open_associator_instance_paths(self, ctx, params):
+        return self.open_associator_instances(ctx, params, names_only=True)
+
+    def open_reference_instances(self, ctx, params, names_only: bool = False):
+        args = self._assoc_args(_as_instance_name(params), names_only, True)
+        self._open_common(params)
+        items = self._iter_references(ctx, names_only=names_only, **args)
+        return self._open(ctx, "paths" if names_only else "instances", items, params)
+
+    def open_reference_instance_paths(self, ctx, params):
+        return self.open_reference_instances(ctx, params, names_only=True)
+
+    def open_query_instances(self, ctx, params):
+        from vrmgmt.server.dispatcher import _bool
+
+        if _bool(params, "ReturnQueryResultClass", False):
+            raise CIMError(
+                pywbem.CIM_ERR_NOT_SUPPORTED,
+                "ReturnQueryResultClass is not supported for WQL queries",
+            )
+        query = self._parse_query(params.get("QueryLanguage"), params.get("Query"))
+        self._open_common(
+            {k: v for k, v in params.items() if k not in ("FilterQueryLanguage", "FilterQuery")}
+        )
+        return self._open(ctx, "query", self._iter_query(ctx, query), params)
+
+    # -- pull / close ---------------------------------------------------------------------
+    def _pull(self, ctx, params, kinds: tuple[str, ...]):
+        ctx_id = params.get("EnumerationContext")
+        if not isinstance(ctx_id, str) or not ctx_id:
+            raise CIMError(
+                pywbem.CIM_ERR_INVALID_ENUMERATION_CONTEXT, "EnumerationContext is missing"
+            )
+        if params.get("MaxObjectCount") is None:
+            raise CIMError(pywbem.CIM_ERR_INVALID_PARAMETER, "MaxObjectCount is required")
+        max_count = _uint(params, "MaxObjectCount", 0, MAX_OBJECT_COUNT)
+        ectx = self.enum_contexts.acquire(ctx_id, ctx.namespace)
+        if ectx.kind not in kinds:
+            self.enum_contexts.release(ectx, finished=False)
+            raise CIMError(
+                pywbem.CIM_ERR_INVALID_ENUMERATION_CONTEXT,
+                f"enumeration context {ctx_id!r} holds {ectx.kind}, not what this "
+                "pull operation returns",
+            )
+        return self._respond_batch(ectx, max_count)
+
+    def pull_instances_with_path(self, ctx, params):
+        return self._pull(ctx, params, ("instances",))
+
+    def pull_instance_paths(self, ctx, params):
+        return self._pull(ctx, params, ("paths",))
+
+    def pull_instances(self, ctx, params):
+        return self._pull(ctx, params, ("query",))
+
+    def close_enumeration(self, ctx, params):
+        ctx_id = params.get("EnumerationContext")
+        if not isinstance(ctx_id, str) or not ctx_id:
+            raise CIMError(
+                pywbem.CIM_ERR_INVALID_ENUMERATION_CONTEXT, "EnumerationContext is missing"
+            )
+        self.enum_contexts.remove(ctx_id, ctx.namespace)
+        return None
+
+    def enumeration_count(self, ctx, params):
+        raise CIMError(
+            pywbem.CIM_ERR_NOT_SUPPORTED,
+            "EnumerationCount is not supported (the count is not known in advance)",
+        )
+
+    # -- queries ---------------------------------------------------------------------------
+    def _parse_query(self, language, text):
+        from vrmgmt.server import wql
+
+        if not isinstance(language, str) or language.strip().lower() not in WQL_NAMES:
+            raise CIMError(
+                pywbem.CIM_ERR_QUERY_LANGUAGE_NOT_SUPPORTED,
+                f"query language {language!r} is not supported; use WQL",
+            )
+        if not isinstance(text, str) or not text.strip():
+            raise CIMError(pywbem.CIM_ERR_INVALID_QUERY, "the query is empty")
+        try:
+            query = wql.parse(text)
+            query.check_properties(self.repo.get_class(query.class_name))
+        except wql.WQLError as exc:
+            raise CIMError(pywbem.CIM_ERR_INVALID_QUERY, f"invalid WQL: {exc}") from None
+        except CIMError as exc:
+            if exc.status_code == pywbem.CIM_ERR_INVALID_CLASS:
+                raise CIMError(
+                    pywbem.CIM_ERR_INVALID_QUERY, f"invalid WQL: {exc.status_description}"
+                ) from None
+            raise
+        return query
+
+    def _iter_query(self, ctx, query) -> Iterator[CIMInstance]:
+        for inst in self._iter_instances(ctx, query.class_name, True, None, False, False):
+            if query.matches(inst, self.repo.is_subclass):
+                yield query.project(inst)
+
+    def exec_query(self, ctx, params):
+        query = self._parse_query(params.get("QueryLanguage"), params.get("Query"))
+        items = self._collect(ctx, self._with_ns(ctx, self._iter_query(ctx, query)))
+        return xw.ireturn(items, lambda w, i: w.object_with_path(i))
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _with_ns(self, ctx, items: Iterator[CIMInstance]) -> Iterator[CIMInstance]:
+        for inst in items:
+            if inst.path is not None and (inst.path.namespace is None or inst.path.host is None):
+                inst = inst.copy()
+                inst.path.namespace = inst.path.namespace or ctx.namespace
+                inst.path.host = inst.path.host or self.hostname
+            yield inst
+
+    def _paths_with_ns(self, ctx, paths):
+        for p in paths:
+            if p.namespace is None or p.host is None:
+                p = p.copy()
+                p.namespace = p.namespace or ctx.namespace
+                p.host = p.host or self.hostname
+            yield p
+
+
+def _as_instance_name(params: dict) -> dict:
+    """Open*Associator/Reference take InstanceName where the classic ones take ObjectName."""
+    p = dict(params)
+    if "InstanceName" in p and "ObjectName" not in p:
+        p["ObjectName"] = p.pop("InstanceName")
+    return p
