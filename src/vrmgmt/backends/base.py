@@ -37,6 +37,9 @@ DEFAULT_TRANSITIONS: dict[PowerState, frozenset[PowerAction]] = {
 }
 
 
+ALL_ACTIONS = frozenset(PowerAction)
+
+
 class Manager(abc.ABC):
     """Per-VMM manager. Subclasses implement the abstract methods; the rest are optional
     capabilities that raise NotSupported until a backend provides them."""
@@ -85,7 +88,7 @@ class Manager(abc.ABC):
 
     def supported_actions(self) -> frozenset[PowerAction]:
         """Actions this backend can perform at all (in some state)."""
-        return frozenset(PowerAction)
+        return ALL_ACTIONS
 
     @abc.abstractmethod
     def perform(self, uuid: str, action: PowerAction) -> None:

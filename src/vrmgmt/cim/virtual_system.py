@@ -38,7 +38,34 @@ def vm_uuid_from_path(path: CIMInstanceName) -> str:
 
 
 class VirtualSystemProvider(Provider):
-    """Instance + method provider for VRM_ComputerSystem."""
+    """Instance + method provider for VRM_ComputerSystem.
+
+    Instances are cached per VM between enumerations, keyed by everything they show
+    (instances.vm_key): an unchanged VM costs a dict lookup instead of a rebuild, and
+    the server's encoder reuses its encoding. The cache holds the VMs of the last
+    complete enumeration only, and at most CACHE_LIMIT of them."""
+
+    CACHE_LIMIT = 20_000
+
+    def __init__(self, env):
+        super().__init__(env)
+        self._cache: dict[tuple, CIMInstance] = {}
+
+    def _instances(self, ctx, vms) -> Iterator[CIMInstance]:
+        inv = self.env.inventory
+        old = self._cache
+        new: dict[tuple, CIMInstance] = {}
+        limit = self.CACHE_LIMIT
+        for vm in vms:
+            possible = inv.managers[vm.backend_id].possible_actions(vm)
+            key = instances.vm_key(vm, ctx.namespace, possible)
+            inst = old.get(key)
+            if inst is None:
+                inst = instances.vm_instance(vm, ctx.namespace, possible)
+            if len(new) < limit:
+                new[key] = inst
+            yield inst
+        self._cache = new
 
     def enum_instance_names(
         self, ctx: ProviderContext, class_name: str
@@ -50,11 +77,8 @@ class VirtualSystemProvider(Provider):
     def enum_instances(
         self, ctx: ProviderContext, class_name: str, property_list: list[str] | None
     ) -> Iterator[CIMInstance]:
-        inv = self.env.inventory
-        vms, _failures = inv.list_vms()
-        for vm in vms:
-            mgr = inv.managers[vm.backend_id]
-            yield instances.vm_instance(vm, ctx.namespace, mgr.possible_actions(vm))
+        vms, _failures = self.env.inventory.list_vms()
+        yield from self._instances(ctx, vms)
 
     def get_instance(
         self, ctx: ProviderContext, instance_name: CIMInstanceName, property_list: list[str] | None

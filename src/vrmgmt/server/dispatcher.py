@@ -192,8 +192,12 @@ class Dispatcher(QueryOperations):
     ) -> pywbem.CIMClass:
         # CIMClass.copy() shares the member objects: copy each one we change, so the
         # repository's classes are never mutated.
-        c = pywbem.CIMClass(cls.classname, superclass=cls.superclass,
-                            qualifiers=cls.qualifiers if iq else None, path=cls.path)
+        c = pywbem.CIMClass(
+            cls.classname,
+            superclass=cls.superclass,
+            qualifiers=cls.qualifiers if iq else None,
+            path=cls.path,
+        )
         wanted = {p.lower() for p in plist} if plist is not None else None
         for src, dst in ((cls.properties, c.properties), (cls.methods, c.methods)):
             for name, member in src.items():

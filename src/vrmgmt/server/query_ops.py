@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import pywbem
 from pywbem import CIMError, CIMInstance
 
+from vrmgmt.cim import fastinst
 from vrmgmt.server import cimxml_writer as xw
 from vrmgmt.server.enumctx import DEFAULT_TIMEOUT, MAX_OBJECT_COUNT, MAX_TIMEOUT, EnumContext
 
@@ -148,11 +149,14 @@ class QueryOperations:
                 pywbem.CIM_ERR_NOT_SUPPORTED,
                 "ReturnQueryResultClass is not supported for WQL queries",
             )
-        query = self._parse_query(params.get("QueryLanguage"), params.get("Query"))
-        self._open_common(
-            {k: v for k, v in params.items() if k not in ("FilterQueryLanguage", "FilterQuery")}
+        # DSP0200 names OpenQueryInstances' query FilterQueryLanguage / FilterQuery.
+        query = self._parse_query(
+            params.get("FilterQueryLanguage", params.get("QueryLanguage")),
+            params.get("FilterQuery", params.get("Query")),
         )
-        return self._open(ctx, "query", self._iter_query(ctx, query), params)
+        rest = {k: v for k, v in params.items() if k not in ("FilterQueryLanguage", "FilterQuery")}
+        self._open_common(rest)
+        return self._open(ctx, "query", self._iter_query(ctx, query), rest)
 
     # -- pull / close ---------------------------------------------------------------------
     def _pull(self, ctx, params, kinds: tuple[str, ...]):
@@ -236,9 +240,10 @@ class QueryOperations:
     def _with_ns(self, ctx, items: Iterator[CIMInstance]) -> Iterator[CIMInstance]:
         for inst in items:
             if inst.path is not None and (inst.path.namespace is None or inst.path.host is None):
-                inst = inst.copy()
-                inst.path.namespace = inst.path.namespace or ctx.namespace
-                inst.path.host = inst.path.host or self.hostname
+                path = inst.path.copy()
+                path.namespace = path.namespace or ctx.namespace
+                path.host = path.host or self.hostname
+                inst = fastinst.with_path(inst, path)
             yield inst
 
     def _paths_with_ns(self, ctx, paths):
