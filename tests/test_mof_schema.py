@@ -34,22 +34,62 @@ needs_schema = pytest.mark.skipif(
 CLASS_RE = re.compile(r"^\s*class\s+(\w+)", re.MULTILINE)
 
 # Class-level qualifiers whose value must be the same as in DMTF (absent = false).
-CLASS_FLAGS = ("Abstract", "Association", "Aggregation", "Composition", "Indication",
-               "Exception")
+CLASS_FLAGS = ("Abstract", "Association", "Aggregation", "Composition", "Indication", "Exception")
 # Qualifiers on properties, methods and parameters that carry meaning for clients or
 # for the model.  If DMTF has one of them, ours must have it with the same value; if
 # ours has one, DMTF must have it too.  Booleans compare with their declared defaults.
-ELEMENT_QUALIFIERS = ("Key", "Required", "Override", "Propagated", "Aggregate", "Weak",
-                      "Min", "Max", "Static", "In", "Out", "ValueMap", "Values",
-                      "ArrayType", "EmbeddedInstance", "EmbeddedObject", "OctetString",
-                      "Deprecated", "Write", "Read", "MaxLen", "MinValue", "MaxValue",
-                      "Units", "PUnit", "IsPUnit", "Counter", "Gauge")
-BOOLEAN_DEFAULTS = {"key": False, "required": False, "aggregate": False, "weak": False,
-                    "static": False, "in": True, "out": False, "embeddedobject": False,
-                    "octetstring": False, "write": False, "read": True, "ispunit": False,
-                    "counter": False, "gauge": False, "abstract": False,
-                    "association": False, "aggregation": False, "composition": False,
-                    "indication": False, "exception": False}
+ELEMENT_QUALIFIERS = (
+    "Key",
+    "Required",
+    "Override",
+    "Propagated",
+    "Aggregate",
+    "Weak",
+    "Min",
+    "Max",
+    "Static",
+    "In",
+    "Out",
+    "ValueMap",
+    "Values",
+    "ArrayType",
+    "EmbeddedInstance",
+    "EmbeddedObject",
+    "OctetString",
+    "Deprecated",
+    "Write",
+    "Read",
+    "MaxLen",
+    "MinValue",
+    "MaxValue",
+    "Units",
+    "PUnit",
+    "IsPUnit",
+    "Counter",
+    "Gauge",
+)
+BOOLEAN_DEFAULTS = {
+    "key": False,
+    "required": False,
+    "aggregate": False,
+    "weak": False,
+    "static": False,
+    "in": True,
+    "out": False,
+    "embeddedobject": False,
+    "octetstring": False,
+    "write": False,
+    "read": True,
+    "ispunit": False,
+    "counter": False,
+    "gauge": False,
+    "abstract": False,
+    "association": False,
+    "aggregation": False,
+    "composition": False,
+    "indication": False,
+    "exception": False,
+}
 # Override, Deprecated and Abstract are restricted qualifiers: a resolved class shows
 # them only on the elements that class itself declares, so comparing them also checks
 # that ours overrides exactly the properties and methods that DMTF overrides.
@@ -81,9 +121,12 @@ def _new_conn():
 
 
 def _all_classes(conn):
-    return {c.classname.lower(): c for c in conn.EnumerateClasses(
-        DeepInheritance=True, LocalOnly=False, IncludeQualifiers=True,
-        IncludeClassOrigin=True)}
+    return {
+        c.classname.lower(): c
+        for c in conn.EnumerateClasses(
+            DeepInheritance=True, LocalOnly=False, IncludeQualifiers=True, IncludeClassOrigin=True
+        )
+    }
 
 
 def _compile(conn, path, search_paths):
@@ -120,8 +163,9 @@ def ours():
 
 def _schema_files():
     text = SCHEMA_ENTRY.read_text(encoding="utf-8", errors="replace")
-    return {Path(p).stem.lower(): p
-            for p in re.findall(r'#pragma\s+include\s*\("([^"]+\.mof)"\)', text)}
+    return {
+        Path(p).stem.lower(): p for p in re.findall(r'#pragma\s+include\s*\("([^"]+\.mof)"\)', text)
+    }
 
 
 def _compile_real(conn, class_names):
@@ -139,8 +183,7 @@ def _compile_real(conn, class_names):
         if name.lower() not in files:
             missing.append(name)
             continue
-        conn.compile_mof_file(str(SCHEMA_DIR / files[name.lower()]),
-                              search_paths=[str(SCHEMA_DIR)])
+        conn.compile_mof_file(str(SCHEMA_DIR / files[name.lower()]), search_paths=[str(SCHEMA_DIR)])
     return missing
 
 
@@ -155,6 +198,7 @@ def real():
 
 
 # --------------------------------------------------------------------------- helpers
+
 
 def _qual(obj, name):
     """Qualifier value, or the declared boolean default when absent."""
@@ -197,8 +241,9 @@ def _compare_typed(where, mine, theirs, problems):
     if mine.is_array != theirs.is_array:
         problems.append(f"{where}: is_array ours={mine.is_array} dmtf={theirs.is_array}")
     if _refclass(mine) != _refclass(theirs):
-        problems.append(f"{where}: reference class ours={mine.reference_class} "
-                        f"dmtf={theirs.reference_class}")
+        problems.append(
+            f"{where}: reference class ours={mine.reference_class} dmtf={theirs.reference_class}"
+        )
 
 
 def _names(mapping):
@@ -209,8 +254,7 @@ def _compare_class(mine, theirs):
     cname = theirs.classname
     problems = []
     if (mine.superclass or "").lower() != (theirs.superclass or "").lower():
-        problems.append(f"{cname}: superclass ours={mine.superclass} "
-                        f"dmtf={theirs.superclass}")
+        problems.append(f"{cname}: superclass ours={mine.superclass} dmtf={theirs.superclass}")
     for flag in CLASS_FLAGS:
         a, b = bool(_qual(mine, flag)), bool(_qual(theirs, flag))
         if a != b:
@@ -227,12 +271,14 @@ def _compare_class(mine, theirs):
         where = f"{cname}.{t.name}"
         _compare_typed(where, m, t, problems)
         if (m.class_origin or "").lower() != (t.class_origin or "").lower():
-            problems.append(f"{where}: first declared in {m.class_origin} in ours, "
-                            f"in {t.class_origin} in DMTF")
+            problems.append(
+                f"{where}: first declared in {m.class_origin} in ours, in {t.class_origin} in DMTF"
+            )
         _compare_qualifiers(where, m, t, problems)
         if _norm(m.value) != _norm(t.value):
-            problems.append(f"{where}: default value ours={_norm(m.value)!r} "
-                            f"dmtf={_norm(t.value)!r}")
+            problems.append(
+                f"{where}: default value ours={_norm(m.value)!r} dmtf={_norm(t.value)!r}"
+            )
 
     # Methods and their parameters.
     mm, tm = _names(mine.methods), _names(theirs.methods)
@@ -244,17 +290,18 @@ def _compare_class(mine, theirs):
         m, t = mine.methods[mm[key]], theirs.methods[tm[key]]
         where = f"{cname}.{t.name}()"
         if m.return_type != t.return_type:
-            problems.append(f"{where}: return type ours={m.return_type} "
-                            f"dmtf={t.return_type}")
+            problems.append(f"{where}: return type ours={m.return_type} dmtf={t.return_type}")
         if (m.class_origin or "").lower() != (t.class_origin or "").lower():
-            problems.append(f"{where}: first declared in {m.class_origin} in ours, "
-                            f"in {t.class_origin} in DMTF")
+            problems.append(
+                f"{where}: first declared in {m.class_origin} in ours, in {t.class_origin} in DMTF"
+            )
         _compare_qualifiers(where, m, t, problems)
         m_params = [p.lower() for p in m.parameters]
         t_params = [p.lower() for p in t.parameters]
         if m_params != t_params:
-            problems.append(f"{where}: parameters ours={list(m.parameters)} "
-                            f"dmtf={list(t.parameters)}")
+            problems.append(
+                f"{where}: parameters ours={list(m.parameters)} dmtf={list(t.parameters)}"
+            )
         for pkey in [p for p in t_params if p in m_params]:
             mpar = next(v for k, v in m.parameters.items() if k.lower() == pkey)
             tpar = next(v for k, v in t.parameters.items() if k.lower() == pkey)
@@ -275,10 +322,12 @@ def _ancestors(classes, name):
 
 # --------------------------------------------------------------------------- tests
 
+
 def test_dmtf_mof_compiles(dmtf_only):
     dmtf_names = _names_in(dmtf_only)
     assert {c.lower() for c in DMTF_CLASSES} == dmtf_names, (
-        "classes compiled from dmtf.mof differ from the class files it includes")
+        "classes compiled from dmtf.mof differ from the class files it includes"
+    )
     bad = sorted(n for n in dmtf_names if not n.startswith("cim_"))
     assert not bad, f"non-CIM_ classes in mof/dmtf/: {bad}"
 
@@ -288,7 +337,8 @@ def test_our_mof_compiles(ours):
     assert dmtf_names, "mof/dmtf/dmtf.mof defined no classes"
     assert vrm_names, "mof/vrmgmt.mof defined no classes"
     assert {c.lower() for c in VRM_CLASSES} == vrm_names, (
-        "classes compiled from vrmgmt.mof differ from the class files it includes")
+        "classes compiled from vrmgmt.mof differ from the class files it includes"
+    )
     bad = sorted(n for n in vrm_names if not n.startswith("vrm_"))
     assert not bad, f"non-VRM_ classes in mof/vrmgmt.mof: {bad}"
 
@@ -303,7 +353,8 @@ def test_every_mof_file_has_header_comment():
         head = path.read_text(encoding="utf-8").splitlines()[:8]
         assert head and head[0].startswith("//"), f"{path}: no header comment"
         assert any(re.search(r"DSP\d{4}", line) for line in head), (
-            f"{path}: header does not name the DMTF document(s) it follows")
+            f"{path}: header does not name the DMTF document(s) it follows"
+        )
 
 
 @needs_schema
@@ -319,10 +370,12 @@ def test_dmtf_class_matches_schema(dmtf_only, real, classname):
     real_conn, missing = real
     if classname in missing:
         pytest.fail(f"{classname} is not in DMTF CIM Schema 2.49")
-    mine = conn.GetClass(classname, LocalOnly=False, IncludeQualifiers=True,
-                         IncludeClassOrigin=True)
-    theirs = real_conn.GetClass(classname, LocalOnly=False, IncludeQualifiers=True,
-                                IncludeClassOrigin=True)
+    mine = conn.GetClass(
+        classname, LocalOnly=False, IncludeQualifiers=True, IncludeClassOrigin=True
+    )
+    theirs = real_conn.GetClass(
+        classname, LocalOnly=False, IncludeQualifiers=True, IncludeClassOrigin=True
+    )
     problems = _compare_class(mine, theirs)
     assert not problems, "\n".join(problems)
 
@@ -357,8 +410,9 @@ def test_vrm_references_point_at_existing_classes(ours):
         cls = classes[name]
         elements = [(f"{cls.classname}.{p.name}", p) for p in cls.properties.values()]
         for m in cls.methods.values():
-            elements += [(f"{cls.classname}.{m.name}() parameter {p.name}", p)
-                         for p in m.parameters.values()]
+            elements += [
+                (f"{cls.classname}.{m.name}() parameter {p.name}", p) for p in m.parameters.values()
+            ]
         for where, obj in elements:
             if obj.type == "reference" and obj.reference_class.lower() not in classes:
                 problems.append(f"{where}: REF {obj.reference_class} does not exist")
@@ -377,8 +431,10 @@ def test_vrm_references_point_at_existing_classes(ours):
             allowed = inherited.reference_class.lower()
             lineage = [target] + [c.lower() for c in _ancestors(classes, target)]
             if allowed not in lineage:
-                problems.append(f"{cls.classname}.{prop.name}: REF {prop.reference_class} "
-                                f"is not a subclass of {inherited.reference_class}")
+                problems.append(
+                    f"{cls.classname}.{prop.name}: REF {prop.reference_class} "
+                    f"is not a subclass of {inherited.reference_class}"
+                )
     assert not problems, "\n".join(problems)
 
 
@@ -387,23 +443,31 @@ def test_vrm_associations_name_vrm_classes(ours):
     conn, _, vrm_names = ours
     classes = _all_classes(conn)
     expected = {
-        "VRM_HostedDependency": {"Antecedent": "VRM_HostSystem",
-                                 "Dependent": "VRM_ComputerSystem"},
-        "VRM_HostedService": {"Antecedent": "VRM_HostSystem",
-                              "Dependent": "VRM_VirtualSystemManagementService"},
-        "VRM_HostedResourcePool": {"GroupComponent": "VRM_HostSystem",
-                                   "PartComponent": "VRM_ResourcePool"},
-        "VRM_SettingsDefineState": {"ManagedElement": "VRM_ComputerSystem",
-                                    "SettingData": "VRM_VirtualSystemSettingData"},
-        "VRM_VirtualSystemSettingDataComponent": {
-            "GroupComponent": "VRM_VirtualSystemSettingData"},
+        "VRM_HostedDependency": {"Antecedent": "VRM_HostSystem", "Dependent": "VRM_ComputerSystem"},
+        "VRM_HostedService": {
+            "Antecedent": "VRM_HostSystem",
+            "Dependent": "VRM_VirtualSystemManagementService",
+        },
+        "VRM_HostedResourcePool": {
+            "GroupComponent": "VRM_HostSystem",
+            "PartComponent": "VRM_ResourcePool",
+        },
+        "VRM_SettingsDefineState": {
+            "ManagedElement": "VRM_ComputerSystem",
+            "SettingData": "VRM_VirtualSystemSettingData",
+        },
+        "VRM_VirtualSystemSettingDataComponent": {"GroupComponent": "VRM_VirtualSystemSettingData"},
         "VRM_ElementConformsToProfile": {"ConformantStandard": "VRM_RegisteredProfile"},
-        "VRM_ReferencedProfile": {"Antecedent": "VRM_RegisteredProfile",
-                                  "Dependent": "VRM_RegisteredProfile"},
+        "VRM_ReferencedProfile": {
+            "Antecedent": "VRM_RegisteredProfile",
+            "Dependent": "VRM_RegisteredProfile",
+        },
         "VRM_MemberOfGroup": {"Collection": "VRM_Group"},
         "VRM_MetricDefForME": {"Dependent": "VRM_BaseMetricDefinition"},
-        "VRM_MetricInstance": {"Antecedent": "VRM_BaseMetricDefinition",
-                               "Dependent": "VRM_BaseMetricValue"},
+        "VRM_MetricInstance": {
+            "Antecedent": "VRM_BaseMetricDefinition",
+            "Dependent": "VRM_BaseMetricValue",
+        },
         "VRM_MetricForME": {"Dependent": "VRM_BaseMetricValue"},
     }
     problems = []
@@ -448,4 +512,5 @@ def test_vrm_virtual_system_types(ours):
         prop = cls.properties["VirtualSystemType"]
         assert prop.type == "string", f"{cname}.VirtualSystemType is {prop.type}"
         assert list(prop.qualifiers["ValueMap"].value) == want, (
-            f"{cname}.VirtualSystemType ValueMap is {prop.qualifiers['ValueMap'].value}")
+            f"{cname}.VirtualSystemType ValueMap is {prop.qualifiers['ValueMap'].value}"
+        )

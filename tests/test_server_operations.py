@@ -33,20 +33,28 @@ def test_iter_helpers_use_pull_and_return_everything(srv):
     assert len(paths) == len(uuids) + 1
     host = conn.EnumerateInstanceNames("VRM_HostSystem")[0]
     hd = "VRM_HostedDependency"
-    assert len(list(conn.IterAssociatorInstances(host, AssocClass=hd,
-                                                 MaxObjectCount=300))) == len(uuids)
-    assert len(list(conn.IterAssociatorInstancePaths(host, ResultClass="VRM_ComputerSystem",
-                                                     MaxObjectCount=300))) == len(uuids)
+    assert len(list(conn.IterAssociatorInstances(host, AssocClass=hd, MaxObjectCount=300))) == len(
+        uuids
+    )
+    assert len(
+        list(
+            conn.IterAssociatorInstancePaths(
+                host, ResultClass="VRM_ComputerSystem", MaxObjectCount=300
+            )
+        )
+    ) == len(uuids)
     refs = list(conn.IterReferenceInstances(host, ResultClass=hd, MaxObjectCount=700))
     assert {r["Dependent"]["Name"] for r in refs} == uuids
-    assert len(list(conn.IterReferenceInstancePaths(host, ResultClass=hd,
-                                                    MaxObjectCount=700))) == len(uuids)
+    assert len(
+        list(conn.IterReferenceInstancePaths(host, ResultClass=hd, MaxObjectCount=700))
+    ) == len(uuids)
 
 
 def test_open_pull_close_semantics(srv):
     conn = srv.conn()
-    r = conn.OpenEnumerateInstances("VRM_ComputerSystem", MaxObjectCount=0,
-                                    PropertyList=["Name", "EnabledState"])
+    r = conn.OpenEnumerateInstances(
+        "VRM_ComputerSystem", MaxObjectCount=0, PropertyList=["Name", "EnabledState"]
+    )
     assert r.instances == [] and not r.eos
     got = []
     ctx = r.context
@@ -74,12 +82,17 @@ def test_open_pull_close_semantics(srv):
     assert exc.value.status_code == pywbem.CIM_ERR_INVALID_ENUMERATION_CONTEXT
 
 
-@pytest.mark.parametrize("kwargs,code", [
-    ({"ContinueOnError": True}, pywbem.CIM_ERR_CONTINUATION_ON_ERROR_NOT_SUPPORTED),
-    ({"FilterQueryLanguage": "DMTF:FQL", "FilterQuery": "Name='x'"},
-     pywbem.CIM_ERR_FILTERED_ENUMERATION_NOT_SUPPORTED),
-    ({"OperationTimeout": 100000}, pywbem.CIM_ERR_INVALID_OPERATION_TIMEOUT),
-])
+@pytest.mark.parametrize(
+    "kwargs,code",
+    [
+        ({"ContinueOnError": True}, pywbem.CIM_ERR_CONTINUATION_ON_ERROR_NOT_SUPPORTED),
+        (
+            {"FilterQueryLanguage": "DMTF:FQL", "FilterQuery": "Name='x'"},
+            pywbem.CIM_ERR_FILTERED_ENUMERATION_NOT_SUPPORTED,
+        ),
+        ({"OperationTimeout": 100000}, pywbem.CIM_ERR_INVALID_OPERATION_TIMEOUT),
+    ],
+)
 def test_open_refusals(srv, kwargs, code):
     with pytest.raises(pywbem.CIMError) as exc:
         srv.conn().OpenEnumerateInstances("VRM_ComputerSystem", **kwargs)
@@ -88,8 +101,7 @@ def test_open_refusals(srv, kwargs, code):
 
 def test_enumeration_context_expires(srv):
     conn = srv.conn()
-    r = conn.OpenEnumerateInstancePaths("VRM_ComputerSystem", MaxObjectCount=1,
-                                        OperationTimeout=1)
+    r = conn.OpenEnumerateInstancePaths("VRM_ComputerSystem", MaxObjectCount=1, OperationTimeout=1)
     time.sleep(2.2)
     with pytest.raises(pywbem.CIMError) as exc:
         conn.PullInstancePaths(r.context, MaxObjectCount=1)
@@ -100,8 +112,7 @@ def test_enumeration_count_not_supported(srv):
     conn = srv.conn()
     r = conn.OpenEnumerateInstancePaths("VRM_ComputerSystem", MaxObjectCount=1)
     with pytest.raises(pywbem.CIMError) as exc:
-        conn._imethodcall("EnumerationCount", "root/virt",
-                          EnumerationContext=r.context[0])
+        conn._imethodcall("EnumerationCount", "root/virt", EnumerationContext=r.context[0])
     assert exc.value.status_code == pywbem.CIM_ERR_NOT_SUPPORTED
     conn.CloseEnumeration(r.context)
 
@@ -113,11 +124,18 @@ def _raw(srv, body: bytes, method: str, extra: bytes = b"") -> bytes:
 
     auth = base64.b64encode(f"{USER}:{PASSWORD}".encode())
     with socket.create_connection(("127.0.0.1", srv.port), timeout=60) as s:
-        s.sendall(b"POST /cimom HTTP/1.1\r\nHost: x\r\nContent-Type: application/xml\r\n"
-                  b"CIMOperation: MethodCall\r\nCIMMethod: " + method.encode() + b"\r\n"
-                  b"CIMObject: root/virt\r\nAuthorization: Basic " + auth + b"\r\n" + extra
-                  + b"Connection: close\r\nContent-Length: " + str(len(body)).encode()
-                  + b"\r\n\r\n" + body)
+        s.sendall(
+            b"POST /cimom HTTP/1.1\r\nHost: x\r\nContent-Type: application/xml\r\n"
+            b"CIMOperation: MethodCall\r\nCIMMethod: " + method.encode() + b"\r\n"
+            b"CIMObject: root/virt\r\nAuthorization: Basic "
+            + auth
+            + b"\r\n"
+            + extra
+            + b"Connection: close\r\nContent-Length: "
+            + str(len(body)).encode()
+            + b"\r\n\r\n"
+            + body
+        )
         data = b""
         while chunk := s.recv(65536):
             data += chunk
@@ -125,12 +143,14 @@ def _raw(srv, body: bytes, method: str, extra: bytes = b"") -> bytes:
 
 
 def test_chunked_response_with_status_trailer(srv):
-    body = (b'<?xml version="1.0" encoding="utf-8" ?><CIM CIMVERSION="2.0" DTDVERSION="2.0">'
-            b'<MESSAGE ID="9" PROTOCOLVERSION="1.0"><SIMPLEREQ>'
-            b'<IMETHODCALL NAME="EnumerateInstances"><LOCALNAMESPACEPATH><NAMESPACE NAME="root"/>'
-            b'<NAMESPACE NAME="virt"/></LOCALNAMESPACEPATH><IPARAMVALUE NAME="ClassName">'
-            b'<CLASSNAME NAME="VRM_ComputerSystem"/></IPARAMVALUE></IMETHODCALL></SIMPLEREQ>'
-            b"</MESSAGE></CIM>")
+    body = (
+        b'<?xml version="1.0" encoding="utf-8" ?><CIM CIMVERSION="2.0" DTDVERSION="2.0">'
+        b'<MESSAGE ID="9" PROTOCOLVERSION="1.0"><SIMPLEREQ>'
+        b'<IMETHODCALL NAME="EnumerateInstances"><LOCALNAMESPACEPATH><NAMESPACE NAME="root"/>'
+        b'<NAMESPACE NAME="virt"/></LOCALNAMESPACEPATH><IPARAMVALUE NAME="ClassName">'
+        b'<CLASSNAME NAME="VRM_ComputerSystem"/></IPARAMVALUE></IMETHODCALL></SIMPLEREQ>'
+        b"</MESSAGE></CIM>"
+    )
     data = _raw(srv, body, "EnumerateInstances", b"TE: trailers\r\n")
     head, _, rest = data.partition(b"\r\n\r\n")
     assert b"Transfer-Encoding: chunked" in head
@@ -164,14 +184,21 @@ def test_class_operations(srv):
 def test_instance_writes_not_supported_for_vms(srv):
     conn = srv.conn()
     _, uuid = srv.domains[0]
-    path = pywbem.CIMInstanceName("VRM_ComputerSystem",
-                                  {"CreationClassName": "VRM_ComputerSystem", "Name": uuid})
+    path = pywbem.CIMInstanceName(
+        "VRM_ComputerSystem", {"CreationClassName": "VRM_ComputerSystem", "Name": uuid}
+    )
     inst = conn.GetInstance(path)
     inst["ElementName"] = "renamed"
-    for op in (lambda: conn.ModifyInstance(inst), lambda: conn.DeleteInstance(path),
-               lambda: conn.CreateInstance(pywbem.CIMInstance(
-                   "VRM_ComputerSystem", {"Name": "n", "CreationClassName": "VRM_ComputerSystem"}),
-                   namespace="root/virt")):
+    for op in (
+        lambda: conn.ModifyInstance(inst),
+        lambda: conn.DeleteInstance(path),
+        lambda: conn.CreateInstance(
+            pywbem.CIMInstance(
+                "VRM_ComputerSystem", {"Name": "n", "CreationClassName": "VRM_ComputerSystem"}
+            ),
+            namespace="root/virt",
+        ),
+    ):
         with pytest.raises(pywbem.CIMError) as exc:
             op()
         assert exc.value.status_code == pywbem.CIM_ERR_NOT_SUPPORTED
@@ -188,8 +215,12 @@ def test_slow_backend_does_not_stall_other_clients(tmp_path):
     write_node_xml(tmp_path / "ok.xml", 3, seed=2)
     backends = [
         {"id": "ok", "type": "libvirt", "uri": node_uri(tmp_path / "ok.xml")},
-        {"id": "silent", "type": "libvirt", "uri": f"qemu+tcp://127.0.0.1:{port}/system",
-         "timeout": 4},
+        {
+            "id": "silent",
+            "type": "libvirt",
+            "uri": f"qemu+tcp://127.0.0.1:{port}/system",
+            "timeout": 4,
+        },
     ]
     try:
         with VrmServer(tmp_path, backends) as s:

@@ -43,13 +43,14 @@ message; the list is what was verified with libvirt 9.0):
 from __future__ import annotations
 
 import contextlib
+import grp
 import logging
 import os
+import pwd
 import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -65,24 +66,7 @@ from vrmgmt.errors import (
     NotFound,
     NotSupported,
 )
-from vrmgmt.model import Disk, Host, Nic, PowerAction, PowerState, VirtualMachine
-
-try:  # shared with the vSphere backend once it lives in the model
-    from vrmgmt.model import Snapshot  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - until model.py carries it
-
-    @dataclass(slots=True)
-    class Snapshot:  # type: ignore[no-redef]
-        """One node of a VM's snapshot tree."""
-
-        id: str  # libvirt: the snapshot name (unique per domain)
-        name: str
-        description: str
-        created: datetime  # timezone-aware, UTC
-        state: PowerState  # the VM's power state when the snapshot was taken
-        current: bool = False  # the VM runs on top of this snapshot
-        children: list[Snapshot] = field(default_factory=list)
-
+from vrmgmt.model import Disk, Host, Nic, PowerAction, PowerState, Snapshot, VirtualMachine
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -242,7 +226,17 @@ def parse_domain_xml(xml: str) -> dict:
             )
         )
     os_type = root.findtext("os/type")
-    return {"type": root.get("type"), "disks": disks, "nics": nics, "os_type": os_type}
+    agent = None  # QEMU guest agent channel: state is only in the live XML of a running VM
+    for target in root.iterfind("devices/channel/target"):
+        if target.get("name") == "org.qemu.guest_agent.0" and target.get("state"):
+            agent = target.get("state") == "connected"
+    return {
+        "type": root.get("type"),
+        "disks": disks,
+        "nics": nics,
+        "os_type": os_type,
+        "guest_agent": agent,
+    }
 
 
 _SAFE_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
@@ -484,6 +478,7 @@ class LibvirtManager(Manager):
                         facts = parse_domain_xml(dom.XMLDesc(0))
                         vm.virtual_system_type = virtual_system_type(driver, facts["type"])
                         vm.os_type = facts["os_type"]
+                        vm.guest_agent_running = facts["guest_agent"]
                         if state in (PowerState.RUNNING, PowerState.PAUSED):
                             vm.uptime_s = self._uptime(dom)
                 except libvirt.libvirtError as exc:
@@ -533,6 +528,7 @@ class LibvirtManager(Manager):
             facts = parse_domain_xml(dom.XMLDesc(0))
             vm.virtual_system_type = virtual_system_type(driver, facts["type"])
             vm.os_type = facts["os_type"]
+            vm.guest_agent_running = facts["guest_agent"]
             if details:
                 vm.disks = facts["disks"]
                 vm.nics = facts["nics"]
@@ -592,7 +588,11 @@ class LibvirtManager(Manager):
                     f"cannot {action.value} VM {vm.name!r}: it is {vm.state.value}"
                 )
             try:
-                _ACTIONS[action](dom)
+                if vm.state is PowerState.SUSPENDED and action in _FROM_SAVED:
+                    # managed save (shut off + image) vs. guest PM suspend (still active)
+                    _FROM_SAVED[action][bool(dom.isActive())](dom)
+                else:
+                    _ACTIONS[action](dom)
             except libvirt.libvirtError as exc:
                 code = exc.get_error_code()
                 if code in _UNSUPPORTED:
@@ -639,8 +639,9 @@ class LibvirtManager(Manager):
             os_type = spec.get("os_type", "hvm")
             kvm_ok = self._caps_offer(conn, os_type, arch, "kvm")
             if kvm_ok and not urllib.parse.urlsplit(self.uri).netloc:
-                # local daemon: it runs as root, but make sure the device is really there
-                kvm_ok = os.path.exists("/dev/kvm")
+                # Local daemon: libvirtd (root) offers kvm whenever /dev/kvm exists, but
+                # QEMU runs as the DAC base label's user, who may not be allowed to open it.
+                kvm_ok = _kvm_usable_by(self._capabilities(conn))
             return "kvm" if kvm_ok else "qemu"
         return {"TEST": "test", "LXC": "lxc", "XEN": "xen", "LIBXL": "xen", "ESX": "vmware"}.get(
             drv, drv.lower()
@@ -1001,6 +1002,14 @@ _ACTIONS: dict[PowerAction, Callable[[libvirt.virDomain], object]] = {
     PowerAction.RESET: lambda d: d.reset(0),
 }
 
+# From SUSPENDED, by whether the domain is active: a managed-save image (inactive) is
+# started (restored) or discarded; a guest in S3/S4 (pmsuspended, active) is woken or
+# destroyed.
+_FROM_SAVED: dict[PowerAction, dict[bool, Callable[[libvirt.virDomain], object]]] = {
+    PowerAction.START: {False: lambda d: d.create(), True: lambda d: d.pMWakeup(0)},
+    PowerAction.POWER_OFF: {False: lambda d: d.managedSaveRemove(0), True: lambda d: d.destroy()},
+}
+
 
 def _message(exc: libvirt.libvirtError) -> str:
     return exc.get_error_message() or str(exc)
@@ -1026,6 +1035,34 @@ def _alive(conn: libvirt.virConnect) -> bool:
 
 def _version(v: int) -> str:
     return f"{v // 1_000_000}.{(v // 1000) % 1000}.{v % 1000}"
+
+
+def _kvm_usable_by(caps: etree._Element, device: str = "/dev/kvm") -> bool:
+    """Can the user QEMU runs as (capabilities' DAC baselabel for kvm) open /dev/kvm?"""
+    try:
+        st = os.stat(device)
+    except OSError:
+        return False
+    label = None
+    for model in caps.iterfind("host/secmodel"):
+        if model.findtext("model") == "dac":
+            label = model.findtext("baselabel[@type='kvm']")
+    if not label:
+        return True  # no DAC driver: QEMU runs as the daemon's user (root)
+    try:
+        uid, gid = (int(x.lstrip("+")) for x in label.split(":"))
+    except ValueError:
+        return True
+    rw = 0o6
+    if uid == 0 or (st.st_mode & rw) == rw:
+        return True
+    if st.st_uid == uid and (st.st_mode >> 6) & rw == rw:
+        return True
+    groups = {gid}
+    with contextlib.suppress(KeyError):
+        name = pwd.getpwuid(uid).pw_name
+        groups |= {g.gr_gid for g in grp.getgrall() if name in g.gr_mem}
+    return st.st_gid in groups and (st.st_mode >> 3) & rw == rw
 
 
 def _uuid_set(conn: libvirt.virConnect, flag: int) -> set[str]:
