@@ -2,9 +2,12 @@
 (into pywbem_mock's public InMemoryRepository), cached on disk keyed by a hash of the MOF
 sources so later starts skip compilation.
 
-Namespaces: root/virt (implementation) and root/interop (DSP1033 interop; alias
-"interop"). Both hold the same class set: the DMTF base classes (mof/dmtf/, or a
-configured full DMTF schema directory) and the VRM_ classes (mof/vrmgmt.mof).
+Namespaces: root/virt (implementation) and root/interop (DSP1033 interop). Both hold
+the same class set: the DMTF base classes (mof/dmtf/, or a configured full DMTF schema
+directory) and the VRM_ classes (mof/vrmgmt.mof). There is deliberately no "interop"
+alias: pywbem's WBEMServer probes "interop" first and keeps the first name that
+answers, so an alias would make clients report "interop" as the interop namespace and
+list it as a namespace of its own; "interop" answers CIM_ERR_INVALID_NAMESPACE.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ log = logging.getLogger(__name__)
 
 IMPLEMENTATION_NS = "root/virt"
 INTEROP_NS = "root/interop"
-NAMESPACE_ALIASES = {"interop": INTEROP_NS}
+NAMESPACE_ALIASES: dict[str, str] = {}
 CACHE_FORMAT = 1
 
 

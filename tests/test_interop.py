@@ -1,0 +1,341 @@
+"""The interop namespace as pywbem's WBEMServer and pywbemcli use it (DSP1033 Profile
+Registration 1.0.0): brand/version from CIM_ObjectManager, namespaces from
+CIM_Namespace, profiles from CIM_RegisteredProfile, central instances through
+CIM_ElementConformsToProfile (crossing from root/interop into root/virt), and
+CIM_ERR_INVALID_NAMESPACE for namespaces that do not exist. Against a real
+`vrmgmt serve` over a libvirt test-driver backend (conftest.testdriver_server)."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+from pywbem import CIM_ERR_INVALID_NAMESPACE, CIMError, CIMInstanceName, WBEMServer
+
+from vrmgmt import __version__
+from vrmgmt.cim import interop
+from vrmgmt.cim.loader import ProviderTable
+from vrmgmt.cim.provider import ProviderEnv
+
+EXPECTED_PROFILES = {
+    ("DMTF", "Profile Registration", "1.0.0"),
+    ("DMTF", "System Virtualization", "1.0.0"),
+    ("DMTF", "Virtual System", "1.0.0"),
+}
+
+# No "interop" alias (src/vrmgmt/server/repository.py): pywbem's WBEMServer probes
+# "interop" first and would then report it as the interop namespace.
+
+
+# -- the profile table and the registration (no server) ------------------------------
+def test_profile_table_is_exact_and_consistent():
+    rows = {("DMTF" if p.organization == 2 else "?", p.name, p.version) for p in interop.PROFILES}
+    assert rows == EXPECTED_PROFILES
+    ids = [p.instance_id for p in interop.PROFILES]
+    assert len(set(ids)) == len(ids)
+    names = {p.name for p in interop.PROFILES}
+    for p in interop.PROFILES:
+        assert set(p.references) <= names, p
+        assert p.central_class.lower() in interop.CENTRAL_SOURCES, p
+
+
+def test_cimom_profile_is_left_to_a_hosting_broker():
+    """Under SFCB/OpenPegasus the broker advertises Profile Registration itself."""
+    model = interop.InteropModel(ProviderEnv(inventory=None, extras={"host": "cmpi"}))
+    assert [p.name for p in model.profiles] == ["System Virtualization", "Virtual System"]
+    assert [p.name for p in interop.InteropModel(ProviderEnv(inventory=None)).profiles] == [
+        p.name for p in interop.PROFILES
+    ]
+
+
+def test_registration_places_interop_classes():
+    table = ProviderTable(ProviderEnv(inventory=None))
+    for cls in (
+        "CIM_ObjectManager",
+        "CIM_Namespace",
+        "CIM_NamespaceInManager",
+        "VRM_RegisteredProfile",
+        "VRM_ReferencedProfile",
+        "VRM_ElementConformsToProfile",
+    ):
+        assert table.get(cls, "root/interop") is not None, cls
+    # element -> profile navigation from the implementation namespace
+    assert table.get("VRM_ElementConformsToProfile", "root/virt") is not None
+    assert table.get("VRM_RegisteredProfile", "root/virt") is None
+    assert table.get("CIM_Namespace", "root/virt") is None
+
+
+# -- pywbemcli ------------------------------------------------------------------------
+def _ok(r):
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r.stdout
+
+
+def test_pywbemcli_server_brand(testdriver_server):
+    assert _ok(testdriver_server.pywbemcli("server", "brand")).strip() == "vrmgmt"
+
+
+def test_pywbemcli_server_info(testdriver_server):
+    out = _ok(testdriver_server.pywbemcli("server", "info"))
+    row = out.strip().splitlines()[-1].split()
+    assert row[:2] == ["vrmgmt", __version__]
+    assert "root/virt" in out and "root/interop" in out
+
+
+def test_pywbemcli_server_info_interop_namespace(testdriver_server):
+    out = _ok(testdriver_server.pywbemcli("server", "info"))
+    row = out.strip().splitlines()[-1].split(None, 3)
+    assert row == ["vrmgmt", __version__, "root/interop", "root/interop, root/virt"]
+
+
+def test_pywbemcli_namespace_list(testdriver_server):
+    r = testdriver_server.pywbemcli("-o", "text", "namespace", "list")
+    assert _ok(r).split() == ["root/interop", "root/virt"]
+    assert "Warning" not in r.stderr
+
+
+def test_pywbemcli_namespace_interop(testdriver_server):
+    assert _ok(testdriver_server.pywbemcli("namespace", "interop")).strip() == "root/interop"
+
+
+def test_pywbemcli_profile_list(testdriver_server):
+    out = _ok(testdriver_server.pywbemcli("-o", "simple", "profile", "list"))
+    rows = set()
+    for line in out.splitlines():
+        if line.startswith("DMTF"):
+            org, rest = line.split(None, 1)
+            name, version = rest.rsplit(None, 1)
+            rows.add((org, name.strip(), version))
+    assert rows == EXPECTED_PROFILES
+    assert sum(1 for line in out.splitlines() if line.strip()) == 3 + 3  # title, header, rule
+
+
+def test_pywbemcli_profile_centralinsts_virtual_system(testdriver_server):
+    out = _ok(
+        testdriver_server.pywbemcli(
+            "profile", "centralinsts", "--organization", "DMTF", "--profile", "Virtual System"
+        )
+    )
+    assert "Exception" not in out
+    assert "DMTF:Virtual System:1.0.0" in out
+    for _, uuid in testdriver_server.domains:
+        assert f'Name="{uuid}"' in out
+    assert "root/virt:VRM_ComputerSystem" in out
+    assert "VRM_HostSystem" not in out
+
+
+def test_pywbemcli_profile_centralinsts_all(testdriver_server):
+    out = _ok(testdriver_server.pywbemcli("profile", "centralinsts"))
+    assert "Exception" not in out
+    assert "root/interop:CIM_ObjectManager" in out
+    assert "root/virt:VRM_HostSystem" in out
+    assert 'Name="tdhost"' in out
+
+
+def test_pywbemcli_vm_associators_reach_its_profile(testdriver_server):
+    _, uuid = testdriver_server.domains[0]
+    path = f'VRM_ComputerSystem.CreationClassName="VRM_ComputerSystem",Name="{uuid}"'
+    out = _ok(
+        testdriver_server.pywbemcli(
+            "-o",
+            "mof",
+            "instance",
+            "associators",
+            path,
+            "--assoc-class",
+            "CIM_ElementConformsToProfile",
+        )
+    )
+    assert "instance of VRM_RegisteredProfile" in out
+    assert 'RegisteredName = "Virtual System";' in out
+
+
+# -- pywbem WBEMServer ---------------------------------------------------------------
+@pytest.fixture(scope="module")
+def wbem_server(testdriver_server):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the alias warning; checked in its own test
+        server = WBEMServer(testdriver_server.conn())
+        server.profiles  # noqa: B018 - discover everything once, outside the tests
+        server.namespaces  # noqa: B018
+    return server
+
+
+def _profile(server: WBEMServer, name: str):
+    found = server.get_selected_profiles("DMTF", name)
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_wbemserver_brand_version_and_object_manager(wbem_server):
+    assert wbem_server.brand == "vrmgmt"
+    assert wbem_server.version == __version__
+    om = wbem_server.cimom_inst
+    assert om.classname == "CIM_ObjectManager"
+    assert om["ElementName"] == "vrmgmt"
+    assert om["Description"] == f"vrmgmt version {__version__}"
+    assert {k.lower() for k in om.path.keybindings} == {
+        "systemcreationclassname",
+        "systemname",
+        "creationclassname",
+        "name",
+    }
+
+
+def test_wbemserver_namespace_instances(wbem_server):
+    assert wbem_server.namespace_classname == "CIM_Namespace"
+    assert {p["Name"] for p in wbem_server.namespace_paths} == {"root/virt", "root/interop"}
+
+
+def test_wbemserver_discovery_without_tolerated_issues(testdriver_server):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        server = WBEMServer(testdriver_server.conn())
+        assert server.interop_ns == "root/interop"
+        assert sorted(server.namespaces) == ["root/interop", "root/virt"]
+    assert [str(w.message) for w in caught] == []
+
+
+def test_wbemserver_profiles(wbem_server):
+    profiles = wbem_server.profiles
+    assert {(p["RegisteredName"], p["RegisteredVersion"]) for p in profiles} == {
+        (n, v) for _, n, v in EXPECTED_PROFILES
+    }
+    assert all(p["RegisteredOrganization"] == 2 for p in profiles)
+    assert all(p.classname == "VRM_RegisteredProfile" for p in profiles)
+    assert len({p["InstanceID"] for p in profiles}) == 3
+
+
+def test_get_central_instances_virtual_system(testdriver_server, wbem_server):
+    vs = _profile(wbem_server, "Virtual System")
+    paths = wbem_server.get_central_instances(vs.path)
+    assert {p["Name"] for p in paths} == {uuid for _, uuid in testdriver_server.domains}
+    assert {(p.classname, p.namespace) for p in paths} == {("VRM_ComputerSystem", "root/virt")}
+    # each path is usable as returned (cross-namespace GetInstance)
+    conn = testdriver_server.conn()
+    inst = conn.GetInstance(paths[0])
+    assert inst["Name"] == paths[0]["Name"]
+
+
+def test_get_central_instances_with_scoping_arguments(testdriver_server, wbem_server):
+    """pywbemcli passes its --cc/--sc/--sp options through; the central class
+    methodology still answers first."""
+    vs = _profile(wbem_server, "Virtual System")
+    paths = wbem_server.get_central_instances(
+        vs.path,
+        central_class="VRM_ComputerSystem",
+        scoping_class="VRM_HostSystem",
+        scoping_path=["VRM_HostedDependency"],
+    )
+    assert {p["Name"] for p in paths} == {uuid for _, uuid in testdriver_server.domains}
+
+
+def test_get_central_instances_other_profiles(wbem_server):
+    sv = _profile(wbem_server, "System Virtualization")
+    hosts = wbem_server.get_central_instances(sv.path)
+    assert [(h.classname, h.namespace, h["Name"]) for h in hosts] == [
+        ("VRM_HostSystem", "root/virt", "tdhost")
+    ]
+    pr = _profile(wbem_server, "Profile Registration")
+    (om,) = wbem_server.get_central_instances(pr.path)
+    assert om.classname == "CIM_ObjectManager"
+    assert om.keybindings == wbem_server.cimom_inst.path.keybindings
+
+
+def test_referenced_profile_dmtf_direction(testdriver_server, wbem_server):
+    """Antecedent = referenced (component) profile, Dependent = referencing one."""
+    conn = testdriver_server.conn()
+    vs = _profile(wbem_server, "Virtual System")
+    sv = _profile(wbem_server, "System Virtualization")
+    up = conn.AssociatorNames(vs.path, AssocClass="CIM_ReferencedProfile", ResultRole="Dependent")
+    assert [p["InstanceID"] for p in up] == [sv["InstanceID"]]
+    down = conn.Associators(sv.path, AssocClass="CIM_ReferencedProfile", ResultRole="Antecedent")
+    assert [p["RegisteredName"] for p in down] == ["Virtual System"]
+
+
+def test_namespace_in_manager(testdriver_server, wbem_server):
+    conn = testdriver_server.conn()
+    nss = conn.Associators(
+        wbem_server.cimom_inst.path, AssocClass="CIM_NamespaceInManager", ResultRole="Dependent"
+    )
+    assert {n["Name"] for n in nss} == {"root/virt", "root/interop"}
+    assert all(n.classname == "CIM_Namespace" for n in nss)
+
+
+def test_element_to_profile_from_root_virt(testdriver_server, wbem_server):
+    conn = testdriver_server.conn("root/virt")
+    _, uuid = testdriver_server.domains[2]
+    vm = CIMInstanceName(
+        "VRM_ComputerSystem",
+        {"CreationClassName": "VRM_ComputerSystem", "Name": uuid},
+        namespace="root/virt",
+    )
+    names = conn.AssociatorNames(vm, AssocClass="CIM_ElementConformsToProfile")
+    assert [(n.classname, n.namespace) for n in names] == [
+        ("VRM_RegisteredProfile", "root/interop")
+    ]
+    assert names[0]["InstanceID"] == _profile(wbem_server, "Virtual System")["InstanceID"]
+    (prof,) = conn.Associators(vm, AssocClass="CIM_ElementConformsToProfile")
+    assert prof["RegisteredName"] == "Virtual System"
+
+    host = CIMInstanceName(
+        "VRM_HostSystem", {"CreationClassName": "VRM_HostSystem", "Name": "tdhost"}
+    )
+    (prof,) = conn.Associators(host, AssocClass="CIM_ElementConformsToProfile")
+    assert prof["RegisteredName"] == "System Virtualization"
+
+    ghost = CIMInstanceName(
+        "VRM_ComputerSystem",
+        {"CreationClassName": "VRM_ComputerSystem", "Name": "00000000-0000-0000-0000-000000000000"},
+    )
+    assert conn.AssociatorNames(ghost, AssocClass="CIM_ElementConformsToProfile") == []
+
+
+def test_conformance_instances_and_get_instance(testdriver_server):
+    n_vms = len(testdriver_server.domains)
+    for ns in ("root/interop", "root/virt"):
+        conn = testdriver_server.conn(ns)
+        ectps = conn.EnumerateInstances("CIM_ElementConformsToProfile")
+        assert len(ectps) == 1 + 1 + n_vms, ns
+        vm_ectp = next(e for e in ectps if e["ManagedElement"].classname == "VRM_ComputerSystem")
+        assert vm_ectp["ManagedElement"].namespace == "root/virt"
+        assert vm_ectp["ConformantStandard"].namespace == "root/interop"
+        got = conn.GetInstance(vm_ectp.path)
+        assert got["ManagedElement"]["Name"] == vm_ectp["ManagedElement"]["Name"]
+
+    conn = testdriver_server.conn("root/interop")
+    profs = conn.EnumerateInstances("CIM_RegisteredProfile")
+    assert conn.GetInstance(profs[0].path)["InstanceID"] == profs[0]["InstanceID"]
+    (om,) = conn.EnumerateInstances("CIM_ObjectManager")
+    assert conn.GetInstance(om.path)["ElementName"] == "vrmgmt"
+
+
+@pytest.mark.parametrize("namespace", ["root/PG_InterOp", "root/PG_Interop", "root/nowhere"])
+def test_unknown_namespace_is_invalid_namespace(testdriver_server, namespace):
+    conn = testdriver_server.conn()
+    with pytest.raises(CIMError) as exc:
+        conn.EnumerateInstanceNames("CIM_Namespace", namespace=namespace)
+    assert exc.value.status_code == CIM_ERR_INVALID_NAMESPACE
+    with pytest.raises(CIMError) as exc:
+        conn.EnumerateInstances("CIM_ObjectManager", namespace=namespace)
+    assert exc.value.status_code == CIM_ERR_INVALID_NAMESPACE
+
+
+def test_wbemcli_follows_the_cross_namespace_association(testdriver_server, wbemcli_bin):
+    """sblim wbemcli parses the root/interop <-> root/virt references both ways."""
+    from support.server import wbemcli
+
+    srv = testdriver_server
+    _, uuid = srv.domains[0]
+    vm = srv.wbemcli_url(f'VRM_ComputerSystem.CreationClassName="VRM_ComputerSystem",Name="{uuid}"')
+    r = wbemcli("ain", "-ac", "VRM_ElementConformsToProfile", vm)
+    assert r.returncode == 0, r.stderr
+    assert 'root/interop:VRM_RegisteredProfile.InstanceID="vrmgmt:DSP1057-1.0.0"' in r.stdout
+
+    interop_url = srv.wbemcli_url().replace("/root/virt", "/root/interop")
+    r = wbemcli("ein", interop_url + ":VRM_ElementConformsToProfile")
+    assert r.returncode == 0, r.stderr
+    assert (
+        f'ManagedElement=root/virt:VRM_ComputerSystem.CreationClassName="VRM_ComputerSystem",Name="{uuid}"'
+        in r.stdout
+    )
