@@ -77,7 +77,13 @@ def cmd_register(args) -> int:
         return 2
     from vrmgmt.cim.loader import project_dir
 
-    return reg.register(args.cimom, args.dry_run, project_dir("registration").parent)
+    return reg.register(
+        args.cimom,
+        args.dry_run,
+        project_dir("registration").parent,
+        include_dmtf=args.include_dmtf,
+        interop_namespace=args.interop_namespace,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -132,6 +138,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--cimom", choices=["sfcb", "pegasus"])
     r.add_argument("--dry-run", action="store_true", help="print what would be done")
+    r.add_argument(
+        "--include-dmtf",
+        action="store_true",
+        help="SFCB: also stage the project's DMTF class subset (normally SFCB's "
+        "own schema provides the CIM_ classes)",
+    )
+    r.add_argument(
+        "--interop-namespace",
+        metavar="NS",
+        help="interop namespace of the CIMOM (default: root/interop for SFCB, "
+        "root/PG_InterOp for OpenPegasus)",
+    )
     r.add_argument(
         "--print-site-hook",
         action="store_true",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -42,10 +43,11 @@ class Inventory:
                 raise VrmError(f"duplicate backend id {m.backend_id!r}")
             self.managers[m.backend_id] = m
         self._pool = ThreadPoolExecutor(
-            max_workers=max(4, 2 * len(self.managers)), thread_name_prefix="backend"
+            max_workers=max(16, 4 * len(self.managers)), thread_name_prefix="backend"
         )
-        self._inflight: dict[str, Future] = {}
-        self._lock = threading.Lock()
+        # backend id -> {future: start time} of calls not finished yet
+        self._inflight: dict[str, dict[Future, float]] = {}
+        self._lock = threading.RLock()  # _done may run inside _submit
         self._vm_backend: dict[str, str] = {}  # uuid -> backend id
         self._last_host: dict[str, Host] = {}
         self._health: dict[str, str] = {}  # backend id -> last failure ("" = healthy)
@@ -112,14 +114,28 @@ class Inventory:
         return out
 
     def _submit(self, mgr: Manager, fn: Callable[[Manager], T]) -> Future:
+        """Start fn(mgr) in the pool. Calls to one backend run concurrently; but while
+        one of them has been running longer than the backend's timeout (the backend
+        hangs), new calls fail fast instead of piling up threads behind it."""
+        now = time.monotonic()
         with self._lock:
-            prev = self._inflight.get(mgr.backend_id)
-            if prev is not None and not prev.done():
-                # A call is still hanging: do not queue behind it.
-                raise BackendUnavailable(mgr.backend_id, "previous request still not answered")
+            running = self._inflight.setdefault(mgr.backend_id, {})
+            for fut, started in list(running.items()):
+                if fut.done():
+                    del running[fut]
+                elif now - started > mgr.timeout:
+                    raise BackendUnavailable(
+                        mgr.backend_id,
+                        f"a request has been unanswered for {now - started:.0f} s",
+                    )
             fut = self._pool.submit(fn, mgr)
-            self._inflight[mgr.backend_id] = fut
+            running[fut] = now
+            fut.add_done_callback(lambda f, r=running: self._done(r, f))
         return fut
+
+    def _done(self, running: dict[Future, float], fut: Future) -> None:
+        with self._lock:
+            running.pop(fut, None)
 
     def _mark(self, backend_id: str, failure: str) -> None:
         before = self._health.get(backend_id)

@@ -1,0 +1,481 @@
+"""``vrmgmt register --cimom sfcb|pegasus [--dry-run]``: install vrmgmt's classes and
+provider registration into SFCB or OpenPegasus, for cmpi-bindings' py3CmpiProvider.
+
+Sources: registration/vrmgmt.reg (SFCB providerRegister syntax, the single source of
+truth; stanzas of group ``vrmgmt-cimom`` are skipped - the CIMOM's own interop provider
+serves CIM_ObjectManager and CIM_Namespace), mof/dmtf/dmtf.mof (the project's DMTF CIM
+2.49 subset) and mof/vrmgmt.mof (the VRM_ classes; mof/VRM_*.mof when it is absent).
+
+The CMPI miname of a provider is its registration's ``provider:`` value, and
+cmpi-bindings' adapter loads ``<miname>.py``; so both CIMOMs get the absolute path of
+the provider module (without ".py") as provider name.
+
+SFCB: the .reg file with absolute provider paths and the VRM classes flattened into one
+MOF file (sfcbstage copies single files, so ``#pragma include`` cannot be resolved later)
+are staged per namespace with ``sfcbstage -n <ns> [-r <reg>] <mof>``, then
+``sfcbrepos -f`` rebuilds the repository (it compiles SFCB's own DMTF schema into every
+namespace, which is why the DMTF subset is not staged unless asked).
+
+OpenPegasus: registration instances of PG_ProviderModule (InterfaceType "CMPI",
+InterfaceVersion "2.0.0", Location "py3CmpiProvider"), PG_Provider (Name = absolute
+provider path) and PG_ProviderCapabilities (ProviderType 2 instance, 3 association,
+4 indication, 5 method) are written to a MOF file and compiled into root/PG_InterOp with
+``cimmof``, after the classes (``cimmof -n root/virt`` of the DMTF subset and the VRM
+classes; only the VRM classes into the interop namespace, which has a schema already).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from vrmgmt import BRAND, __version__
+from vrmgmt.errors import ConfigError
+from vrmgmt.registration import Registration, load_registration
+
+CIMOMS = ("sfcb", "pegasus")
+SKIP_GROUPS = frozenset({"vrmgmt-cimom"})
+PROVIDER_TYPES = {"instance": 2, "association": 3, "indication": 4, "method": 5}
+INTEROP_ALIASES = frozenset({"root/interop", "interop", "root/pg_interop"})
+SFCB_INTEROP = "root/interop"
+PEGASUS_INTEROP = "root/PG_InterOp"
+MODULE_NAME = "vrmgmt"
+SITE_HOOK_FILE = "vrmgmt-cmpi.pth"
+
+_INCLUDE = re.compile(r'^\s*#pragma\s+include\s*\(\s*"([^"]+)"\s*\)\s*;?\s*$', re.IGNORECASE)
+
+
+@dataclass
+class Plan:
+    """What registering does: files to write into work_dir, then commands to run."""
+
+    cimom: str
+    work_dir: Path
+    files: dict[str, str] = field(default_factory=dict)
+    commands: list[list[str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    show: list[str] = field(default_factory=list)  # files printed in full by --dry-run
+
+    def path(self, name: str) -> Path:
+        return self.work_dir / name
+
+
+# --------------------------------------------------------------------------------------
+# Inputs
+# --------------------------------------------------------------------------------------
+def project_registrations(project_root: Path) -> list[Registration]:
+    """registration/vrmgmt.reg without the stanzas only the embedded server serves."""
+    regs = load_registration(Path(project_root) / "registration" / "vrmgmt.reg")
+    return [r for r in regs if (r.group or "") not in SKIP_GROUPS]
+
+
+def mof_files(project_root: Path) -> tuple[Path, list[Path]]:
+    """(DMTF subset entry point, VRM class files)."""
+    mof = Path(project_root) / "mof"
+    dmtf = mof / "dmtf" / "dmtf.mof"
+    vrm = [mof / "vrmgmt.mof"] if (mof / "vrmgmt.mof").is_file() else sorted(mof.glob("VRM_*.mof"))
+    if not dmtf.is_file():
+        raise ConfigError(f"{dmtf}: the DMTF subset entry point is missing")
+    if not vrm:
+        raise ConfigError(f"{mof}: neither vrmgmt.mof nor VRM_*.mof found")
+    return dmtf, vrm
+
+
+def flatten_mof(path: Path, _stack: tuple[Path, ...] = ()) -> str:
+    """The MOF file with every ``#pragma include ("x")`` replaced by x's content
+    (resolved relative to the including file)."""
+    path = Path(path).resolve()
+    if path in _stack:
+        raise ConfigError(f"{path}: circular #pragma include")
+    out = []
+    for lineno, line in enumerate(path.read_text().splitlines(), 1):
+        m = _INCLUDE.match(line)
+        if not m:
+            out.append(line)
+            continue
+        inc = path.parent / m.group(1)
+        if not inc.is_file():
+            raise ConfigError(f"{path}:{lineno}: included file {inc} does not exist")
+        out.append(f"// ---- {inc.name} (included by {path.name}) ----")
+        out.append(flatten_mof(inc, (*_stack, path)))
+    return "\n".join(out) + "\n"
+
+
+def provider_path(reg: Registration, providers_dir: Path) -> str:
+    """Absolute provider path (the miname), without ".py"."""
+    p = Path(reg.provider)
+    if not p.is_absolute():
+        p = Path(providers_dir).resolve() / p
+    s = str(p)
+    return s[:-3] if s.endswith(".py") else s
+
+
+def _namespaces(reg: Registration, interop: str) -> list[str]:
+    out: list[str] = []
+    for ns in reg.namespaces:
+        ns = interop if ns.lower() in INTEROP_ALIASES else ns
+        if ns not in out:
+            out.append(ns)
+    return out
+
+
+def _all_namespaces(regs: Sequence[Registration], interop: str) -> list[str]:
+    out: list[str] = []
+    for r in regs:
+        for ns in _namespaces(r, interop):
+            if ns not in out:
+                out.append(ns)
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# SFCB
+# --------------------------------------------------------------------------------------
+def sfcb_registration(
+    regs: Sequence[Registration], providers_dir: Path, source: str = "registration/vrmgmt.reg"
+) -> str:
+    lines = [
+        f"# Generated by `vrmgmt register --cimom sfcb` from {source}:",
+        "# provider paths made absolute (the CMPI miname; cmpi-bindings loads <path>.py).",
+    ]
+    for r in regs:
+        lines += [
+            "",
+            f"[{r.class_name}]",
+            f"   provider: {provider_path(r, providers_dir)}",
+            f"   location: {r.location}",
+            f"   type: {' '.join(r.types)}",
+            f"   namespace: {' '.join(_namespaces(r, SFCB_INTEROP))}",
+        ]
+        if r.group:
+            lines.append(f"   group: {r.group}")
+        if r.unload:
+            lines.append(f"   unload: {r.unload}")
+    return "\n".join(lines) + "\n"
+
+
+def sfcb_plan(
+    project_root: Path, providers_dir: Path, work_dir: Path, include_dmtf: bool = False
+) -> Plan:
+    regs = project_registrations(project_root)
+    dmtf, vrm = mof_files(project_root)
+    plan = Plan("sfcb", Path(work_dir))
+    plan.files["vrmgmt.reg"] = sfcb_registration(regs, providers_dir)
+    parts = ([dmtf] if include_dmtf else []) + vrm
+    plan.files["vrmgmt.mof"] = "".join(f"// ==== {p} ====\n" + flatten_mof(p) for p in parts)
+    plan.show.append("vrmgmt.reg")
+    for i, ns in enumerate(_all_namespaces(regs, SFCB_INTEROP)):
+        cmd = ["sfcbstage", "-n", ns]
+        if i == 0:
+            cmd += ["-r", str(plan.path("vrmgmt.reg"))]
+        plan.commands.append([*cmd, str(plan.path("vrmgmt.mof"))])
+    plan.commands.append(["sfcbrepos", "-f"])
+    plan.notes += [
+        f"vrmgmt.mof holds {', '.join(str(p) for p in parts)} with #pragma includes "
+        "resolved; sfcbrepos adds SFCB's own DMTF schema to every namespace.",
+        "Restart sfcbd afterwards (e.g. systemctl restart sfcb).",
+    ]
+    return plan
+
+
+# --------------------------------------------------------------------------------------
+# OpenPegasus
+# --------------------------------------------------------------------------------------
+def _mof_string(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _mof_array(items: Sequence[str | int]) -> str:
+    return "{ " + ", ".join(_mof_string(i) if isinstance(i, str) else str(i) for i in items) + " }"
+
+
+def pegasus_registration_mof(
+    regs: Sequence[Registration],
+    providers_dir: Path,
+    interop_namespace: str = PEGASUS_INTEROP,
+    module_name: str = MODULE_NAME,
+    vendor: str = BRAND,
+    version: str = __version__,
+    source: str = "registration/vrmgmt.reg",
+) -> str:
+    """PG_ProviderModule / PG_Provider / PG_ProviderCapabilities instances
+    (OpenPegasus pegasus/Schemas/Pegasus/InterOp/VER20/PG_ProviderModule20.mof)."""
+    out = [
+        f"// Generated by `vrmgmt register --cimom pegasus` from {source}.",
+        f"// Load with: cimmof -n {interop_namespace} <this file>",
+        "// Provider Name = absolute path of the provider module (the CMPI miname;",
+        "// cmpi-bindings' py3CmpiProvider loads <Name>.py).",
+    ]
+    locations: list[str] = []
+    for r in regs:
+        if r.location not in locations:
+            locations.append(r.location)
+    for loc in locations:
+        mod = module_name if loc == locations[0] else f"{module_name}_{loc}"
+        mregs = [r for r in regs if r.location == loc]
+        groups = [r.group for r in mregs if r.group]
+        out += [
+            "",
+            "instance of PG_ProviderModule",
+            "{",
+            f"    Name = {_mof_string(mod)};",
+            f"    Vendor = {_mof_string(vendor)};",
+            f"    Version = {_mof_string(version)};",
+            '    InterfaceType = "CMPI";',
+            '    InterfaceVersion = "2.0.0";',
+            f"    Location = {_mof_string(loc)};",
+        ]
+        if groups:
+            out.append(f"    ModuleGroupName = {_mof_string(max(set(groups), key=groups.count))};")
+        out.append("};")
+        providers: list[str] = []
+        for r in mregs:
+            p = provider_path(r, providers_dir)
+            if p not in providers:
+                providers.append(p)
+                out += [
+                    "",
+                    "instance of PG_Provider",
+                    "{",
+                    f"    ProviderModuleName = {_mof_string(mod)};",
+                    f"    Name = {_mof_string(p)};",
+                    "};",
+                ]
+        for r in mregs:
+            types = [PROVIDER_TYPES[t] for t in r.types if t in PROVIDER_TYPES]
+            out += [
+                "",
+                "instance of PG_ProviderCapabilities",
+                "{",
+                f"    ProviderModuleName = {_mof_string(mod)};",
+                f"    ProviderName = {_mof_string(provider_path(r, providers_dir))};",
+                f"    CapabilityID = {_mof_string(r.class_name)};",
+                f"    ClassName = {_mof_string(r.class_name)};",
+                f"    Namespaces = {_mof_array(_namespaces(r, interop_namespace))};",
+                f"    ProviderType = {_mof_array(sorted(set(types)))};",
+                "    SupportedProperties = NULL;",
+                "    SupportedMethods = NULL;",
+                "};",
+            ]
+    return "\n".join(out) + "\n"
+
+
+def pegasus_plan(
+    project_root: Path,
+    providers_dir: Path,
+    work_dir: Path,
+    interop_namespace: str = PEGASUS_INTEROP,
+) -> Plan:
+    regs = project_registrations(project_root)
+    dmtf, vrm = mof_files(project_root)
+    plan = Plan("pegasus", Path(work_dir))
+    plan.files["vrmgmt-pegasus.mof"] = pegasus_registration_mof(
+        regs, providers_dir, interop_namespace
+    )
+    plan.show.append("vrmgmt-pegasus.mof")
+    for ns in _all_namespaces(regs, interop_namespace):
+        if ns != interop_namespace:
+            plan.commands.append(["cimmof", "-I", str(dmtf.parent), "-n", ns, str(dmtf)])
+        for f in vrm:
+            plan.commands.append(["cimmof", "-I", str(f.parent), "-n", ns, str(f)])
+    plan.commands.append(["cimmof", "-n", interop_namespace, str(plan.path("vrmgmt-pegasus.mof"))])
+    plan.notes += [
+        f"The DMTF subset ({dmtf}) goes only into namespaces other than {interop_namespace}, "
+        "which already holds OpenPegasus's schema.",
+        "OpenPegasus loads new registrations at once; no restart is needed.",
+    ]
+    return plan
+
+
+# --------------------------------------------------------------------------------------
+# The command
+# --------------------------------------------------------------------------------------
+def _default_project_root() -> Path:
+    return Path(__file__).resolve().parents[3]
+
+
+def register(
+    cimom: str,
+    dry_run: bool,
+    project_root: Path,
+    out: TextIO | None = None,
+    providers_dir: Path | None = None,
+    *,
+    work_dir: Path | None = None,
+    include_dmtf: bool = False,
+    interop_namespace: str | None = None,
+    runner: Callable[[list[str]], int] | None = None,
+) -> int:
+    """Register vrmgmt with SFCB or OpenPegasus; with dry_run print what would be done.
+    Returns a process exit code (0 ok, 2 bad input, else the failing command's code).
+    `out` defaults to sys.stdout (looked up at call time); work_dir defaults to a fresh
+    temporary directory (dry run: /tmp/vrmgmt-register, not created); include_dmtf also
+    stages the DMTF subset for SFCB; runner(cmd) -> exit code replaces subprocess."""
+    out = out or sys.stdout
+    project_root = Path(project_root).resolve()
+    providers_dir = Path(providers_dir or project_root / "providers").resolve()
+    if cimom not in CIMOMS:
+        out.write(f"vrmgmt register: unknown CIMOM {cimom!r} (choose {' or '.join(CIMOMS)})\n")
+        return 2
+    if work_dir is None:
+        work_dir = (
+            Path(tempfile.gettempdir()) / "vrmgmt-register"
+            if dry_run
+            else Path(tempfile.mkdtemp(prefix="vrmgmt-register-"))
+        )
+    try:
+        if cimom == "sfcb":
+            plan = sfcb_plan(project_root, providers_dir, work_dir, include_dmtf)
+        else:
+            plan = pegasus_plan(
+                project_root, providers_dir, work_dir, interop_namespace or PEGASUS_INTEROP
+            )
+    except (ConfigError, OSError) as exc:
+        out.write(f"vrmgmt register: {exc}\n")
+        return 2
+    missing = [
+        p
+        for r in project_registrations(project_root)
+        if not Path((p := provider_path(r, providers_dir)) + ".py").is_file()
+    ]
+    for p in dict.fromkeys(missing):
+        out.write(f"# warning: provider module {p}.py does not exist\n")
+
+    if dry_run:
+        _print_plan(plan, out)
+        return 0
+
+    plan.work_dir.mkdir(parents=True, exist_ok=True)
+    for name, content in plan.files.items():
+        plan.path(name).write_text(content)
+        out.write(f"wrote {plan.path(name)}\n")
+    run = runner or _run
+    for cmd in plan.commands:
+        out.write(f"$ {shlex.join(cmd)}\n")
+        if runner is None and shutil.which(cmd[0]) is None:
+            out.write(f"vrmgmt register: {cmd[0]} not found; is {cimom} installed?\n")
+            return 127
+        rc = run(cmd)
+        if rc != 0:
+            out.write(f"vrmgmt register: {cmd[0]} failed with exit code {rc}\n")
+            return rc
+    for note in plan.notes:
+        out.write(f"# {note}\n")
+    out.write(
+        "# The CIMOM's embedded Python must import cmpi_pywbem_bindings and vrmgmt: see "
+        "docs/cmpi.md (site hook).\n"
+    )
+    return 0
+
+
+def _run(cmd: list[str]) -> int:
+    return subprocess.run(cmd, check=False).returncode
+
+
+def _print_plan(plan: Plan, out: TextIO) -> None:
+    out.write(f"# vrmgmt register --cimom {plan.cimom} --dry-run: nothing is changed.\n")
+    out.write(f"# Files that would be written to {plan.work_dir}:\n")
+    for name, content in plan.files.items():
+        if name in plan.show:
+            out.write(f"# ---- {plan.path(name)} ----\n")
+            out.write(content)
+            out.write(f"# ---- end of {plan.path(name)} ----\n")
+        else:
+            out.write(f"#   {plan.path(name)} ({content.count(chr(10))} lines)\n")
+    out.write("# Commands that would run:\n")
+    for cmd in plan.commands:
+        out.write(shlex.join(cmd) + "\n")
+    for note in plan.notes:
+        out.write(f"# {note}\n")
+
+
+# --------------------------------------------------------------------------------------
+# Site hook for the CIMOM's embedded Python
+# --------------------------------------------------------------------------------------
+def site_hook_lines(project_root: Path | None = None, include_venv: bool = True) -> list[str]:
+    """Content of a .pth file that makes cmpi_pywbem_bindings and vrmgmt importable by
+    the Python that libpy3CmpiProvider.so embeds. That interpreter ignores PYTHONPATH
+    (Python >= 3.11 embedded with an isolated config), but processes .pth files in its
+    site-packages. When running from a virtual environment its site-packages (pywbem,
+    libvirt-python, lxml) is added too - only valid for the same Python minor version."""
+    root = Path(project_root or _default_project_root()).resolve()
+    src = str(root / "src")
+    lines = [
+        "# vrmgmt: cmpi_pywbem_bindings and vrmgmt for cmpi-bindings' embedded Python.",
+        "# src/ goes first so that it wins over cmpi-bindings' own (Python 2)",
+        "# cmpi_pywbem_bindings.py if that is installed too.",
+        f"import sys; sys.path[:0] = [p for p in [{src!r}] if p not in sys.path]",
+    ]
+    if include_venv and sys.prefix != sys.base_prefix:
+        for key in ("purelib", "platlib"):
+            p = sysconfig.get_paths()[key]
+            if p not in lines:
+                lines.append(p)
+    return lines
+
+
+def embedded_python(lib: Path | None = None) -> str:
+    """The python executable matching libpy3CmpiProvider.so's libpython (via ldd),
+    else "python3"."""
+    candidates = [lib] if lib else []
+    for d in (
+        "/usr/lib64/cmpi",
+        "/usr/lib/cmpi",
+        "/usr/lib/x86_64-linux-gnu/cmpi",
+        "/usr/lib/aarch64-linux-gnu/cmpi",
+        "/usr/lib64/sfcb",
+        "/usr/lib/sfcb",
+        "/usr/lib64",
+        "/usr/lib",
+    ):
+        candidates.append(Path(d) / "libpy3CmpiProvider.so")
+    for c in candidates:
+        if c and c.is_file() and shutil.which("ldd"):
+            try:
+                res = subprocess.run(["ldd", str(c)], capture_output=True, text=True, check=False)
+            except OSError:
+                continue
+            m = re.search(r"libpython(3\.\d+)", res.stdout)
+            if m:
+                return f"python{m.group(1)}"
+    return "python3"
+
+
+def site_packages_dir(python: str) -> Path | None:
+    """First site-packages directory of that interpreter."""
+    try:
+        res = subprocess.run(
+            [python, "-c", "import site; print(site.getsitepackages()[0])"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return Path(res.stdout.strip()) if res.returncode == 0 and res.stdout.strip() else None
+
+
+def print_site_hook(
+    out: TextIO | None = None, project_root: Path | None = None, python: str | None = None
+) -> None:
+    """Print the site hook and the file it belongs in (that Python's site-packages)."""
+    out = out or sys.stdout
+    python = python or embedded_python()
+    target = site_packages_dir(python)
+    where = (
+        target / SITE_HOOK_FILE if target else Path(f"<site-packages of {python}>") / SITE_HOOK_FILE
+    )
+    out.write(f"# Save as {where}\n")
+    out.write(f"# ({python} is the interpreter libpy3CmpiProvider.so embeds; check with ldd)\n")
+    for line in site_hook_lines(project_root):
+        out.write(line + "\n")

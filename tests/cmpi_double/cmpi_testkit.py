@@ -1,0 +1,99 @@
+"""Fixtures and helpers shared by tests/test_cmpi_*.py: a private libvirt test-driver
+node file per test, a vrmgmt configuration pointing at it ($VRMGMT_CONFIG), and a
+MiniMB (tests/cmpi_double/cmpi_mb.py) loading the real providers through the real
+registration/vrmgmt.reg and the real cmpi_pywbem_bindings module."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cmpi
+import cmpi_mb
+import pytest
+
+PROJECT = Path(__file__).resolve().parents[2]
+REGISTRATION = PROJECT / "registration" / "vrmgmt.reg"
+PROVIDERS = PROJECT / "providers"
+NS = "root/virt"
+BACKEND = "tdhost"
+
+TEST_NS = "http://libvirt.org/schemas/domain/test/1.0"
+VMS = {
+    # name: (uuid, running)
+    "alpha": ("5f0c2d3e-1a2b-4c5d-8e9f-000000000001", True),
+    "beta": ("5f0c2d3e-1a2b-4c5d-8e9f-000000000002", True),
+    "gamma": ("5f0c2d3e-1a2b-4c5d-8e9f-000000000003", False),
+}
+
+# What a CIMOM knows from the class repository (answering CMClassPathIsA)
+CLASSES = {
+    "VRM_ComputerSystem": "CIM_ComputerSystem",
+    "VRM_HostSystem": "CIM_ComputerSystem",
+    "CIM_ComputerSystem": "CIM_System",
+    "CIM_System": "CIM_EnabledLogicalElement",
+    "CIM_EnabledLogicalElement": "CIM_LogicalElement",
+    "CIM_LogicalElement": "CIM_ManagedSystemElement",
+    "CIM_ManagedSystemElement": "CIM_ManagedElement",
+    "CIM_ManagedElement": None,
+    "VRM_HostedDependency": "CIM_HostedDependency",
+    "CIM_HostedDependency": "CIM_Dependency",
+    "CIM_Dependency": None,
+}
+
+
+def write_node_xml(path: Path) -> Path:
+    domains = []
+    for name, (uuid, running) in VMS.items():
+        state = "" if running else "<test:runstate>5</test:runstate>"
+        domains.append(
+            f"<domain type='test' xmlns:test='{TEST_NS}'><name>{name}</name>"
+            f"<uuid>{uuid}</uuid><memory unit='KiB'>524288</memory><vcpu>2</vcpu>"
+            f"<os><type arch='x86_64'>hvm</type></os>{state}</domain>"
+        )
+    path.write_text(
+        "<node><cpu><mhz>2400</mhz><model>x86_64</model><active>4</active><total>4</total>"
+        "<nodes>1</nodes><sockets>1</sockets><cores>2</cores><threads>2</threads></cpu>"
+        "<memory>8388608</memory>" + "".join(domains) + "</node>"
+    )
+    return path
+
+
+@pytest.fixture
+def vrm_config(tmp_path, monkeypatch) -> Path:
+    """$VRMGMT_CONFIG: one libvirt test-driver backend over a node file of this test."""
+    import vrmgmt.cmpi
+
+    node = write_node_xml(tmp_path / "node.xml")
+    cfg = tmp_path / "vrmgmt.toml"
+    cfg.write_text(
+        f'[[backends]]\nid = "{BACKEND}"\ntype = "libvirt"\nuri = "test://{node}"\ntimeout = 10\n'
+    )
+    monkeypatch.setenv("VRMGMT_CONFIG", str(cfg))
+    vrmgmt.cmpi.reset()
+    yield cfg
+    vrmgmt.cmpi.reset()
+
+
+@pytest.fixture
+def mb(vrm_config):
+    """A minimal CIMOM over the real providers; checks on teardown that no exception
+    escaped an entry point and CMPI's thread rules were kept."""
+    m = cmpi_mb.MiniMB(REGISTRATION, PROVIDERS, namespace=NS, classes=CLASSES)
+    yield m
+    assert not m.escaped, f"exceptions escaped entry points: {m.escaped}"
+    assert not m.broker.violations, m.broker.violations
+    m.cleanup()
+
+
+def vm_path(mb: cmpi_mb.MiniMB, uuid: str):
+    return mb.path("VRM_ComputerSystem", {"CreationClassName": "VRM_ComputerSystem", "Name": uuid})
+
+
+def host_path(mb: cmpi_mb.MiniMB, backend: str = BACKEND):
+    return mb.path("VRM_HostSystem", {"CreationClassName": "VRM_HostSystem", "Name": backend})
+
+
+def ok(res: cmpi_mb.OpResult) -> cmpi_mb.OpResult:
+    assert res.status.rc == cmpi.CMPI_RC_OK, res.status
+    assert res.result._done >= 1, "the MI did not call rslt.done()"
+    return res

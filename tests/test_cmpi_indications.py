@@ -1,0 +1,212 @@
+"""Indications through the CMPI broker under CMPI's thread rules (prepareAttachThread in
+an MB thread, attachThread/detachThread in the provider's own thread), and the
+indication entry points of the adapter."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "cmpi_double"))
+
+import cmpi  # noqa: E402
+import cmpi_mb  # noqa: E402
+import cmpi_testkit as kit  # noqa: E402
+import pytest  # noqa: E402
+from pywbem import CIMInstance, CIMInstanceName, Uint16  # noqa: E402
+
+from vrmgmt.cmpi import IndicationSender  # noqa: E402
+
+mb = kit.mb  # fixtures
+vrm_config = kit.vrm_config
+
+NS = "root/virt"
+
+
+def indication(msg: str = "hello") -> CIMInstance:
+    return CIMInstance("VRM_TestIndication", properties={"Message": msg, "Code": Uint16(7)})
+
+
+def mb_context(broker):
+    return cmpi.CMPIContext._make()
+
+
+def make_sender(broker) -> IndicationSender:
+    with broker._as_mb():  # as inside an MI call
+        return IndicationSender(broker, mb_context(broker))
+
+
+def run_in_thread(fn) -> None:
+    errors = []
+
+    def target():
+        try:
+            fn()
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    t = threading.Thread(target=target)
+    t.start()
+    t.join(10)
+    if errors:
+        raise errors[0]
+
+
+def test_deliver_from_a_provider_thread_attaches_and_detaches():
+    broker = cmpi.CMPIBroker()
+    sender = make_sender(broker)
+    results = []
+    run_in_thread(lambda: results.append(sender.deliver(NS, indication())))
+    assert results == [True]
+    assert not broker.violations and not broker._attached
+    ns, inst, ctx = broker.indications[0]
+    assert ns == NS and ctx is sender.context
+    assert inst._as_dict() == {"Message": "hello", "Code": 7}
+    assert inst._props["Code"].type == cmpi.CMPI_uint16
+
+
+def test_worker_thread_attached_once_for_many_indications():
+    broker = cmpi.CMPIBroker()
+    sender = make_sender(broker)
+
+    def worker(deliver, count):
+        assert threading.get_ident() in broker._attached
+        for i in range(count):
+            deliver(NS, indication(f"n{i}"))
+
+    sender.start_thread(worker, 3).join(10)
+    assert [i._as_dict()["Message"] for _, i, _ in broker.indications] == ["n0", "n1", "n2"]
+    assert not broker.violations and not broker._attached
+
+
+def test_the_double_enforces_the_thread_rules():
+    broker = cmpi.CMPIBroker()
+    with pytest.raises(cmpi.CMPIException):  # prepareAttachThread outside an MI call
+        IndicationSender(broker, mb_context(broker))
+    broker.violations.clear()
+    sender = make_sender(broker)
+
+    def unattached():
+        with broker._as_mb():
+            ci = cmpi.CMPIInstance._make(broker.new_object_path(NS, "X"))
+        broker.deliverIndication(sender.context, NS, ci)
+
+    with pytest.raises(cmpi.CMPIException):
+        run_in_thread(unattached)
+    assert broker.violations and "neither running an MI call nor attached" in broker.violations[0]
+
+
+def test_disabled_sender_drops_and_sfcb_gets_no_namespace():
+    broker = cmpi.CMPIBroker(name="RequestHandler")  # SFCB's broker name
+    sender = make_sender(broker)
+    ind = indication()
+    ind.path = CIMInstanceName("VRM_TestIndication", namespace=NS)
+    run_in_thread(lambda: sender.deliver(NS, ind))
+    assert broker.indications[0][1].objectpath().namespace() == ""
+    sender.enabled = False
+    assert sender.deliver(NS, indication()) is False
+    assert len(broker.indications) == 1
+
+
+INDICATOR = """
+    import pywbem
+    from vrmgmt.cim import Provider
+
+    EVENTS = []
+
+    class Indicator(Provider):
+        def authorize_filter(self, ctx, query, class_name, owner):
+            EVENTS.append(("authorize", owner))
+            return owner != "mallory"
+
+        def activate_filter(self, ctx, query, class_name, first):
+            EVENTS.append(("activate", query, class_name, first))
+            sender = self.env.extras["indication_sender"]
+            sender.start_thread(self.emit, ctx.namespace)
+
+        def deactivate_filter(self, ctx, query, class_name, last):
+            EVENTS.append(("deactivate", last))
+
+        def enable_indications(self, ctx):
+            EVENTS.append(("enable",))
+
+        def disable_indications(self, ctx):
+            EVENTS.append(("disable",))
+
+        def emit(self, deliver, namespace):
+            deliver(namespace, pywbem.CIMInstance(
+                "VRM_TestIndication", properties={"Message": "state changed"}))
+
+    def get_providers(env):
+        return {"VRM_TestIndication": Indicator(env)}
+"""
+
+
+@pytest.fixture
+def ind_mb(tmp_path, vrm_config):
+    proj = tmp_path / "proj"
+    (proj / "providers").mkdir(parents=True)
+    (proj / "registration").mkdir()
+    (proj / "providers" / "Indicator.py").write_text(textwrap.dedent(INDICATOR))
+    reg = proj / "registration" / "vrmgmt.reg"
+    reg.write_text(
+        "[VRM_TestIndication]\n provider: Indicator\n location: py3CmpiProvider\n"
+        " type: indication\n namespace: root/virt\n"
+    )
+    m = cmpi_mb.MiniMB(reg, proj / "providers", classes=kit.CLASSES)
+    yield m
+    assert not m.escaped and not m.broker.violations, (m.escaped, m.broker.violations)
+    m.cleanup()
+
+
+def test_indication_entry_points(ind_mb):
+    m = ind_mb
+    mi = m.mi(m._reg("VRM_TestIndication"), "indication")
+    ctx = m.context()
+    flt = cmpi.CMPISelectExp(m.broker, "SELECT * FROM VRM_TestIndication", "WQL")
+    cp = m.path("VRM_TestIndication")
+
+    assert mi.authorize_filter(ctx, flt, "VRM_TestIndication", cp, "alice").ok
+    st = mi.authorize_filter(ctx, flt, "VRM_TestIndication", cp, "mallory")
+    assert st.rc == cmpi.CMPI_RC_ERR_ACCESS_DENIED
+    st = mi.must_poll(ctx, flt, "VRM_TestIndication", cp)
+    assert st.rc == cmpi.CMPI_RC_ERR_NOT_SUPPORTED and "polling" in st.msg
+    assert mi.enable_indications(ctx).ok
+    assert mi.activate_filter(ctx, flt, "VRM_TestIndication", cp, True).ok
+    deadline = time.monotonic() + 10
+    while not m.broker.indications and time.monotonic() < deadline:
+        time.sleep(0.01)
+    ns, inst, _ = m.broker.indications[0]
+    assert ns == NS and inst._as_dict() == {"Message": "state changed"}
+    assert mi.deactivate_filter(ctx, flt, "VRM_TestIndication", cp, True).ok
+    assert mi.disable_indications(ctx).ok
+
+    events = next(
+        mod
+        for name, mod in sys.modules.items()
+        if name.startswith("vrmgmt_cmpi_providers.Indicator")
+    ).EVENTS
+    assert events == [
+        ("authorize", "alice"),
+        ("authorize", "mallory"),
+        ("enable",),
+        ("activate", "SELECT * FROM VRM_TestIndication", "VRM_TestIndication", True),
+        ("deactivate", True),
+        ("disable",),
+    ]
+    proxy = mi.instance
+    assert proxy.indication_sender.enabled is False
+    assert proxy.indication_sender.deliver(NS, indication()) is False
+
+
+def test_filters_on_classes_without_indication_support(mb):
+    mi = mb.mi(mb._reg("VRM_ComputerSystem"), "instance")
+    flt = cmpi.CMPISelectExp(mb.broker, "SELECT * FROM VRM_ComputerSystem", "WQL")
+    st = mi.activate_filter(
+        mb.context(), flt, "VRM_ComputerSystem", mb.path("VRM_ComputerSystem"), True
+    )
+    assert st.rc == cmpi.CMPI_RC_ERR_NOT_SUPPORTED
+    assert mi.enable_indications(mb.context()).ok  # nothing to enable: fine
