@@ -23,11 +23,12 @@ Optional capabilities and what each driver lacks (NotSupported carries libvirt's
 message; the list is what was verified with libvirt 9.0):
 
 - define_vm / undefine_vm / modify_vm: all drivers with persistent domains. The test
-  and LXC drivers cannot attach/detach devices (virDomainAttachDeviceFlags): disk and
-  NIC changes are then made by redefining the persistent configuration, which needs a
+  driver cannot attach/detach devices (virDomainAttachDeviceFlags): disk and NIC
+  changes are then made by redefining the persistent configuration, which needs a
   persistent domain and takes effect at the next start of a running one. vCPU and
   memory changes apply to the configuration and, when the domain runs and the driver
-  can, live too.
+  can, live too; a change the running domain cannot take waits for the next start.
+  LXC's undefine takes no flags (plain undefine is used).
 - Snapshots: test and QEMU drivers (QEMU internal snapshots need qcow2 disks, so a
   diskless or raw-disk VM answers NotSupported/BackendError with libvirt's reason).
   LXC has none (NotSupported).
@@ -36,6 +37,8 @@ message; the list is what was verified with libvirt 9.0):
 - bulk_stats: one virConnectGetAllDomainStats call. The test driver reports only
   ``state.*``; QEMU reports all groups; inactive domains report state (and, on QEMU,
   balloon/vcpu values from their configuration).
+- Xen (libxl) could not be run where this was written: only its domain XML (type
+  mapping, disks, NICs) is verified; the generic code paths apply to it unchanged.
 - uptime_s: for running domains of a local ``qemu:///system`` or ``qemu:///session``,
   from the QEMU process start time (its pid file and /proc); None elsewhere.
 """
@@ -312,6 +315,7 @@ class LibvirtManager(Manager):
         self._driver: str | None = None
         self._caps: etree._Element | None = None
         self._qemu_pid_dir: str | None = None
+        self._dropped: list[libvirt.virConnect] = []  # dead connections still to close
 
     def __repr__(self) -> str:
         return f"LibvirtManager({self.backend_id!r}, uri={self.uri!r})"
@@ -324,6 +328,8 @@ class LibvirtManager(Manager):
     def _open_locked(self) -> libvirt.virConnect:
         if self._conn is not None:
             return self._conn
+        while self._dropped:
+            _close_quietly(self._dropped.pop())
         daemon = _uses_daemon(self.uri)
         if daemon:
             _ensure_event_loop()
@@ -357,8 +363,11 @@ class LibvirtManager(Manager):
             log.warning(
                 "backend %s: libvirt closed the connection (reason %d)", self.backend_id, reason
             )
-            if self._conn is c:  # a plain compare-and-clear: the next _call reconnects
+            # No lock here (a caller may hold it while libvirt runs this callback), and
+            # no virConnectClose inside the callback: drop it, the next call reopens.
+            if self._conn is c:
                 self._conn = None
+                self._dropped.append(c)
 
         with contextlib.suppress(libvirt.libvirtError):
             conn.registerCloseCallback(closed, None)
@@ -379,11 +388,9 @@ class LibvirtManager(Manager):
     def close(self) -> None:
         with self._lock:
             conn, self._conn = self._conn, None
-        if conn is not None:
-            with contextlib.suppress(libvirt.libvirtError):
-                conn.unregisterCloseCallback()
-            with contextlib.suppress(libvirt.libvirtError):
-                conn.close()
+            dropped, self._dropped = self._dropped, []
+        for c in ([conn] if conn is not None else []) + dropped:
+            _close_quietly(c)
 
     def _call(self, fn: Callable[[libvirt.virConnect], T]) -> T:
         """Run fn(conn), reconnecting once if the connection was lost.
@@ -407,6 +414,7 @@ class LibvirtManager(Manager):
                     with self._lock:
                         if self._conn is conn:
                             self._conn = None
+                    _close_quietly(conn)
                     continue
                 if lost:
                     raise BackendUnavailable(self.backend_id, _message(exc)) from None
@@ -976,7 +984,8 @@ class LibvirtManager(Manager):
             try:
                 records = conn.getAllDomainStats(_STATS_GROUPS, flags)
             except libvirt.libvirtError as exc:
-                if exc.get_error_code() not in _UNSUPPORTED or not flags:
+                code = exc.get_error_code()
+                if not flags or code not in _UNSUPPORTED | {libvirt.VIR_ERR_INVALID_ARG}:
                     raise
                 records = conn.getAllDomainStats(_STATS_GROUPS, 0)  # daemon without NOWAIT
             out: dict[str, dict[str, float]] = {}
@@ -1024,6 +1033,16 @@ def _translate(exc: libvirt.libvirtError) -> Exception:
     if code == libvirt.VIR_ERR_OPERATION_INVALID:
         return InvalidStateTransition(_message(exc))
     return BackendError(_message(exc))
+
+
+def _close_quietly(conn: libvirt.virConnect) -> None:
+    """Release a connection that may already be dead (or closed: _o is None)."""
+    if getattr(conn, "_o", None) is None:
+        return
+    with contextlib.suppress(libvirt.libvirtError):
+        conn.unregisterCloseCallback()
+    with contextlib.suppress(libvirt.libvirtError):
+        conn.close()
 
 
 def _alive(conn: libvirt.virConnect) -> bool:
