@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+# the test double of cmpi-bindings' SWIG module `cmpi` and its mini CIMOM
+sys.path.insert(0, str(Path(__file__).resolve().parent / "cmpi_double"))
 
 from support.server import VrmServer  # noqa: E402
 from support.testdriver import node_uri, write_node_xml  # noqa: E402
