@@ -227,7 +227,7 @@ def test_writer_output_is_what_pywbem_parses():
         ],
         path=pywbem.CIMInstanceName("VRM_X", {"K": "k1", "I": pywbem.Uint8(3)}),
     )
-    w = Writer()
+    w = Writer(cache=True)
     w.named_instance(inst)
     w.named_instance(inst)  # second time from the encoding cache
     text = w.take().decode()

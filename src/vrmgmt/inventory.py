@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -199,6 +199,17 @@ class Inventory:
                 self._vm_backend[vm.uuid] = bid
                 vms.append(vm)
         return vms, res.failures
+
+    def iter_vms(self) -> Iterator[VirtualMachine]:
+        """All VMs, streamed backend by backend: each backend's listing is bounded by
+        its timeout; unreachable backends are skipped (and marked, as in list_vms)."""
+        for bid in self.managers:
+            try:
+                it = self.call(bid, lambda m: m.iter_vms())
+            except VrmError as exc:
+                log.warning("backend %s left out of the enumeration: %s", bid, exc)
+                continue
+            yield from it
 
     def backend_of(self, uuid: str) -> str:
         """Which backend holds the VM (cached; a miss asks every backend)."""

@@ -8,7 +8,7 @@ never expose library objects. Methods may be called from several threads at once
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from vrmgmt.errors import NotSupported
 from vrmgmt.model import Host, PowerAction, PowerState, Snapshot, VirtualMachine
@@ -69,6 +69,11 @@ class Manager(abc.ABC):
     @abc.abstractmethod
     def list_vms(self) -> list[VirtualMachine]:
         """Every VM the backend knows (running or defined), in one bulk call if possible."""
+
+    def iter_vms(self) -> Iterator[VirtualMachine]:
+        """The VMs one by one; backends that can read them lazily override this so a
+        huge host streams (pull enumerations) instead of being held in memory."""
+        return iter(self.list_vms())
 
     @abc.abstractmethod
     def get_vm(self, uuid: str) -> VirtualMachine:

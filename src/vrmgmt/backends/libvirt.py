@@ -53,7 +53,7 @@ import pwd
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -450,53 +450,65 @@ class LibvirtManager(Manager):
     def list_vms(self) -> list[VirtualMachine]:
         """All domains: one listAllDomains, three flag-filtered lists (managed save,
         autostart, transient) and info() per domain; the domain XML only on QEMU."""
+        return self._call(lambda conn: list(self._convert(conn, *self._listing(conn))))
 
-        def read(conn: libvirt.virConnect) -> list[VirtualMachine]:
-            doms = conn.listAllDomains(0)
-            if not doms:
-                return []
-            saved = _uuid_set(conn, libvirt.VIR_CONNECT_LIST_DOMAINS_MANAGEDSAVE)
-            auto = _uuid_set(conn, libvirt.VIR_CONNECT_LIST_DOMAINS_AUTOSTART)
-            transient = _uuid_set(conn, libvirt.VIR_CONNECT_LIST_DOMAINS_TRANSIENT)
-            driver = self._driver or conn.getType()
-            vtype = virtual_system_type(driver, None)
-            read_xml = driver.upper() == "QEMU"
-            out = []
-            for dom in doms:
-                try:
-                    state_code, max_mem, mem, vcpus, cpu_time = dom.info()
-                    uuid = dom.UUIDString()
-                    state = _STATE.get(state_code, PowerState.UNKNOWN)
-                    if state is PowerState.OFF and uuid in saved:
-                        state = PowerState.SUSPENDED
-                    vm = VirtualMachine(
-                        uuid=uuid.lower(),
-                        name=dom.name(),
-                        backend_id=self.backend_id,
-                        state=state,
-                        vcpus=vcpus,
-                        memory_kib=mem,
-                        max_memory_kib=max_mem,
-                        virtual_system_type=vtype,
-                        persistent=uuid not in transient,
-                        autostart=uuid in auto,
-                        cpu_time_ns=cpu_time,
-                    )
-                    if read_xml:
-                        facts = parse_domain_xml(dom.XMLDesc(0))
-                        vm.virtual_system_type = virtual_system_type(driver, facts["type"])
-                        vm.os_type = facts["os_type"]
-                        vm.guest_agent_running = facts["guest_agent"]
-                        if state in (PowerState.RUNNING, PowerState.PAUSED):
-                            vm.uptime_s = self._uptime(dom)
-                except libvirt.libvirtError as exc:
-                    if exc.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
-                        raise
-                    continue  # a domain undefined while we listed: skip it
-                out.append(vm)
-            return out
+    def iter_vms(self) -> Iterator[VirtualMachine]:
+        """Like list_vms, but only the listing happens now; each VM is read when the
+        iterator reaches it, so a huge host is never held in memory as VM objects."""
+        conn, listing = self._call(lambda c: (c, self._listing(c)))
+        return self._lazy(conn, listing)
 
-        return self._call(read)
+    def _lazy(self, conn, listing) -> Iterator[VirtualMachine]:
+        try:
+            yield from self._convert(conn, *listing)
+        except libvirt.libvirtError as exc:
+            raise BackendError(f"reading VMs of {self.backend_id!r}: {_message(exc)}") from None
+
+    def _listing(self, conn: libvirt.virConnect) -> tuple:
+        doms = conn.listAllDomains(0)
+        if not doms:
+            return ([], set(), set(), set())
+        saved = _uuid_set(conn, libvirt.VIR_CONNECT_LIST_DOMAINS_MANAGEDSAVE)
+        auto = _uuid_set(conn, libvirt.VIR_CONNECT_LIST_DOMAINS_AUTOSTART)
+        transient = _uuid_set(conn, libvirt.VIR_CONNECT_LIST_DOMAINS_TRANSIENT)
+        return (doms, saved, auto, transient)
+
+    def _convert(self, conn, doms, saved, auto, transient) -> Iterator[VirtualMachine]:
+        driver = self._driver or conn.getType()
+        vtype = virtual_system_type(driver, None)
+        read_xml = driver.upper() == "QEMU"
+        for dom in doms:
+            try:
+                state_code, max_mem, mem, vcpus, cpu_time = dom.info()
+                uuid = dom.UUIDString()
+                state = _STATE.get(state_code, PowerState.UNKNOWN)
+                if state is PowerState.OFF and uuid in saved:
+                    state = PowerState.SUSPENDED
+                vm = VirtualMachine(
+                    uuid=uuid.lower(),
+                    name=dom.name(),
+                    backend_id=self.backend_id,
+                    state=state,
+                    vcpus=vcpus,
+                    memory_kib=mem,
+                    max_memory_kib=max_mem,
+                    virtual_system_type=vtype,
+                    persistent=uuid not in transient,
+                    autostart=uuid in auto,
+                    cpu_time_ns=cpu_time,
+                )
+                if read_xml:
+                    facts = parse_domain_xml(dom.XMLDesc(0))
+                    vm.virtual_system_type = virtual_system_type(driver, facts["type"])
+                    vm.os_type = facts["os_type"]
+                    vm.guest_agent_running = facts["guest_agent"]
+                    if state in (PowerState.RUNNING, PowerState.PAUSED):
+                        vm.uptime_s = self._uptime(dom)
+            except libvirt.libvirtError as exc:
+                if exc.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+                    raise
+                continue  # a domain undefined while we listed: skip it
+            yield vm
 
     def get_vm(self, uuid: str) -> VirtualMachine:
         return self._call(lambda conn: self._vm(conn, self._lookup(conn, uuid), details=True))

@@ -49,6 +49,9 @@ class ProviderContext:
     get_instance_cb: Callable[..., pywbem.CIMInstance] | None = None
     #: is_subclass(sub, sup) -> bool, answered from the host's class repository.
     is_subclass_cb: Callable[[str, str], bool] | None = None
+    #: the host streams this result in batches (pull operations): providers should
+    #: produce it lazily and not cache it
+    bulk: bool = False
 
     def get_instance(
         self, path: pywbem.CIMInstanceName, property_list: Iterable[str] | None = None

@@ -45,7 +45,7 @@ class VirtualSystemProvider(Provider):
     the server's encoder reuses its encoding. The cache holds the VMs of the last
     complete enumeration only, and at most CACHE_LIMIT of them."""
 
-    CACHE_LIMIT = 20_000
+    CACHE_LIMIT = 12_000
 
     def __init__(self, env):
         super().__init__(env)
@@ -77,7 +77,13 @@ class VirtualSystemProvider(Provider):
     def enum_instances(
         self, ctx: ProviderContext, class_name: str, property_list: list[str] | None
     ) -> Iterator[CIMInstance]:
-        vms, _failures = self.env.inventory.list_vms()
+        inv = self.env.inventory
+        if ctx.bulk:  # streamed in batches: read VMs lazily, leave the cache alone
+            for vm in inv.iter_vms():
+                possible = inv.managers[vm.backend_id].possible_actions(vm)
+                yield instances.vm_instance(vm, ctx.namespace, possible)
+            return
+        vms, _failures = inv.list_vms()
         yield from self._instances(ctx, vms)
 
     def get_instance(

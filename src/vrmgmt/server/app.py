@@ -211,6 +211,7 @@ class CIMApp:
             result.body,
             result.error,
             req.protocol_version,
+            result.cache_encoding,
         )
         return self._stream(
             start_response, chunks, req, result, t0, trailers if streaming else None

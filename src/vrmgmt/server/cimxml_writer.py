@@ -55,20 +55,35 @@ def value_text(value: Any, cim_type: str | None = None) -> str:
     return str(value)
 
 
-# Encoded instances by id(properties dict): (properties, classname, text). Bounded by
-# the characters it holds; emptied when full (cheap, and a steady state refills it).
+# Encoded instances by id(properties dict): (properties, classname, text). Both caches
+# together are bounded by the characters they hold, and emptied when full (cheap; a
+# steady state refills them). Entries keep their objects alive, so ids stay unique.
 ENCODED_CACHE_CHARS = 24_000_000
 _ENCODED: dict[int, tuple[Any, str, str]] = {}
 _encoded_chars = 0
 
 
-def _remember(props: Any, classname: str, text: str) -> None:
+# Whole VALUE.NAMEDINSTANCE elements by id(instance): (instance, text).
+_NAMED: dict[int, tuple[Any, str]] = {}
+
+
+def _make_room(n: int) -> None:
     global _encoded_chars
-    if _encoded_chars + len(text) > ENCODED_CACHE_CHARS:
+    if _encoded_chars + n > ENCODED_CACHE_CHARS:
         _ENCODED.clear()
+        _NAMED.clear()
         _encoded_chars = 0
+    _encoded_chars += n
+
+
+def _remember(props: Any, classname: str, text: str) -> None:
+    _make_room(len(text))
     _ENCODED[id(props)] = (props, classname, text)
-    _encoded_chars += len(text)
+
+
+def _remember_named(inst: Any, text: str) -> None:
+    _make_room(len(text))
+    _NAMED[id(inst)] = (inst, text)
 
 
 def _attrs(attrs: dict[str, str] | None) -> str:
@@ -102,7 +117,8 @@ class Writer:
     """Collects encoded text; `xf` is itself, offering element()/write() for the odd
     hand-written element (as lxml's xmlfile did)."""
 
-    def __init__(self) -> None:
+    def __init__(self, cache: bool = False) -> None:
+        self.cache = cache
         self.parts: list[str] = []
         self.size = 0
         self._tag_cache: dict[tuple, tuple[str, str]] = {}
@@ -312,7 +328,7 @@ class Writer:
         self.out(self._qualifiers(quals))
 
     def _instance(self, inst: CIMInstance, iq: bool, ico: bool) -> str:
-        if iq or ico:
+        if iq or ico or not self.cache:
             return self._encode_instance(inst, iq, ico)
         # Providers that return the same (unchanged) instance objects again get their
         # encoding back from the cache; keyed by the properties dict, which instances
@@ -345,11 +361,21 @@ class Writer:
         include_qualifiers: bool = False,
         include_class_origin: bool = False,
     ) -> None:
-        self.out(
-            f"<VALUE.NAMEDINSTANCE>{self._instancename(inst.path)}"
-            f"{self._instance(inst, include_qualifiers, include_class_origin)}"
-            "</VALUE.NAMEDINSTANCE>"
+        plain = self.cache and not include_qualifiers and not include_class_origin
+        if plain:  # the same instance object again: its whole element from the cache
+            hit = _NAMED.get(id(inst))
+            if hit is not None and hit[0] is inst:
+                self.out(hit[1])
+                return
+        body = (
+            self._encode_instance(inst, False, False)  # remembered below, as a whole
+            if plain
+            else self._instance(inst, include_qualifiers, include_class_origin)
         )
+        text = f"<VALUE.NAMEDINSTANCE>{self._instancename(inst.path)}{body}</VALUE.NAMEDINSTANCE>"
+        if plain:
+            _remember_named(inst, text)
+        self.out(text)
 
     def instance_with_path(
         self,
@@ -400,12 +426,13 @@ def response(
     body: Callable[[Writer], Iterator[None] | None] | None,
     error: pywbem.CIMError | None = None,
     protocol_version: str = "1.0",
+    cache: bool = False,
 ) -> Iterator[bytes]:
     """Generate a whole CIM-XML response in chunks.
 
     body(writer) writes the IRETURNVALUE/RETURNVALUE content; if it is a generator, each
     yield is a chance to flush a chunk. Either body or error is given."""
-    w = Writer()
+    w = Writer(cache)
     tag = "IMETHODRESPONSE" if intrinsic else "METHODRESPONSE"
     w.out(
         '<?xml version="1.0" encoding="utf-8" ?>\n<CIM CIMVERSION="2.0" DTDVERSION="2.0">'

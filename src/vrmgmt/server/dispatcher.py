@@ -35,6 +35,7 @@ class Result:
     intrinsic: bool
     body: Any = None  # callable(Writer) -> iterator | None
     error: CIMError | None = None
+    cache_encoding: bool = False  # let the encoder reuse/remember instance encodings
 
 
 def _bool(params: dict, name: str, default: bool) -> bool:
@@ -145,6 +146,9 @@ class Dispatcher(QueryOperations):
             ns = self.repo.canonical_namespace(req.namespace)
             ctx = self._context(ns, user)
             ctx.streaming = streaming
+            # Pull operations stream large results in batches: providers read lazily
+            # and nothing is cached for them.
+            ctx.bulk = req.name.lower().startswith(("open", "pull"))
             if intrinsic:
                 handler = self._intrinsic.get(req.name.lower())
                 if handler is None:
@@ -156,7 +160,7 @@ class Dispatcher(QueryOperations):
                 body = handler(ctx, req.params)
             else:
                 body = self.invoke_method(ctx, req)
-            return Result(req.name, intrinsic, body=body)
+            return Result(req.name, intrinsic, body=body, cache_encoding=not ctx.bulk)
         except CIMError as exc:
             return Result(req.name, intrinsic, error=exc)
         except Exception as exc:  # noqa: BLE001 - never a traceback to the client

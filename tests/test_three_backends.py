@@ -1,0 +1,269 @@
+"""Acceptance: one `vrmgmt serve` with three backends at once.
+
+A real libvirtd + QEMU (one tiny TCG guest, running), govmomi's vCenter simulator
+(1 host, 2 VMs) and a libvirt test-driver node file (3 domains) behind ONE server
+process, driven over CIM-XML with pywbem:
+
+1. one EnumerateInstances returns the VMs of all three backends, each with its
+   VirtualSystemType and BackendID, and each VM's associated VRM_HostSystem is its own
+   backend's host;
+2. RequestStateChange round trips through the server on the QEMU guest (pause/resume)
+   and on a vcsim VM (suspend/resume); pause on vSphere answers 1 (not supported);
+3. vcsim frozen (a hung vCenter): enumerations wait for it at most its timeout, then
+   answer with the other backends' VMs and host "vc" Lost Communication; thawed: back;
+4. vcsim stopped mid-run: the next enumeration still answers, within the backend
+   timeout plus a margin, with the other backends' VMs, and host "vc" reports
+   OperationalStatus [13] (Lost Communication); vcsim restarted on the same port:
+   its VMs come back without restarting the server. The vSphere password never
+   appears in the server log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import libvirt
+import pytest
+from pywbem import Uint16
+
+from support.libvirtd import LibvirtdForTests
+from support.server import VrmServer
+from support.testdriver import node_uri, write_node_xml
+from support.vcsim import Vcsim, VcsimUnavailable, build_vcsim
+
+pytestmark = [pytest.mark.qemu, pytest.mark.vcsim, pytest.mark.timeout(240)]
+
+VC_TIMEOUT = 5  # seconds: the "vc" backend's configured timeout
+TD_DOMAINS = 3
+VC_HOSTS, VC_VMS = 1, 2
+
+OS_OK, OS_LOST_COMMUNICATION = 2, 13
+ES_ENABLED, ES_ENABLED_OFFLINE, ES_QUIESCE = 2, 6, 9
+RC_COMPLETED, RC_NOT_SUPPORTED = 0, 1
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    try:
+        build_vcsim()
+    except VcsimUnavailable as exc:
+        pytest.skip(str(exc))
+    d: Path = tmp_path_factory.mktemp("three")
+    with contextlib.ExitStack() as stack:
+        daemon = stack.enter_context(LibvirtdForTests("qemu:///system"))
+        tiny = stack.enter_context(daemon.tiny_vm(domain_type="qemu"))
+        conn = daemon.connect()
+        try:
+            conn.lookupByUUIDString(tiny.uuid).create()  # boot it (TCG, idles in SeaBIOS)
+        finally:
+            conn.close()
+
+        sim = stack.enter_context(Vcsim(hosts=VC_HOSTS, vms=VC_VMS))
+        assert sim.expected_vms == VC_VMS
+
+        td = write_node_xml(d / "node.xml", TD_DOMAINS, prefix="td", seed=33)
+
+        cred = d / "vc.cred"
+        cred.write_text(f'username = "{sim.username}"\npassword = "{sim.password}"\n')
+        os.chmod(cred, 0o600)
+        backends = [
+            {"id": "td", "type": "libvirt", "uri": node_uri(d / "node.xml")},
+            {"id": "kvm", "type": "libvirt", "uri": "qemu:///system", "timeout": 30},
+            {
+                "id": "vc",
+                "type": "vsphere",
+                "host": sim.host,
+                "port": sim.port,
+                "credentials": str(cred),
+                "verify_tls": True,
+                "ca_file": sim.ca_file,
+                "timeout": VC_TIMEOUT,
+            },
+        ]
+        srv = stack.enter_context(VrmServer(d / "srv", backends))
+        yield SimpleNamespace(srv=srv, sim=sim, tiny=tiny, td=td, daemon=daemon)
+
+
+def _enum_vms(conn) -> dict[str, object]:
+    return {vm["Name"]: vm for vm in conn.EnumerateInstances("VRM_ComputerSystem")}
+
+
+def _hosts(conn) -> dict[str, object]:
+    return {h["Name"]: h for h in conn.EnumerateInstances("VRM_HostSystem")}
+
+
+def _rsc(conn, path, state: int) -> int:
+    rv, _out = conn.InvokeMethod("RequestStateChange", path, RequestedState=Uint16(state))
+    return int(rv)
+
+
+def _libvirt_state(env) -> int:
+    """The tiny guest's state as libvirtd itself reports it (not through vrmgmt)."""
+    conn = env.daemon.connect()
+    try:
+        return conn.lookupByUUIDString(env.tiny.uuid).state()[0]
+    finally:
+        conn.close()
+
+
+def _vc_vms(vms: dict) -> dict:
+    return {u: vm for u, vm in vms.items() if vm["BackendID"] == "vc"}
+
+
+def test_one_enumeration_covers_all_three_backends(env):
+    conn = env.srv.conn()
+    vms = _enum_vms(conn)
+
+    td = {u for _, u in env.td}
+    by_backend: dict[str, set[str]] = {}
+    for u, vm in vms.items():
+        by_backend.setdefault(vm["BackendID"], set()).add(u)
+    # other sessions may have their own guests on qemu:///system: ours must be there
+    assert by_backend["td"] == td
+    assert env.tiny.uuid in by_backend["kvm"]
+    assert len(by_backend["vc"]) == VC_VMS
+    assert set(by_backend) == {"td", "kvm", "vc"}
+
+    for u in td:
+        assert vms[u]["VirtualSystemType"] == "Test"
+        assert vms[u]["EnabledState"] == ES_ENABLED
+    qemu = vms[env.tiny.uuid]
+    assert qemu["VirtualSystemType"] == "QEMU"  # tiny_vm(domain_type="qemu"): TCG
+    assert qemu["ElementName"] == env.tiny.name
+    assert qemu["EnabledState"] == ES_ENABLED
+    for u in by_backend["vc"]:
+        assert vms[u]["VirtualSystemType"] == "VMware"
+
+    hosts = _hosts(conn)
+    assert set(hosts) == {"td", "kvm", "vc"}
+    for h in hosts.values():
+        assert list(h["OperationalStatus"]) == [OS_OK], h["Name"]
+
+    # each VM reaches its own backend's host (checked for every VM except other
+    # sessions' guests on qemu:///system)
+    for u in td | {env.tiny.uuid} | by_backend["vc"]:
+        assoc = conn.Associators(
+            vms[u].path, AssocClass="VRM_HostedDependency", ResultClass="VRM_HostSystem"
+        )
+        assert [h["Name"] for h in assoc] == [vms[u]["BackendID"]], u
+
+
+def test_request_state_change_round_trips(env):
+    conn = env.srv.conn()
+    vms = _enum_vms(conn)
+
+    # QEMU guest: pause, resume
+    qpath = vms[env.tiny.uuid].path
+    assert _rsc(conn, qpath, 9) == RC_COMPLETED
+    assert conn.GetInstance(qpath)["EnabledState"] == ES_QUIESCE
+    assert _libvirt_state(env) == libvirt.VIR_DOMAIN_PAUSED  # really paused in QEMU
+    assert _rsc(conn, qpath, 2) == RC_COMPLETED
+    assert conn.GetInstance(qpath)["EnabledState"] == ES_ENABLED
+    assert _libvirt_state(env) == libvirt.VIR_DOMAIN_RUNNING
+
+    # vcsim VM: suspend, resume
+    vc_uuid = sorted(_vc_vms(vms))[0]
+    vpath = vms[vc_uuid].path
+    if conn.GetInstance(vpath)["EnabledState"] != ES_ENABLED:
+        assert _rsc(conn, vpath, 2) == RC_COMPLETED
+    assert _rsc(conn, vpath, 6) == RC_COMPLETED
+    assert conn.GetInstance(vpath)["EnabledState"] == ES_ENABLED_OFFLINE
+    assert _rsc(conn, vpath, 2) == RC_COMPLETED
+    assert conn.GetInstance(vpath)["EnabledState"] == ES_ENABLED
+
+    # vSphere cannot pause: 1 (not supported), and nothing changes
+    inst = conn.GetInstance(vpath)
+    assert 9 not in list(inst["AvailableRequestedStates"] or [])
+    assert _rsc(conn, vpath, 9) == RC_NOT_SUPPORTED
+    assert conn.GetInstance(vpath)["EnabledState"] == ES_ENABLED
+
+
+def test_hung_vcenter_costs_at_most_its_timeout(env):
+    """vcsim frozen (SIGSTOP: the port accepts, nothing answers): enumerations wait for
+    "vc" no longer than its timeout, then answer with the other backends' VMs."""
+    srv, sim = env.srv, env.sim
+    conn = srv.conn()
+    before = _enum_vms(conn)
+    others = {u for u, vm in before.items() if vm["BackendID"] != "vc"}
+    vc_before = set(_vc_vms(before))
+    sim.freeze()
+    try:
+        t0 = time.monotonic()
+        during = _enum_vms(conn)
+        elapsed = time.monotonic() - t0
+        assert elapsed < VC_TIMEOUT + 10, f"enumeration with vCenter hung took {elapsed:.1f} s"
+        assert not _vc_vms(during)
+        assert others <= set(during)
+        t0 = time.monotonic()
+        hosts = _hosts(conn)
+        assert time.monotonic() - t0 < VC_TIMEOUT + 10
+        assert list(hosts["vc"]["OperationalStatus"]) == [OS_LOST_COMMUNICATION]
+        assert list(hosts["td"]["OperationalStatus"]) == [OS_OK]
+        assert list(hosts["kvm"]["OperationalStatus"]) == [OS_OK]
+    finally:
+        sim.thaw()
+    deadline = time.monotonic() + 30
+    back: set = set()
+    while time.monotonic() < deadline:
+        back = set(_vc_vms(_enum_vms(conn)))
+        if back == vc_before:
+            break
+        time.sleep(0.5)
+    assert back == vc_before, "vcsim VMs did not come back after thaw\n" + srv.log()
+    assert list(_hosts(conn)["vc"]["OperationalStatus"]) == [OS_OK]
+
+
+def test_lost_vcenter_and_its_return(env):
+    srv, sim = env.srv, env.sim
+    conn = srv.conn()
+    before = _enum_vms(conn)
+    vc_before = _vc_vms(before)
+    assert len(vc_before) == VC_VMS
+    others = {u for u, vm in before.items() if vm["BackendID"] != "vc"}
+
+    sim.stop()
+    assert not sim.running
+    t0 = time.monotonic()
+    during = _enum_vms(conn)
+    elapsed = time.monotonic() - t0
+    assert elapsed < VC_TIMEOUT + 10, f"enumeration with vCenter down took {elapsed:.1f} s"
+    assert not _vc_vms(during)
+    assert others <= set(during)
+
+    hosts = _hosts(conn)
+    assert list(hosts["vc"]["OperationalStatus"]) == [OS_LOST_COMMUNICATION]
+    assert list(hosts["td"]["OperationalStatus"]) == [OS_OK]
+    assert list(hosts["kvm"]["OperationalStatus"]) == [OS_OK]
+    assert srv.alive()
+
+    sim.start()  # same port, same certificate, a fresh inventory
+    deadline = time.monotonic() + 30
+    back: dict = {}
+    while time.monotonic() < deadline:
+        back = _vc_vms(_enum_vms(conn))
+        if len(back) == VC_VMS:
+            break
+        time.sleep(0.5)
+    assert len(back) == VC_VMS, "vcsim VMs did not come back within 30 s\n" + srv.log()
+    # the restarted simulator builds the same inventory (vcsim derives instanceUuids
+    # from the inventory paths), so the very same CIM instances are back
+    assert set(back) == set(vc_before)
+    assert {u: vm["ElementName"] for u, vm in back.items()} == {
+        u: vm["ElementName"] for u, vm in vc_before.items()
+    }
+    hosts = _hosts(conn)
+    assert {h: list(v["OperationalStatus"]) for h, v in hosts.items()} == {
+        "td": [OS_OK],
+        "kvm": [OS_OK],
+        "vc": [OS_OK],
+    }
+    assert srv.alive()
+
+    log = srv.log_path.read_text(errors="replace")  # the whole log, not only its tail
+    assert "logged in to" in log  # the vSphere backend did log about its sessions
+    assert sim.password not in log
+    assert sim.username not in log  # vsphere.py keeps even the user name out of logs
