@@ -1,0 +1,38 @@
+"""`python -m bench` (make bench): every benchmark in one run, each result a ratio
+against a baseline measured in the same run where the target is one; the output is the
+block that goes into docs/PERFORMANCE.md."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import time
+
+from bench.common import machine
+
+BENCHES = {
+    "enumerate": ["--sizes", "1000", "10000"],
+    "pull_memory": ["--vms", "100000"],
+    "startup": [],
+    "getinstance": ["--clients", "8", "--seconds", "20"],
+    "load": ["--clients", "32", "--seconds", "60"],
+}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("only", nargs="*", help=f"benchmarks to run (default all: {list(BENCHES)})")
+    args = ap.parse_args(argv)
+    names = args.only or list(BENCHES)
+    print(f"# vrmgmt benchmarks, {time.strftime('%Y-%m-%d')}\n\nmachine: {machine()}\n")
+    rc = 0
+    for name in names:
+        mod = importlib.import_module(f"bench.{name}")
+        print(f"## {name}\n", flush=True)
+        rc |= mod.main(BENCHES.get(name, [])) or 0
+        print(flush=True)
+    return rc
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
