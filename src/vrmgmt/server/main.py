@@ -8,6 +8,7 @@ import datetime
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from vrmgmt.server.dispatcher import Dispatcher
 from vrmgmt.server.repository import ClassRepository, default_mof_dir, load_classes
 
 log = logging.getLogger(__name__)
+SHUTDOWN_GRACE = 5  # seconds
 
 
 @dataclass
@@ -185,5 +187,16 @@ def run(config: Config) -> int:
         flush=True,
     )
     stop.wait()
-    server.stop()
-    return 0
+    # Closing a backend that is stuck in a call (e.g. a libvirt handshake with a silent
+    # peer) would block: stop in a helper thread and give it a bounded time.
+    stopper = threading.Thread(target=server.stop, name="shutdown", daemon=True)
+    stopper.start()
+    stopper.join(SHUTDOWN_GRACE)
+    if stopper.is_alive():
+        log.warning("shutdown: a backend did not close within %d s; exiting anyway", SHUTDOWN_GRACE)
+    log.info("stopped")
+    # A call into a hung backend (e.g. a libvirt handshake with a silent peer) cannot be
+    # interrupted; its worker thread must not keep the process alive after shutdown.
+    logging.shutdown()
+    sys.stdout.flush()
+    os._exit(0)
