@@ -243,6 +243,8 @@ def test_slow_backend_does_not_stall_other_clients(tmp_path):
             assert 3.5 < slow_result["t"] < 20
             hosts = {h["Name"]: h for h in s.conn().EnumerateInstances("VRM_HostSystem")}
             assert hosts["silent"]["OperationalStatus"] == [13]  # Lost Communication
+            # the host says which backend is missing and why
+            assert "'silent' unreachable" in hosts["silent"]["StatusDescriptions"][0]
             assert hosts["ok"]["OperationalStatus"] == [2]
     finally:
         silent.close()

@@ -101,6 +101,7 @@ def test_builders_emit_only_declared_properties(repo):
     inst = instances.host_instance(lost, "root/virt")
     _check_declared(repo, inst)
     assert inst["OperationalStatus"] == [13]
+    assert inst["StatusDescriptions"] == ["backend 'b' unreachable: "]
     _check_declared(repo, instances.hosted_dependency("u1", "b", "root/virt"))
 
 
