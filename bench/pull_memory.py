@@ -45,18 +45,27 @@ def run(n: int, batch: int) -> dict:
             th.join()
             end = rss_kib(srv.proc.pid)
     assert count == n, f"pulled {count} of {n}"
-    return {"n": n, "batch": batch, "connect_s": connect, "pull_s": elapsed,
-            "base_mib": base / 1024, "peak_mib": peak[0] / 1024, "end_mib": end / 1024,
-            "growth_mib": (peak[0] - base) / 1024}
+    return {
+        "n": n,
+        "batch": batch,
+        "connect_s": connect,
+        "pull_s": elapsed,
+        "base_mib": base / 1024,
+        "peak_mib": peak[0] / 1024,
+        "end_mib": end / 1024,
+        "growth_mib": (peak[0] - base) / 1024,
+    }
 
 
 def report(r: dict) -> str:
-    return (f"machine: {machine()}\n\n"
-            f"pull enumeration of {r['n']:,} VMs, MaxObjectCount {r['batch']}: "
-            f"{r['pull_s']:.1f} s; server RSS {r['base_mib']:.0f} MiB after connecting "
-            f"(backend open {r['connect_s']:.1f} s), peak {r['peak_mib']:.0f} MiB, "
-            f"end {r['end_mib']:.0f} MiB: peak growth {r['growth_mib']:.1f} MiB "
-            f"(target <= 64 MiB)")
+    return (
+        f"machine: {machine()}\n\n"
+        f"pull enumeration of {r['n']:,} VMs, MaxObjectCount {r['batch']}: "
+        f"{r['pull_s']:.1f} s; server RSS {r['base_mib']:.0f} MiB after connecting "
+        f"(backend open {r['connect_s']:.1f} s), peak {r['peak_mib']:.0f} MiB, "
+        f"end {r['end_mib']:.0f} MiB: peak growth {r['growth_mib']:.1f} MiB "
+        f"(target <= 64 MiB)"
+    )
 
 
 def main(argv=None) -> int:

@@ -29,10 +29,12 @@ Choices (also visible to the CIM layer):
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import logging
 import math
 import os
+import re
 import ssl
 import threading
 import time
@@ -188,6 +190,10 @@ def _fault_name(fault: BaseException) -> str:
     return getattr(fault, "_wsdlName", None) or type(fault).__name__
 
 
+#: fault fields that say what a fault is about when it carries no message
+_FAULT_DETAILS = ("name", "file", "invalidProperty", "property", "deviceIndex")
+
+
 def _fault_text(fault: BaseException) -> str:
     msg = getattr(fault, "msg", None)
     if not msg:
@@ -196,6 +202,15 @@ def _fault_text(fault: BaseException) -> str:
                 msg = lm.message
                 break
     name = _fault_name(fault)
+    if msg and msg.lstrip("*").removeprefix("types.") == name:
+        msg = None  # vcsim's task faults carry only their Go type name ("*types.X")
+    if not msg:
+        details = []
+        for field in _FAULT_DETAILS:
+            value = getattr(fault, field, None)
+            if value is not None and value != "" and not isinstance(value, bool):
+                details.append(f"{field} {value!r}")
+        msg = ", ".join(details)
     return f"{name}: {msg}" if msg else name
 
 
@@ -252,6 +267,292 @@ def _nic_model(dev: Any) -> str:
     if name.startswith("Virtual"):
         name = name[len("Virtual") :]
     return name.lower()
+
+
+# -- define / modify: spec parsing (no server round trip) ------------------------------
+#: guestId of VMs whose spec names none
+DEFAULT_GUEST_ID = "otherGuest64"
+
+#: spec "scsi_controller" -> the SCSI controller added for disks
+SCSI_CONTROLLERS: dict[str, type] = {
+    "paravirtual": vim.vm.device.ParaVirtualSCSIController,
+    "lsilogic": vim.vm.device.VirtualLsiLogicController,
+    "lsilogic-sas": vim.vm.device.VirtualLsiLogicSASController,
+    "buslogic": vim.vm.device.VirtualBusLogicController,
+}
+#: NIC "model" -> virtual Ethernet card class (the names Nic.model reports)
+NIC_MODELS: dict[str, type] = {
+    "vmxnet3": vim.vm.device.VirtualVmxnet3,
+    "e1000e": vim.vm.device.VirtualE1000e,
+    "e1000": vim.vm.device.VirtualE1000,
+    "vmxnet2": vim.vm.device.VirtualVmxnet2,
+    "pcnet32": vim.vm.device.VirtualPCNet32,
+}
+#: disk "provisioning" -> (thinProvisioned, eagerlyScrub)
+DISK_PROVISIONING: dict[str, tuple[bool, bool]] = {
+    "thin": (True, False),
+    "thick": (False, False),
+    "eagerzeroedthick": (False, True),
+}
+_SCSI_UNITS = [u for u in range(16) if u != 7]  # unit 7 is the controller itself
+_SCSI_BUSES = 4  # SCSI controllers per VM
+_MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+
+
+def _integer(value: Any, what: str) -> int:
+    """An integer from a spec value (int, or a string of digits); BackendError otherwise."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    raise BackendError(f"{what} must be an integer, not {value!r}")
+
+
+def _vcpus(value: Any) -> int:
+    n = _integer(value, "vcpus")
+    if n < 1:
+        raise BackendError(f"vcpus must be at least 1, not {n}")
+    return n
+
+
+def _memory_mb(value: Any) -> int:
+    """memoryMB for a memory_kib value: vSphere sizes memory in whole MiB."""
+    kib = _integer(value, "memory_kib")
+    if kib < 1024:
+        raise BackendError(f"memory_kib must be at least 1024 (1 MiB), not {kib}")
+    if kib % 1024:
+        raise BackendError(
+            f"memory_kib={kib} is not a whole number of MiB: vSphere sets a VM's memory "
+            f"in MiB (memoryMB), so memory_kib must be a multiple of 1024 "
+            f"(e.g. {kib // 1024 * 1024} or {(kib // 1024 + 1) * 1024})"
+        )
+    return kib // 1024
+
+
+@dataclass(slots=True)
+class _DiskRequest:
+    capacity_kb: int | None  # None: attach the existing VMDK ``source``
+    source: str  # datastore path ("[ds] dir/file.vmdk", "[ds]") or "" (VM's directory)
+    thin: bool
+    eager_scrub: bool
+
+
+@dataclass(slots=True)
+class _NicRequest:
+    network: str
+    mac: str | None
+    model: type
+
+
+def _disk_request(d: Any) -> _DiskRequest:
+    if not isinstance(d, dict):
+        raise BackendError(f"a disk must be a dict (capacity_bytes, source, ...), not {d!r}")
+    kind = d.get("kind") or "disk"
+    if kind != "disk":
+        raise NotSupported(f"vsphere backend: disks of kind {kind!r} cannot be added; only 'disk'")
+    bus = d.get("bus")
+    if bus not in (None, "", "scsi"):
+        raise NotSupported(
+            f"vsphere backend: disk bus {bus!r} is not available; disks are attached to a "
+            "SCSI controller (bus 'scsi', see the spec's 'scsi_controller')"
+        )
+    source = d.get("source") or ""
+    if not isinstance(source, str):
+        raise BackendError(f"a disk 'source' must be a datastore path string, not {source!r}")
+    capacity_kb = None
+    if d.get("capacity_bytes") is not None:
+        capacity = _integer(d["capacity_bytes"], "capacity_bytes")
+        if capacity <= 0 or capacity % 1024:
+            raise BackendError(
+                f"capacity_bytes={capacity} must be a positive multiple of 1024 "
+                "(vSphere sizes disks in KiB)"
+            )
+        capacity_kb = capacity // 1024
+    elif not source.strip().startswith("[") or source.strip().endswith("]"):
+        raise BackendError(
+            "a disk needs 'capacity_bytes' (a new disk) or a 'source' naming an existing "
+            "VMDK as a datastore path, e.g. '[datastore1] vm/disk.vmdk'"
+        )
+    provisioning = str(d.get("provisioning") or "thin").lower()
+    if provisioning not in DISK_PROVISIONING:
+        raise BackendError(
+            f"unknown disk provisioning {provisioning!r}; known: {', '.join(DISK_PROVISIONING)}"
+        )
+    thin, eager = DISK_PROVISIONING[provisioning]
+    return _DiskRequest(capacity_kb, source.strip(), thin, eager)
+
+
+def _nic_request(n: Any) -> _NicRequest:
+    if not isinstance(n, dict):
+        raise BackendError(f"a NIC must be a dict (network, mac, model), not {n!r}")
+    network = n.get("network")
+    if not network and n.get("bridge"):
+        raise NotSupported(
+            "vsphere backend: NICs connect to a network (port group) by name, not to a "
+            f"bridge: use 'network' instead of 'bridge' ({n['bridge']!r})"
+        )
+    if not isinstance(network, str) or not network:
+        raise BackendError("a NIC needs a 'network' (the name of a port group)")
+    mac = n.get("mac")
+    if mac is not None:
+        mac = str(mac).strip().lower().replace("-", ":")
+        if not _MAC_RE.match(mac):
+            raise BackendError(f"bad MAC address {n['mac']!r} (want six hex octets, 00:50:56:..)")
+    model = str(n.get("model") or "vmxnet3").lower()
+    if model not in NIC_MODELS:
+        raise NotSupported(
+            f"vsphere backend: NIC model {model!r} is not available; known: "
+            f"{', '.join(NIC_MODELS)}"
+        )
+    return _NicRequest(network, mac, NIC_MODELS[model])
+
+
+def _name_list(names: Iterable[str]) -> str:
+    listed = sorted(set(names))
+    return ", ".join(repr(n) for n in listed) if listed else "none"
+
+
+def _pick(kind: str, name: str, candidates: dict[str, list[Any]], where: str) -> Any:
+    """The one candidate called ``name``; BackendError naming the choices otherwise."""
+    found = candidates.get(name) or []
+    if not found:
+        raise BackendError(
+            f"{kind} {name!r} does not exist in {where} (available: {_name_list(candidates)})"
+        )
+    if len(found) > 1:
+        raise BackendError(f"{kind} name {name!r} is ambiguous in {where}: {len(found)} match")
+    return found[0]
+
+
+@dataclass(slots=True)
+class _Network:
+    """A network a NIC can be connected to, and what its backing needs."""
+
+    name: str
+    ref: Any
+    portgroup_key: str | None = None  # distributed port group
+    switch: Any = None  # its DistributedVirtualSwitch
+    switch_uuid: str | None = None
+    opaque_id: str | None = None  # NSX opaque network
+    opaque_type: str | None = None
+
+
+def _nic_backing(net: _Network) -> Any:
+    card = vim.vm.device.VirtualEthernetCard
+    if net.portgroup_key is not None:
+        return card.DistributedVirtualPortBackingInfo(
+            port=vim.dvs.PortConnection(
+                switchUuid=net.switch_uuid, portgroupKey=net.portgroup_key
+            )
+        )
+    if net.opaque_id is not None:
+        return card.OpaqueNetworkBackingInfo(
+            opaqueNetworkId=net.opaque_id, opaqueNetworkType=net.opaque_type
+        )
+    return card.NetworkBackingInfo(deviceName=net.name, network=net.ref)
+
+
+class _DeviceChanges:
+    """Builds the deviceChange list of one ConfigSpec: new devices get negative keys, new
+    disks a free unit on a SCSI controller (adding a controller when none has room)."""
+
+    def __init__(self, devices: list[Any], controller: type):
+        self.changes: list[Any] = []
+        self._controller = controller
+        self._next_key = -1
+        self._scsi: dict[int, set[int]] = {}  # controller key -> units in use
+        self._buses: set[int] = set()
+        for dev in devices:
+            if isinstance(dev, vim.vm.device.VirtualSCSIController):
+                self._scsi[dev.key] = {dev.scsiCtlrUnitNumber or 7}
+                self._buses.add(dev.busNumber)
+        for dev in devices:
+            if dev.controllerKey in self._scsi and dev.unitNumber is not None:
+                self._scsi[dev.controllerKey].add(dev.unitNumber)
+
+    def _key(self) -> int:
+        key, self._next_key = self._next_key, self._next_key - 1
+        return key
+
+    def _slot(self) -> tuple[int, int]:
+        for ckey, used in self._scsi.items():
+            for unit in _SCSI_UNITS:
+                if unit not in used:
+                    used.add(unit)
+                    return ckey, unit
+        bus = next((b for b in range(_SCSI_BUSES) if b not in self._buses), None)
+        if bus is None:
+            raise BackendError(f"no room for another disk: all {_SCSI_BUSES} SCSI controllers full")
+        ckey = self._key()
+        self._buses.add(bus)
+        self._scsi[ckey] = {7, _SCSI_UNITS[0]}
+        self.changes.append(
+            vim.vm.device.VirtualDeviceSpec(
+                operation="add",
+                device=self._controller(key=ckey, busNumber=bus, sharedBus="noSharing"),
+            )
+        )
+        return ckey, _SCSI_UNITS[0]
+
+    def add_disk(self, req: _DiskRequest) -> None:
+        ckey, unit = self._slot()
+        backing = vim.vm.device.VirtualDisk.FlatVer2BackingInfo(
+            fileName=req.source, diskMode="persistent"
+        )
+        disk = vim.vm.device.VirtualDisk(
+            key=self._key(), controllerKey=ckey, unitNumber=unit, backing=backing
+        )
+        spec = vim.vm.device.VirtualDeviceSpec(operation="add", device=disk)
+        if req.capacity_kb is not None:
+            backing.thinProvisioned = req.thin
+            backing.eagerlyScrub = req.eager_scrub
+            disk.capacityInKB = req.capacity_kb
+            disk.capacityInBytes = req.capacity_kb * 1024
+            spec.fileOperation = "create"
+        self.changes.append(spec)
+
+    def add_nic(self, req: _NicRequest, net: _Network, connected: bool) -> None:
+        nic = req.model(
+            key=self._key(),
+            backing=_nic_backing(net),
+            addressType="manual" if req.mac else "generated",
+            connectable=vim.vm.device.VirtualDevice.ConnectInfo(
+                startConnected=True, allowGuestControl=True, connected=connected
+            ),
+        )
+        if req.mac:
+            nic.macAddress = req.mac
+        self.changes.append(vim.vm.device.VirtualDeviceSpec(operation="add", device=nic))
+
+    def remove(self, device: Any, destroy: bool = False) -> None:
+        spec = vim.vm.device.VirtualDeviceSpec(operation="remove", device=device)
+        if destroy:
+            spec.fileOperation = "destroy"
+        self.changes.append(spec)
+
+
+def _find_disk(devices: list[Any], key: str) -> Any:
+    """The disk (or CD/DVD or floppy drive) whose label or backing file is ``key``."""
+    kinds = (vim.vm.device.VirtualDisk, vim.vm.device.VirtualCdrom, vim.vm.device.VirtualFloppy)
+    for dev in devices:
+        if not isinstance(dev, kinds):
+            continue
+        label = dev.deviceInfo.label if dev.deviceInfo else ""
+        source = getattr(dev.backing, "fileName", None) or ""
+        if key in (label, source) or (source and source.rsplit("/", 1)[-1] == key):
+            return dev
+    return None
+
+
+def _find_nic(devices: list[Any], key: str) -> Any:
+    """The NIC whose MAC address (any case, ':' or '-') or label is ``key``."""
+    mac = key.strip().lower().replace("-", ":")
+    for dev in devices:
+        if isinstance(dev, vim.vm.device.VirtualEthernetCard):
+            label = dev.deviceInfo.label if dev.deviceInfo else ""
+            if (dev.macAddress or "").lower() == mac or label == key:
+                return dev
+    return None
 
 
 class VSphereManager(Manager):
