@@ -17,14 +17,7 @@ from vrmgmt.errors import VrmError
 
 
 def backend_id_from_path(path: CIMInstanceName) -> str:
-    kb = {k.lower(): v for k, v in path.keybindings.items()}
-    ccn = kb.get("creationclassname")
-    if ccn is not None and str(ccn).lower() != instances.HOST_CLASS.lower():
-        raise not_found(f"CreationClassName {ccn!r} is not {instances.HOST_CLASS}")
-    name = kb.get("name")
-    if not isinstance(name, str) or not name:
-        raise invalid_parameter(f"{instances.HOST_CLASS} path lacks the key Name: {path}")
-    return name
+    return instances.system_name(path, instances.HOST_CLASS)
 
 
 class HostSystemProvider(Provider):

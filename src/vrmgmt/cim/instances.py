@@ -22,6 +22,21 @@ HOST_CLASS = "VRM_HostSystem"
 HOSTED_DEP_CLASS = "VRM_HostedDependency"
 
 
+def system_name(path: CIMInstanceName, class_name: str) -> str:
+    """The Name key of a VRM_ComputerSystem / VRM_HostSystem path, after checking its
+    CreationClassName (CIM_ERR_NOT_FOUND if it names another class)."""
+    from vrmgmt.cim.errors import invalid_parameter, not_found
+
+    kb = {k.lower(): v for k, v in path.keybindings.items()}
+    ccn = kb.get("creationclassname")
+    if ccn is not None and str(ccn).lower() != class_name.lower():
+        raise not_found(f"CreationClassName {ccn!r} is not {class_name}")
+    name = kb.get("name")
+    if not isinstance(name, str) or not name:
+        raise invalid_parameter(f"{class_name} path lacks the key Name: {path}")
+    return name
+
+
 def vm_path(uuid: str, namespace: str) -> CIMInstanceName:
     return CIMInstanceName(
         VM_CLASS,

@@ -27,14 +27,7 @@ from vrmgmt.errors import (
 
 def vm_uuid_from_path(path: CIMInstanceName) -> str:
     """The VM UUID named by a VRM_ComputerSystem path, checking its keys."""
-    kb = {k.lower(): v for k, v in path.keybindings.items()}
-    ccn = kb.get("creationclassname")
-    if ccn is not None and str(ccn).lower() != instances.VM_CLASS.lower():
-        raise not_found(f"CreationClassName {ccn!r} is not {instances.VM_CLASS}")
-    name = kb.get("name")
-    if not isinstance(name, str) or not name:
-        raise invalid_parameter(f"{instances.VM_CLASS} path lacks the key Name: {path}")
-    return name.lower()
+    return instances.system_name(path, instances.VM_CLASS).lower()
 
 
 class VirtualSystemProvider(Provider):

@@ -377,6 +377,9 @@ class Writer:
             _remember_named(inst, text)
         self.out(text)
 
+    def _with_path(self, tag: str, inst: CIMInstance, iq: bool, ico: bool) -> None:
+        self.out(f"<{tag}>{self._instancepath(inst.path)}{self._instance(inst, iq, ico)}</{tag}>")
+
     def instance_with_path(
         self,
         inst: CIMInstance,
@@ -384,11 +387,7 @@ class Writer:
         include_class_origin: bool = False,
     ) -> None:
         """VALUE.INSTANCEWITHPATH (pull operations)."""
-        self.out(
-            f"<VALUE.INSTANCEWITHPATH>{self._instancepath(inst.path)}"
-            f"{self._instance(inst, include_qualifiers, include_class_origin)}"
-            "</VALUE.INSTANCEWITHPATH>"
-        )
+        self._with_path("VALUE.INSTANCEWITHPATH", inst, include_qualifiers, include_class_origin)
 
     def object_with_path(
         self,
@@ -397,11 +396,7 @@ class Writer:
         include_class_origin: bool = False,
     ) -> None:
         """VALUE.OBJECTWITHPATH (associators, references, ExecQuery)."""
-        self.out(
-            f"<VALUE.OBJECTWITHPATH>{self._instancepath(inst.path)}"
-            f"{self._instance(inst, include_qualifiers, include_class_origin)}"
-            "</VALUE.OBJECTWITHPATH>"
-        )
+        self._with_path("VALUE.OBJECTWITHPATH", inst, include_qualifiers, include_class_origin)
 
     def paramvalue(self, name: str, ptype: str, value: Any) -> None:
         """An output PARAMVALUE of an intrinsic method (pull operations)."""

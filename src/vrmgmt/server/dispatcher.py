@@ -584,30 +584,24 @@ class Dispatcher(QueryOperations):
         inst.path = p
         return inst
 
-    def associators(self, ctx, params, names_only: bool = False):
-        items = self._collect(
-            ctx,
-            self._iter_associators(
-                ctx, names_only=names_only, **self._assoc_args(params, names_only, False)
-            ),
-        )
+    @staticmethod
+    def _assoc_response(items, names_only: bool):
         if names_only:
             return xw.ireturn(items, lambda w, p: w.object_path(p))
         return xw.ireturn(items, lambda w, i: w.object_with_path(i))
+
+    def associators(self, ctx, params, names_only: bool = False):
+        args = self._assoc_args(params, names_only, False)
+        items = self._iter_associators(ctx, names_only=names_only, **args)
+        return self._assoc_response(self._collect(ctx, items), names_only)
 
     def associator_names(self, ctx, params):
         return self.associators(ctx, params, names_only=True)
 
     def references(self, ctx, params, names_only: bool = False):
-        items = self._collect(
-            ctx,
-            self._iter_references(
-                ctx, names_only=names_only, **self._assoc_args(params, names_only, True)
-            ),
-        )
-        if names_only:
-            return xw.ireturn(items, lambda w, p: w.object_path(p))
-        return xw.ireturn(items, lambda w, i: w.object_with_path(i))
+        args = self._assoc_args(params, names_only, True)
+        items = self._iter_references(ctx, names_only=names_only, **args)
+        return self._assoc_response(self._collect(ctx, items), names_only)
 
     def reference_names(self, ctx, params):
         return self.references(ctx, params, names_only=True)
