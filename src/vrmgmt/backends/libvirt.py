@@ -743,12 +743,7 @@ class LibvirtManager(Manager):
                 if add_nic is not None:
                     self._add_device(conn, dom, "interface", add_nic)
             except libvirt.libvirtError as exc:
-                code = exc.get_error_code()
-                if code in _CONNECTION_LOST or not _alive(conn):
-                    raise
-                if code in _UNSUPPORTED:
-                    raise NotSupported(f"cannot modify VM {uuid}: {_message(exc)}") from None
-                raise BackendError(f"cannot modify VM {uuid}: {_message(exc)}") from None
+                _raise_failure(conn, exc, f"cannot modify VM {uuid}")
             return self._vm(conn, dom, details=True)
 
         return self._call(run)
@@ -885,14 +880,7 @@ class LibvirtManager(Manager):
             try:
                 snap = dom.snapshotCreateXML(etree.tostring(root, encoding="unicode"), 0)
             except libvirt.libvirtError as exc:
-                code = exc.get_error_code()
-                if code in _CONNECTION_LOST or not _alive(conn):
-                    raise
-                if code in _UNSUPPORTED:
-                    raise NotSupported(
-                        f"cannot snapshot VM {dom.name()!r}: {_message(exc)}"
-                    ) from None
-                raise BackendError(f"cannot snapshot VM {dom.name()!r}: {_message(exc)}") from None
+                _raise_failure(conn, exc, f"cannot snapshot VM {dom.name()!r}")
             return snap.getName()
 
         return self._call(run)
@@ -949,14 +937,7 @@ class LibvirtManager(Manager):
             try:
                 dom.revertToSnapshot(snap, 0)
             except libvirt.libvirtError as exc:
-                code = exc.get_error_code()
-                if code in _CONNECTION_LOST or not _alive(conn):
-                    raise
-                if code in _UNSUPPORTED:
-                    raise NotSupported(
-                        f"cannot revert to {snapshot_id!r}: {_message(exc)}"
-                    ) from None
-                raise BackendError(f"cannot revert to {snapshot_id!r}: {_message(exc)}") from None
+                _raise_failure(conn, exc, f"cannot revert to {snapshot_id!r}")
 
         self._call(run)
 
@@ -971,12 +952,7 @@ class LibvirtManager(Manager):
             try:
                 snap.delete(flags)
             except libvirt.libvirtError as exc:
-                code = exc.get_error_code()
-                if code in _CONNECTION_LOST or not _alive(conn):
-                    raise
-                if code in _UNSUPPORTED:
-                    raise NotSupported(f"cannot delete {snapshot_id!r}: {_message(exc)}") from None
-                raise BackendError(f"cannot delete {snapshot_id!r}: {_message(exc)}") from None
+                _raise_failure(conn, exc, f"cannot delete {snapshot_id!r}")
 
         self._call(run)
 
@@ -1034,6 +1010,17 @@ _FROM_SAVED: dict[PowerAction, dict[bool, Callable[[libvirt.virDomain], object]]
 
 def _message(exc: libvirt.libvirtError) -> str:
     return exc.get_error_message() or str(exc)
+
+
+def _raise_failure(conn: libvirt.virConnect, exc: libvirt.libvirtError, what: str) -> None:
+    """Re-raise a lost connection as it is (so _call reconnects); otherwise raise
+    NotSupported or BackendError saying `what` failed and why."""
+    code = exc.get_error_code()
+    if code in _CONNECTION_LOST or not _alive(conn):
+        raise exc
+    if code in _UNSUPPORTED:
+        raise NotSupported(f"{what}: {_message(exc)}") from None
+    raise BackendError(f"{what}: {_message(exc)}") from None
 
 
 def _translate(exc: libvirt.libvirtError) -> Exception:
