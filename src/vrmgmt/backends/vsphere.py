@@ -25,6 +25,13 @@ Choices (also visible to the CIM layer):
   seconds and is not retried; a dropped connection is retried once, and an expired or
   unknown session (vim.fault.NotAuthenticated) triggers one re-login and one retry.
 - Credentials are kept out of repr(), logs and exception messages (even the user name).
+- define_vm / modify_vm / undefine_vm take the libvirt backend's spec shape where it maps
+  (name, vcpus, memory_kib, disks, nics; see their docstrings for the vSphere-only keys)
+  and run CreateVM_Task / ReconfigVM_Task / Destroy_Task with the same bounded task wait
+  as power operations. vSphere differs from libvirt in three visible ways: memory is set
+  in whole MiB (memory_kib must be a multiple of 1024), NICs join a network (port group)
+  by name, never a bridge, and undefine_vm refuses a powered-on VM (power it off first)
+  and deletes the VM's files, disks included.
 """
 
 from __future__ import annotations
@@ -191,7 +198,7 @@ def _fault_name(fault: BaseException) -> str:
 
 
 #: fault fields that say what a fault is about when it carries no message
-_FAULT_DETAILS = ("name", "file", "invalidProperty", "property", "deviceIndex")
+_FAULT_DETAILS = ("name", "file", "invalidProperty", "property", "deviceIndex", "existingState")
 
 
 def _fault_text(fault: BaseException) -> str:
@@ -296,6 +303,12 @@ DISK_PROVISIONING: dict[str, tuple[bool, bool]] = {
 }
 _SCSI_UNITS = [u for u in range(16) if u != 7]  # unit 7 is the controller itself
 _SCSI_BUSES = 4  # SCSI controllers per VM
+#: label prefix of each device kind define_vm/modify_vm add
+_LABELS: dict[str, type] = {
+    "Hard disk": vim.vm.device.VirtualDisk,
+    "Network adapter": vim.vm.device.VirtualEthernetCard,
+    "SCSI controller": vim.vm.device.VirtualSCSIController,
+}
 _MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 
 
@@ -401,8 +414,7 @@ def _nic_request(n: Any) -> _NicRequest:
     model = str(n.get("model") or "vmxnet3").lower()
     if model not in NIC_MODELS:
         raise NotSupported(
-            f"vsphere backend: NIC model {model!r} is not available; known: "
-            f"{', '.join(NIC_MODELS)}"
+            f"vsphere backend: NIC model {model!r} is not available; known: {', '.join(NIC_MODELS)}"
         )
     return _NicRequest(network, mac, NIC_MODELS[model])
 
@@ -412,16 +424,49 @@ def _name_list(names: Iterable[str]) -> str:
     return ", ".join(repr(n) for n in listed) if listed else "none"
 
 
-def _pick(kind: str, name: str, candidates: dict[str, list[Any]], where: str) -> Any:
-    """The one candidate called ``name``; BackendError naming the choices otherwise."""
+def _pick(
+    kind: str, name: str, candidates: dict[str, list[Any]], where: str, hint: str = ""
+) -> Any:
+    """The one candidate called ``name``; BackendError naming the choices otherwise.
+    ``where`` continues the sentence, e.g. "in datacenter 'DC0'"."""
     found = candidates.get(name) or []
+    available = f"(available: {_name_list(candidates)})"
     if not found:
-        raise BackendError(
-            f"{kind} {name!r} does not exist in {where} (available: {_name_list(candidates)})"
-        )
+        raise BackendError(f"{kind} {name!r} does not exist {where} {available}")
     if len(found) > 1:
-        raise BackendError(f"{kind} name {name!r} is ambiguous in {where}: {len(found)} match")
+        raise BackendError(
+            f"{kind} name {name!r} is ambiguous {where}: {len(found)} objects have it"
+            f"{hint} {available}"
+        )
     return found[0]
+
+
+def _view_filter(view: Any, props: dict[type, list[str]]) -> Any:
+    """Like _view_spec, for several managed object types at once."""
+    traverse = PC.TraversalSpec(name="view", path="view", skip=False, type=vim.view.ContainerView)
+    return PC.FilterSpec(
+        objectSet=[PC.ObjectSpec(obj=view, skip=True, selectSet=[traverse])],
+        propSet=[PC.PropertySpec(type=kind, pathSet=paths) for kind, paths in props.items()],
+    )
+
+
+def _owner_kind(obj: Any) -> str:
+    if isinstance(obj, vim.ClusterComputeResource):
+        return "cluster"
+    return "host"
+
+
+@dataclass(slots=True)
+class _Placement:
+    """Where define_vm puts a new VM (managed object ids and names)."""
+
+    datacenter: str  # name
+    folder: str  # moid
+    folder_name: str
+    pool: str  # moid
+    owner: Any  # the pool's ComputeResource (reference)
+    owner_name: str
+    datastore: str  # name
 
 
 @dataclass(slots=True)
@@ -441,9 +486,7 @@ def _nic_backing(net: _Network) -> Any:
     card = vim.vm.device.VirtualEthernetCard
     if net.portgroup_key is not None:
         return card.DistributedVirtualPortBackingInfo(
-            port=vim.dvs.PortConnection(
-                switchUuid=net.switch_uuid, portgroupKey=net.portgroup_key
-            )
+            port=vim.dvs.PortConnection(switchUuid=net.switch_uuid, portgroupKey=net.portgroup_key)
         )
     if net.opaque_id is not None:
         return card.OpaqueNetworkBackingInfo(
@@ -462,6 +505,10 @@ class _DeviceChanges:
         self._next_key = -1
         self._scsi: dict[int, set[int]] = {}  # controller key -> units in use
         self._buses: set[int] = set()
+        self._labels = {d.deviceInfo.label for d in devices if d.deviceInfo and d.deviceInfo.label}
+        self._counts = {
+            prefix: sum(isinstance(d, kind) for d in devices) for prefix, kind in _LABELS.items()
+        }
         for dev in devices:
             if isinstance(dev, vim.vm.device.VirtualSCSIController):
                 self._scsi[dev.key] = {dev.scsiCtlrUnitNumber or 7}
@@ -473,6 +520,18 @@ class _DeviceChanges:
     def _key(self) -> int:
         key, self._next_key = self._next_key, self._next_key - 1
         return key
+
+    def _label(self, prefix: str, number: int | None = None) -> Any:
+        """vSphere's label for the next device of a kind ("Hard disk 2"; controllers count
+        from 0, their bus number), never one in use. ESXi labels devices itself; vcsim
+        keeps the label it is given."""
+        self._counts[prefix] += 1
+        n = self._counts[prefix] if number is None else number
+        while f"{prefix} {n}" in self._labels:
+            n += 1
+        label = f"{prefix} {n}"
+        self._labels.add(label)
+        return vim.Description(label=label, summary=label)
 
     def _slot(self) -> tuple[int, int]:
         for ckey, used in self._scsi.items():
@@ -489,7 +548,12 @@ class _DeviceChanges:
         self.changes.append(
             vim.vm.device.VirtualDeviceSpec(
                 operation="add",
-                device=self._controller(key=ckey, busNumber=bus, sharedBus="noSharing"),
+                device=self._controller(
+                    key=ckey,
+                    busNumber=bus,
+                    sharedBus="noSharing",
+                    deviceInfo=self._label("SCSI controller", bus),
+                ),
             )
         )
         return ckey, _SCSI_UNITS[0]
@@ -500,7 +564,11 @@ class _DeviceChanges:
             fileName=req.source, diskMode="persistent"
         )
         disk = vim.vm.device.VirtualDisk(
-            key=self._key(), controllerKey=ckey, unitNumber=unit, backing=backing
+            key=self._key(),
+            controllerKey=ckey,
+            unitNumber=unit,
+            backing=backing,
+            deviceInfo=self._label("Hard disk"),
         )
         spec = vim.vm.device.VirtualDeviceSpec(operation="add", device=disk)
         if req.capacity_kb is not None:
@@ -514,6 +582,7 @@ class _DeviceChanges:
     def add_nic(self, req: _NicRequest, net: _Network, connected: bool) -> None:
         nic = req.model(
             key=self._key(),
+            deviceInfo=self._label("Network adapter"),
             backing=_nic_backing(net),
             addressType="manual" if req.mac else "generated",
             connectable=vim.vm.device.VirtualDevice.ConnectInfo(
@@ -1144,6 +1213,462 @@ class VSphereManager(Manager):
             PowerAction.RESET: "ResetVM_Task",
         }[action]
         self._run_task(what, lambda s: getattr(s.ref(vim.VirtualMachine, vm.moid), method)())
+
+    # -- define / modify / undefine -----------------------------------------------------
+    def define_vm(self, spec: dict) -> VirtualMachine:
+        """Create a VM (CreateVM_Task) from a spec shaped like the libvirt backend's; the new
+        VM, powered off.
+
+        Spec keys (as in LibvirtManager's build_domain_xml where they map):
+
+        - ``name`` (required; vSphere refuses a second object of that name in the folder,
+          and so does this method, before creating anything), ``memory_kib`` (required; a
+          whole number of MiB, since vSphere's unit is memoryMB: anything else raises
+          BackendError before anything is created; real ESXi also wants a multiple of
+          4 MiB and refuses other sizes itself), ``vcpus`` (1), ``uuid`` (sets
+          ``config.instanceUuid``, which is the VM's identity here), ``description`` (the
+          VM's annotation). ``max_memory_kib`` must equal ``memory_kib`` if given (a
+          vSphere VM has one memory size); ``os_type`` may only be "hvm"; ``arch``,
+          ``machine`` and the libvirt-only keys are ignored.
+        - vSphere only: ``guest_id`` (guest OS identifier, default "otherGuest64"),
+          ``datacenter``, ``folder`` (a VM folder), ``resource_pool`` (a resource pool, or
+          a cluster or standalone host meaning its root pool), ``datastore`` (for the VM's
+          files, ``files.vmPathName = "[datastore]"``), all by name. By default the VM goes
+          into the first datacenter's VM folder, the first compute resource's root
+          resource pool and that compute resource's first accessible datastore. A name
+          that does not exist (or that several objects share) raises BackendError listing
+          the available names. ``scsi_controller``: the controller added for the disks,
+          "paravirtual" (default), "lsilogic", "lsilogic-sas" or "buslogic"; none is added
+          for a VM without disks.
+        - ``disks`` [{``capacity_bytes`` (a new disk of that size, a multiple of 1024,
+          created in the VM's directory, or at ``source`` if that names a datastore path,
+          "[ds] dir/x.vmdk" or just "[ds]"), ``source`` (without ``capacity_bytes``: an
+          existing VMDK to attach, "[ds] dir/x.vmdk"), ``provisioning`` ("thin" default,
+          "thick", "eagerzeroedthick")}]. ``bus`` may only be "scsi"; ``kind`` only "disk"
+          (NotSupported otherwise); ``device`` is ignored: vSphere labels disks itself
+          ("Hard disk 1", ...), and those labels are what Disk.device reports.
+        - ``nics`` [{``network`` (required: the name of a standard or distributed port
+          group, or NSX opaque network, reachable from the chosen compute resource; an
+          unknown name raises BackendError listing the available ones), ``mac`` (a static
+          MAC, addressType "manual": vCenter accepts only 00:50:56:00:00:00 to
+          00:50:56:3f:ff:ff there; without it vSphere generates one), ``model``
+          ("vmxnet3" default, "e1000e", "e1000", "vmxnet2", "pcnet32")}]. ``bridge`` is
+          NotSupported: vSphere connects NICs to port groups.
+        """
+        if not isinstance(spec, dict):
+            raise BackendError(f"a VM spec must be a dict, not {type(spec).__name__}")
+        name = spec.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise BackendError("a VM spec needs a non-empty 'name'")
+        if spec.get("memory_kib") is None:
+            raise BackendError("a VM spec needs integer 'memory_kib'")
+        memory_mb = _memory_mb(spec["memory_kib"])
+        if spec.get("max_memory_kib") is not None and _integer(
+            spec["max_memory_kib"], "max_memory_kib"
+        ) != _integer(spec["memory_kib"], "memory_kib"):
+            raise NotSupported(
+                "vsphere backend: a VM has one memory size; leave max_memory_kib out or make "
+                "it equal to memory_kib"
+            )
+        vcpus = _vcpus(spec.get("vcpus", 1))
+        if spec.get("os_type") not in (None, "", "hvm"):
+            raise NotSupported(
+                f"vsphere backend: os_type {spec['os_type']!r} is not available (only 'hvm')"
+            )
+        guest_id = spec.get("guest_id") or DEFAULT_GUEST_ID
+        if not isinstance(guest_id, str):
+            raise BackendError(f"guest_id must be a string, not {guest_id!r}")
+        instance_uuid = None
+        if spec.get("uuid"):
+            instance_uuid = _canonical_uuid(spec["uuid"])
+            if instance_uuid is None:
+                raise BackendError(f"bad uuid {spec['uuid']!r}")
+        controller = self._controller_class(spec.get("scsi_controller"))
+        for key in ("disks", "nics"):
+            if not isinstance(spec.get(key) or [], list | tuple):
+                raise BackendError(f"'{key}' must be a list of dicts")
+        disks = [_disk_request(d) for d in spec.get("disks") or ()]
+        nics = [_nic_request(n) for n in spec.get("nics") or ()]
+        what = f"define VM {name!r}"
+
+        def prepare(session: _Session) -> tuple[_Placement, dict[str, _Network]]:
+            place = self._placement(session, spec)
+            folder = session.ref(vim.Folder, place.folder)
+            if session.content.searchIndex.FindChild(folder, name) is not None:
+                raise BackendError(
+                    f"cannot {what}: folder {place.folder_name!r} of datacenter "
+                    f"{place.datacenter!r} already holds an object of that name"
+                )
+            where = f"on {_owner_kind(place.owner)} {place.owner_name!r}"
+            nets = self._networks(session, place.owner, [n.network for n in nics], where)
+            return place, nets
+
+        place, nets = self._call(prepare)
+        changes = _DeviceChanges([], controller)
+        for d in disks:
+            changes.add_disk(d)
+        for n in nics:
+            changes.add_nic(n, nets[n.network], connected=False)
+        config = vim.vm.ConfigSpec(
+            name=name,
+            numCPUs=vcpus,
+            memoryMB=memory_mb,
+            guestId=guest_id,
+            files=vim.vm.FileInfo(vmPathName=f"[{place.datastore}]"),
+            deviceChange=changes.changes,
+        )
+        if instance_uuid:
+            config.instanceUuid = instance_uuid
+        if spec.get("description"):
+            config.annotation = str(spec["description"])
+        try:
+            result = self._run_task(
+                what,
+                lambda s: s.ref(vim.Folder, place.folder).CreateVM_Task(
+                    config=config, pool=s.ref(vim.ResourcePool, place.pool)
+                ),
+            )
+        except NotFound as exc:  # a fault about the spec, not a missing VM
+            raise BackendError(str(exc)) from None
+        moid = getattr(result, "_moId", None)
+        if not moid:
+            raise BackendError(f"{what}: the task returned no VM")
+        log.info("vsphere backend %s: defined VM %r (%s)", self.backend_id, name, moid)
+        vms = self._call(lambda s: self._read_vms(s, moid))
+        if not vms:
+            raise BackendError(f"{what}: the new VM {moid} cannot be read back")
+        return vms[0]
+
+    @staticmethod
+    def _controller_class(choice: Any) -> type:
+        key = str(choice or "paravirtual").lower()
+        if key not in SCSI_CONTROLLERS:
+            raise BackendError(
+                f"unknown scsi_controller {choice!r}; known: {', '.join(SCSI_CONTROLLERS)}"
+            )
+        return SCSI_CONTROLLERS[key]
+
+    def _placement(self, session: _Session, spec: dict) -> _Placement:
+        """Datacenter, VM folder, resource pool and datastore for a new VM (3 round trips:
+        datacenters, then one ContainerView over the chosen datacenter, read and dropped)."""
+        dcs = self._retrieve(
+            session,
+            [_view_spec(session.view(vim.Datacenter), vim.Datacenter, ["name", "vmFolder"])],
+        )
+        if not dcs:
+            raise BackendError(f"backend {self.backend_id!r}: the inventory has no datacenter")
+        dc = dcs[0]
+        if spec.get("datacenter"):
+            by_name: dict[str, list[Any]] = {}
+            for oc in dcs:
+                by_name.setdefault(_props(oc).get("name", ""), []).append(oc)
+            dc = _pick("datacenter", str(spec["datacenter"]), by_name, "in the inventory")
+        dc_props = _props(dc)
+        dc_name = dc_props.get("name", "")
+        where = f"in datacenter {dc_name!r}"
+        view = session.content.viewManager.CreateContainerView(
+            dc.obj, [vim.Folder, vim.ComputeResource, vim.ResourcePool, vim.Datastore], True
+        )
+        try:
+            ocs = self._retrieve(
+                session,
+                [
+                    _view_filter(
+                        view,
+                        {
+                            vim.Folder: ["name", "childType"],
+                            vim.ComputeResource: ["name", "resourcePool", "datastore"],
+                            vim.ResourcePool: ["name", "owner"],
+                            vim.Datastore: ["name", "summary.accessible"],
+                        },
+                    )
+                ],
+            )
+        finally:
+            with contextlib.suppress(Exception):  # session-scoped anyway
+                view.DestroyView()
+        folders: dict[str, list[str]] = {}
+        folder_names: dict[str, str] = {}
+        computes: list[tuple[Any, dict[str, Any]]] = []
+        pools: dict[str, list[str]] = {}
+        pool_owner: dict[str, Any] = {}
+        datastores: dict[str, tuple[str, bool]] = {}
+        for oc in ocs:
+            obj, p = oc.obj, _props(oc)
+            if isinstance(obj, vim.Folder):
+                if "VirtualMachine" in (p.get("childType") or []):
+                    folders.setdefault(p.get("name", ""), []).append(obj._moId)
+                    folder_names[obj._moId] = p.get("name", "")
+            elif isinstance(obj, vim.ComputeResource):
+                computes.append((obj, p))
+            elif isinstance(obj, vim.VirtualApp):
+                continue  # VMs enter a vApp with CreateChildVM_Task, not CreateVM_Task
+            elif isinstance(obj, vim.ResourcePool):
+                pools.setdefault(p.get("name", ""), []).append(obj._moId)
+                pool_owner[obj._moId] = p.get("owner")
+            elif isinstance(obj, vim.Datastore):
+                accessible = p.get("summary.accessible")
+                datastores[obj._moId] = (p.get("name", ""), accessible is not False)
+
+        folder = dc_props["vmFolder"]._moId
+        if spec.get("folder"):
+            folder = _pick("VM folder", str(spec["folder"]), folders, where)
+        if not computes:
+            raise BackendError(f"datacenter {dc_name!r} has no host or cluster to run a VM on")
+        by_moid = {obj._moId: (obj, p) for obj, p in computes}
+        if spec.get("resource_pool"):
+            candidates = {k: list(v) for k, v in pools.items()}
+            for obj, p in computes:  # a cluster or host stands for its root pool
+                root = p.get("resourcePool")
+                if root is not None and root._moId not in candidates.get(p.get("name", ""), []):
+                    candidates.setdefault(p.get("name", ""), []).append(root._moId)
+                    pool_owner.setdefault(root._moId, obj)
+            pool = _pick(
+                "resource pool",
+                str(spec["resource_pool"]),
+                candidates,
+                where,
+                "; name its cluster or host instead",
+            )
+            owner_ref = pool_owner.get(pool)
+            if owner_ref is None or owner_ref._moId not in by_moid:
+                raise BackendError(f"resource pool {spec['resource_pool']!r} has no owner {where}")
+            owner, owner_props = by_moid[owner_ref._moId]
+        else:
+            owner, owner_props = computes[0]
+            root = owner_props.get("resourcePool")
+            if root is None:
+                raise BackendError(f"{owner_props.get('name')!r} {where} has no resource pool")
+            pool = root._moId
+        owner_name = owner_props.get("name", "")
+        usable: dict[str, list[str]] = {}
+        for ref in owner_props.get("datastore") or []:
+            ds_name, accessible = datastores.get(ref._moId, ("", False))
+            if ds_name and accessible:
+                usable.setdefault(ds_name, []).append(ds_name)
+        on_owner = f"on {_owner_kind(owner)} {owner_name!r}"
+        if spec.get("datastore"):
+            datastore = _pick("datastore", str(spec["datastore"]), usable, on_owner)
+        elif usable:
+            datastore = next(iter(usable))
+        else:
+            raise BackendError(f"no accessible datastore {on_owner}")
+        return _Placement(
+            datacenter=dc_name,
+            folder=folder,
+            folder_name=folder_names.get(folder, "vm"),
+            pool=pool,
+            owner=owner,
+            owner_name=owner_name,
+            datastore=datastore,
+        )
+
+    def _networks(
+        self, session: _Session, owner: Any, names: list[str], where: str
+    ) -> dict[str, _Network]:
+        """The networks ``names`` as seen by ``owner`` (a compute resource or host: its
+        ``network`` property); BackendError naming the available ones for an unknown one."""
+        if not names:
+            return {}
+        spec = PC.FilterSpec(
+            objectSet=[
+                PC.ObjectSpec(
+                    obj=owner,
+                    skip=True,
+                    selectSet=[
+                        PC.TraversalSpec(name="net", path="network", skip=False, type=type(owner))
+                    ],
+                )
+            ],
+            propSet=[
+                PC.PropertySpec(type=vim.Network, pathSet=["name"]),
+                PC.PropertySpec(
+                    type=vim.dvs.DistributedVirtualPortgroup,
+                    pathSet=["key", "config.distributedVirtualSwitch"],
+                ),
+                PC.PropertySpec(type=vim.OpaqueNetwork, pathSet=["summary"]),
+            ],
+        )
+        available: dict[str, list[_Network]] = {}
+        for oc in self._retrieve(session, [spec]):
+            p = _props(oc)
+            net = _Network(name=p.get("name", ""), ref=oc.obj)
+            if isinstance(oc.obj, vim.dvs.DistributedVirtualPortgroup):
+                net.portgroup_key = p.get("key") or oc.obj._moId
+                net.switch = p.get("config.distributedVirtualSwitch")
+            elif isinstance(oc.obj, vim.OpaqueNetwork):
+                summary = p.get("summary")
+                net.opaque_id = getattr(summary, "opaqueNetworkId", None)
+                net.opaque_type = getattr(summary, "opaqueNetworkType", None)
+            if net.name:
+                available.setdefault(net.name, []).append(net)
+        chosen = {n: _pick("network", n, available, where) for n in names}
+        switches = {net.switch._moId: net.switch for net in chosen.values() if net.switch}
+        if switches:
+            wanted = PC.FilterSpec(
+                objectSet=[PC.ObjectSpec(obj=sw, skip=False) for sw in switches.values()],
+                propSet=[PC.PropertySpec(type=vim.DistributedVirtualSwitch, pathSet=["uuid"])],
+            )
+            ocs = self._retrieve(session, [wanted])
+            uuids = {oc.obj._moId: _props(oc).get("uuid") for oc in ocs}
+            for net in chosen.values():
+                if net.switch is not None:
+                    net.switch_uuid = uuids.get(net.switch._moId)
+                    if not net.switch_uuid:
+                        raise BackendError(f"network {net.name!r}: its distributed switch is gone")
+        return chosen
+
+    def modify_vm(
+        self,
+        uuid: str,
+        vcpus: int | None = None,
+        memory_kib: int | None = None,
+        add_disk: dict | None = None,
+        remove_disk: str | dict | None = None,
+        add_nic: dict | None = None,
+        remove_nic: str | dict | None = None,
+    ) -> VirtualMachine:
+        """Change vCPUs, memory and devices in ONE ReconfigVM_Task; the VM afterwards.
+
+        ``memory_kib`` must be a whole number of MiB (BackendError otherwise, before any
+        change). ``add_disk``/``add_nic`` are dicts as in define_vm's ``disks``/``nics``;
+        a new disk goes on a free unit of an existing SCSI controller, or on a controller
+        added with it (``add_disk["scsi_controller"]`` picks its type). ``remove_disk``
+        names the disk by label ("Hard disk 2"), backing file ("[ds] vm/vm_1.vmdk", or
+        its file name "vm_1.vmdk"), or is a dict {``device`` or ``source``, ``destroy``}:
+        by default the disk is only detached and its VMDK stays on the datastore (as the
+        libvirt backend leaves disk images); with ``destroy`` true the VMDK is deleted
+        too (fileOperation "destroy"). CD/DVD and floppy drives are removed by label the
+        same way. ``remove_nic`` names the NIC by MAC address (any case) or label
+        ("Network adapter 1"), or is a dict with ``mac``/``device``. Removals happen
+        before additions. A name that matches nothing raises NotFound.
+
+        On a powered-on VM vSphere hot-adds disks and NICs; vCPU and memory changes then
+        need CPU/memory hot add enabled in the VM (vSphere refuses them otherwise:
+        InvalidStateTransition, power the VM off first).
+        """
+        n_cpus = _vcpus(vcpus) if vcpus is not None else None
+        memory_mb = _memory_mb(memory_kib) if memory_kib is not None else None
+        disk_req = _disk_request(add_disk) if add_disk is not None else None
+        nic_req = _nic_request(add_nic) if add_nic is not None else None
+        controller = self._controller_class(
+            add_disk.get("scsi_controller") if isinstance(add_disk, dict) else None
+        )
+        disk_key, destroy = None, False
+        if isinstance(remove_disk, dict):
+            disk_key = remove_disk.get("device") or remove_disk.get("source")
+            destroy = bool(remove_disk.get("destroy"))
+            if not disk_key:
+                raise BackendError("remove_disk needs a 'device' (label) or 'source' (file)")
+        elif remove_disk is not None:
+            disk_key = str(remove_disk)
+        nic_key = None
+        if isinstance(remove_nic, dict):
+            nic_key = remove_nic.get("mac") or remove_nic.get("device")
+            if not nic_key:
+                raise BackendError("remove_nic needs a 'mac' (or 'device' label)")
+        elif remove_nic is not None:
+            nic_key = str(remove_nic)
+
+        def prepare(session: _Session) -> tuple[str, dict[str, Any], dict[str, _Network]]:
+            moid = self._find_moid(session, uuid)
+            ocs = self._retrieve(
+                session,
+                [
+                    _object_spec(
+                        session.ref(vim.VirtualMachine, moid),
+                        vim.VirtualMachine,
+                        [
+                            "name",
+                            "config.template",
+                            "config.hardware.device",
+                            "runtime.powerState",
+                            "runtime.host",
+                        ],
+                    )
+                ],
+            )
+            p = _props(ocs[0]) if ocs else {}
+            if not p or p.get("config.template") or "config.hardware.device" not in p:
+                raise NotFound(
+                    f"{uuid!r} on backend {self.backend_id!r} is a template or inaccessible"
+                )
+            nets: dict[str, _Network] = {}
+            if nic_req is not None:
+                host = p.get("runtime.host")
+                if host is None:
+                    raise BackendError(f"VM {p.get('name')!r} has no host: cannot add a NIC")
+                where = f"on the host of VM {p.get('name')!r}"
+                nets = self._networks(session, host, [nic_req.network], where)
+            return moid, p, nets
+
+        moid, props, nets = self._call(prepare)
+        name = props.get("name", "")
+        devices = list(props.get("config.hardware.device") or [])
+        changes = _DeviceChanges(devices, controller)
+        if disk_key is not None:
+            dev = _find_disk(devices, disk_key)
+            if dev is None:
+                raise NotFound(f"VM {name!r} has no disk {disk_key!r}")
+            changes.remove(dev, destroy=destroy and isinstance(dev, vim.vm.device.VirtualDisk))
+        if nic_key is not None:
+            dev = _find_nic(devices, nic_key)
+            if dev is None:
+                raise NotFound(f"VM {name!r} has no NIC {nic_key!r}")
+            changes.remove(dev)
+        if disk_req is not None:
+            changes.add_disk(disk_req)
+        if nic_req is not None:
+            running = str(props.get("runtime.powerState")) == "poweredOn"
+            changes.add_nic(nic_req, nets[nic_req.network], connected=running)
+        config = vim.vm.ConfigSpec()
+        if n_cpus is not None:
+            config.numCPUs = n_cpus
+        if memory_mb is not None:
+            config.memoryMB = memory_mb
+        if changes.changes:
+            config.deviceChange = changes.changes
+        if n_cpus is not None or memory_mb is not None or changes.changes:
+            try:
+                self._run_task(
+                    f"modify VM {name!r}",
+                    lambda s: s.ref(vim.VirtualMachine, moid).ReconfigVM_Task(spec=config),
+                )
+            except InvalidStateTransition as exc:
+                if n_cpus is None and memory_mb is None:
+                    raise
+                raise InvalidStateTransition(
+                    f"{exc} (changing vCPUs or memory of a powered-on VM needs CPU/memory "
+                    "hot add enabled in it; power it off first)"
+                ) from None
+        vms = self._call(lambda s: self._read_vms(s, moid))
+        if not vms:
+            raise NotFound(f"VM {uuid!r} on backend {self.backend_id!r} vanished")
+        return vms[0]
+
+    def undefine_vm(self, uuid: str) -> None:
+        """Delete the VM (Destroy_Task, vSphere's "Delete from Disk").
+
+        The VM must be powered off (or suspended) first: a powered-on VM is refused with
+        InvalidStateTransition, unlike the libvirt backend, which powers a running VM off
+        and removes its definition. Destroy_Task removes the VM from the inventory AND
+        deletes its files from the datastore, its virtual disks included (libvirt leaves
+        disk images behind): detach a disk to keep with modify_vm(remove_disk=...) first.
+        NotFound for an unknown UUID or a template.
+        """
+        vm = self._vm_state(uuid)
+        if vm.state is PowerState.RUNNING:
+            raise InvalidStateTransition(
+                f"cannot undefine VM {vm.name!r}: it is powered on, and vSphere deletes only "
+                "powered-off VMs; power it off first"
+            )
+        what = f"undefine VM {vm.name!r}"
+        try:
+            self._run_task(what, lambda s: s.ref(vim.VirtualMachine, vm.moid).Destroy_Task())
+        except InvalidStateTransition as exc:  # powered on meanwhile
+            raise InvalidStateTransition(f"{exc} (the VM must be powered off first)") from None
+        self._tools.pop(_canonical_uuid(uuid) or uuid.lower(), None)
+        log.info("vsphere backend %s: undefined VM %r (%s)", self.backend_id, vm.name, vm.moid)
 
     # -- tasks --------------------------------------------------------------------------
     def _task_fault(self, what: str, fault: BaseException) -> Exception:
