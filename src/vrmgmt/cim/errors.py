@@ -9,6 +9,13 @@ from pywbem import CIMError
 from vrmgmt import errors
 
 
+def describe(obj, limit: int = 300) -> str:
+    """An object (usually a client-supplied path) for an error message, cut short: a
+    path's text can be far larger than the request that carried it."""
+    text = str(obj)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def not_supported(what: str) -> CIMError:
     return CIMError(pywbem.CIM_ERR_NOT_SUPPORTED, f"{what} is not supported")
 

@@ -51,7 +51,7 @@ class HostedDependencyProvider(Provider):
             yield instances.hosted_dependency(vm.uuid, vm.backend_id, ctx.namespace)
 
     def get_instance(self, ctx, instance_name, property_list) -> CIMInstance:
-        kb = {k.lower(): v for k, v in instance_name.keybindings.items()}
+        kb = {str(k or "").lower(): v for k, v in instance_name.keybindings.items()}
         ante, dep = kb.get("antecedent"), kb.get("dependent")
         if not isinstance(ante, CIMInstanceName) or not isinstance(dep, CIMInstanceName):
             raise invalid_parameter(

@@ -27,13 +27,13 @@ def system_name(path: CIMInstanceName, class_name: str) -> str:
     CreationClassName (CIM_ERR_NOT_FOUND if it names another class)."""
     from vrmgmt.cim.errors import invalid_parameter, not_found
 
-    kb = {k.lower(): v for k, v in path.keybindings.items()}
+    kb = {str(k or "").lower(): v for k, v in path.keybindings.items()}
     ccn = kb.get("creationclassname")
     if ccn is not None and str(ccn).lower() != class_name.lower():
         raise not_found(f"CreationClassName {ccn!r} is not {class_name}")
     name = kb.get("name")
     if not isinstance(name, str) or not name:
-        raise invalid_parameter(f"{class_name} path lacks the key Name: {path}")
+        raise invalid_parameter(f"the {class_name} path needs a string key Name")
     return name
 
 

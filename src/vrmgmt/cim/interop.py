@@ -40,7 +40,7 @@ from pywbem import CIMError, CIMInstance, CIMInstanceName, CIMProperty, Uint16
 
 from vrmgmt import __version__
 from vrmgmt.cim import instances
-from vrmgmt.cim.errors import invalid_parameter, not_found
+from vrmgmt.cim.errors import describe, invalid_parameter, not_found
 from vrmgmt.cim.provider import Provider, ProviderContext, ProviderEnv
 from vrmgmt.cim.virtual_system import vm_uuid_from_path
 from vrmgmt.errors import VrmError
@@ -181,7 +181,7 @@ CENTRAL_SOURCES: dict[str, CentralSource] = {
 
 
 def _keys(path: CIMInstanceName) -> dict:
-    return {k.lower(): v for k, v in path.keybindings.items()}
+    return {str(k or "").lower(): v for k, v in path.keybindings.items()}
 
 
 def _same_keys(a: CIMInstanceName, b: CIMInstanceName) -> bool:
@@ -459,7 +459,7 @@ class RegisteredProfileProvider(Provider):
     def get_instance(self, ctx, instance_name, property_list) -> CIMInstance:
         spec = self.model.profile_of_path(instance_name)
         if spec is None:
-            raise not_found(f"no registered profile {instance_name}")
+            raise not_found(f"no registered profile {describe(instance_name)}")
         return self.model.profile_instance(spec)
 
 
@@ -504,7 +504,7 @@ class ElementConformsToProfileProvider(Provider):
             )
         spec = self.model.profile_of_path(std)
         if spec is None or not self.model.is_central(spec, elem):
-            raise not_found(f"no instance {instance_name}")
+            raise not_found(f"no instance {describe(instance_name)}")
         return self.model.conforms(spec, self._element_path(spec, elem), ctx.namespace)
 
     def _element_path(self, spec: ProfileSpec, elem: CIMInstanceName) -> CIMInstanceName:

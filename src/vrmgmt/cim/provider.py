@@ -20,7 +20,7 @@ from typing import Any
 import pywbem
 from pywbem import CIMError
 
-from vrmgmt.cim.errors import not_supported
+from vrmgmt.cim.errors import describe, not_supported
 
 
 @dataclass
@@ -105,7 +105,7 @@ class Provider:
         for inst in self.enum_instances(ctx, instance_name.classname, property_list):
             if _normalized_keys(inst.path) == wanted:
                 return inst
-        raise CIMError(pywbem.CIM_ERR_NOT_FOUND, f"no instance {instance_name}")
+        raise CIMError(pywbem.CIM_ERR_NOT_FOUND, f"no instance {describe(instance_name)}")
 
     def create_instance(
         self, ctx: ProviderContext, instance: pywbem.CIMInstance
@@ -223,5 +223,5 @@ def _normalized_keys(path: pywbem.CIMInstanceName) -> dict[str, Any]:
             v = (v.classname.lower(), tuple(sorted(_normalized_keys(v).items())))
         elif isinstance(v, str):
             v = v
-        out[k.lower()] = v
+        out[str(k or "").lower()] = v
     return out

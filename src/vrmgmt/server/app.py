@@ -16,6 +16,7 @@ import urllib.parse
 from collections.abc import Iterable, Iterator
 
 from cheroot import wsgi
+from cheroot.errors import MaxSizeExceeded
 
 from vrmgmt import __version__
 from vrmgmt.auth import Authenticator
@@ -36,7 +37,12 @@ class TrailerGateway(wsgi.Gateway_10):
         env = super().get_environ()
         self._trailers: list[tuple[str, str]] = []
         env["vrmgmt.trailers"] = self._trailers
+        env["vrmgmt.close_connection"] = self._close
         return env
+
+    def _close(self) -> None:
+        """Close after this response instead of draining an unread request body."""
+        self.req.close_connection = True
 
     def respond(self):
         super().respond()
@@ -81,11 +87,14 @@ class CIMApp:
         cim_error: str | None,
         message: str,
         extra: list[tuple[str, str]] | None = None,
+        close=None,
     ) -> list[bytes]:
         headers = [("Content-Type", "text/plain; charset=utf-8"), ("Server", SERVER_HEADER)]
         if cim_error:
             headers.append(("CIMError", cim_error))
         headers.extend(extra or [])
+        if close is not None:  # the request body was not read: do not drain it
+            close()
         body = (message + "\n").encode()
         headers.append(("Content-Length", str(len(body))))
         log.info("HTTP %s: %s", status, message)
@@ -109,24 +118,40 @@ class CIMApp:
 
     # -- WSGI ----------------------------------------------------------------------------
     def __call__(self, environ, start_response) -> Iterable[bytes]:
+        close = environ.get("vrmgmt.close_connection")
+
+        def fail(status, cim_error, message, extra=None, unread=True):
+            return self._error(
+                start_response, status, cim_error, message, extra, close if unread else None
+            )
+
         method = environ.get("REQUEST_METHOD", "")
         path = environ.get("PATH_INFO", "")
+        # The declared size first: nothing else is worth doing for an oversized body.
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return fail("400 Bad Request", "request-not-well-formed", "invalid Content-Length")
+        if length < 0:
+            return fail("400 Bad Request", "request-not-well-formed", "invalid Content-Length")
+        if length > self.max_request_bytes:
+            return fail(
+                "413 Payload Too Large",
+                None,
+                f"request body of {length} bytes exceeds the limit of {self.max_request_bytes}",
+            )
         if method not in ("POST", "M-POST"):
-            return self._error(
-                start_response,
+            return fail(
                 "405 Method Not Allowed",
                 None,
                 f"{method} is not supported; CIM-XML uses POST or M-POST",
                 [("Allow", "POST, M-POST")],
             )
         if path.rstrip("/") not in ("/cimom", ""):
-            return self._error(
-                start_response, "404 Not Found", None, f"no CIM service at {path}; use /cimom"
-            )
+            return fail("404 Not Found", None, f"no CIM service at {path}; use /cimom")
         ok, user = self._authenticate(environ)
         if not ok:
-            return self._error(
-                start_response,
+            return fail(
                 "401 Unauthorized",
                 None,
                 "authentication required",
@@ -134,52 +159,47 @@ class CIMApp:
             )
         h = self._headers(environ)
         if method == "M-POST" and not _MAN_NS.search(environ.get("HTTP_MAN", "")):
-            return self._error(
-                start_response,
+            return fail(
                 "400 Bad Request",
                 "header-mismatch",
-                "M-POST needs a Man header naming the CIM mapping",
+                "M-POST needs a Man header naming the CIM mapping "
+                "(http://www.dmtf.org/cim/mapping.http#;ns=NN)",
             )
         op = h.get("cimoperation")
         if op is None or op.strip().lower() != "methodcall":
-            return self._error(
-                start_response,
-                "400 Bad Request",
-                "unsupported-operation",
-                "CIMOperation header must be MethodCall",
+            return fail(
+                "400 Bad Request", "unsupported-operation", "CIMOperation header must be MethodCall"
             )
         ctype = environ.get("CONTENT_TYPE", "")
         if ctype and not re.match(r"\s*(application|text)/xml\b", ctype, re.I):
-            return self._error(
-                start_response,
-                "415 Unsupported Media Type",
-                None,
-                f"Content-Type {ctype!r} is not application/xml",
+            return fail(
+                "415 Unsupported Media Type", None, f"Content-Type {ctype!r} is not application/xml"
             )
+        chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+        if length == 0 and not chunked:
+            return fail("411 Length Required", None, "Content-Length is required")
         try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            return self._error(
-                start_response,
+            body = environ["wsgi.input"].read(length if length else self.max_request_bytes + 1)
+        except TimeoutError:
+            return fail("408 Request Timeout", None, "the request body did not arrive in time")
+        except (MaxSizeExceeded, OSError) as exc:  # cheroot's chunked reader: "Too Large"
+            if isinstance(exc, MaxSizeExceeded) or "too large" in str(exc).lower():
+                return fail(
+                    "413 Payload Too Large",
+                    None,
+                    f"request body exceeds the limit of {self.max_request_bytes}",
+                )
+            return fail(
+                "400 Bad Request", "request-not-well-formed", f"unreadable request body: {exc}"
+            )
+        except (ValueError, OverflowError, MemoryError) as exc:
+            return fail(
                 "400 Bad Request",
                 "request-not-well-formed",
-                "invalid Content-Length",
+                f"unreadable request body: {type(exc).__name__}",
             )
-        if length > self.max_request_bytes:
-            return self._error(
-                start_response,
-                "413 Payload Too Large",
-                None,
-                f"request body of {length} bytes exceeds the limit of {self.max_request_bytes}",
-            )
-        if length <= 0 and not environ.get("HTTP_TRANSFER_ENCODING"):
-            return self._error(
-                start_response, "411 Length Required", None, "Content-Length is required"
-            )
-        body = environ["wsgi.input"].read(length if length > 0 else self.max_request_bytes + 1)
         if len(body) > self.max_request_bytes:
-            return self._error(
-                start_response,
+            return fail(
                 "413 Payload Too Large",
                 None,
                 f"request body exceeds the limit of {self.max_request_bytes}",
@@ -187,17 +207,19 @@ class CIMApp:
         try:
             req = parse_request(body)
         except RequestError as exc:
-            return self._error(
-                start_response,
-                f"{exc.http_status} Bad Request"
-                if exc.http_status == 400
-                else f"{exc.http_status} Error",
-                exc.cim_error,
-                exc.message,
+            status = "400 Bad Request" if exc.http_status == 400 else f"{exc.http_status} Error"
+            return fail(status, exc.cim_error, exc.message, unread=False)
+        except Exception as exc:  # noqa: BLE001 - a parser corner case is still a 400
+            log.warning("request parsing failed: %s: %s", type(exc).__name__, exc)
+            return fail(
+                "400 Bad Request",
+                "request-not-valid",
+                f"invalid CIM-XML ({type(exc).__name__})",
+                unread=False,
             )
         mismatch = self._check_headers(h, req)
         if mismatch:
-            return self._error(start_response, "400 Bad Request", "header-mismatch", mismatch)
+            return fail("400 Bad Request", "header-mismatch", mismatch, unread=False)
         t0 = time.perf_counter()
         # A client that accepts trailers gets provider output streamed, with late errors
         # in the CIMStatusCode trailer; others get it materialised first.
@@ -211,7 +233,7 @@ class CIMApp:
             result.body,
             result.error,
             req.protocol_version,
-            result.cache_encoding,
+            result.cache_key,
         )
         return self._stream(
             start_response, chunks, req, result, t0, trailers if streaming else None

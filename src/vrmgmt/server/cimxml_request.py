@@ -9,6 +9,8 @@ CIMError header value and an HTTP status.
 
 from __future__ import annotations
 
+import re
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,16 +18,41 @@ import pywbem
 from lxml import etree
 from pywbem import _tupleparse
 
-_PARSER = etree.XMLParser(
-    resolve_entities=False,
-    no_network=True,
-    load_dtd=False,
-    dtd_validation=False,
-    huge_tree=False,
-    remove_comments=True,
-    remove_pis=True,
-    collect_ids=False,
-)
+MAX_REFERENCE_DEPTH = 4  # VALUE.REFERENCE inside key bindings inside VALUE.REFERENCE …
+_XML_DECL_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*\bencoding\s*=\s*["']([^"']+)["']""")
+
+
+class _RefuseExternal(etree.Resolver):
+    """libxml2 may still try to load external (parameter) entities; refuse them all."""
+
+    def resolve(self, url, pubid, context):
+        raise RequestError(400, "request-not-well-formed", "external entities are refused")
+
+
+def _make_parser() -> etree.XMLParser:
+    parser = etree.XMLParser(
+        encoding="utf-8",  # DSP0200: CIM-XML requests are UTF-8, whatever they declare
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,  # keeps libxml2's depth and text-size limits
+        remove_comments=True,
+        remove_pis=True,
+        collect_ids=False,
+    )
+    parser.resolvers.add(_RefuseExternal())
+    return parser
+
+
+_LOCAL = threading.local()
+
+
+def _parser() -> etree.XMLParser:
+    p = getattr(_LOCAL, "parser", None)
+    if p is None:
+        p = _LOCAL.parser = _make_parser()
+    return p
 
 
 class RequestError(Exception):
@@ -54,14 +81,22 @@ class Request:
     method_params: dict[str, tuple[str | None, Any]] = field(default_factory=dict)
 
 
-def _to_tupletree(elem: etree._Element) -> tuple:
+def _to_tupletree(elem: etree._Element, ref_depth: int = 0) -> tuple:
+    """lxml element -> pywbem's tupletree (name, attrs, children); bounds the nesting of
+    references in key bindings, which pywbem would otherwise follow to any depth."""
+    if elem.tag == "VALUE.REFERENCE":
+        ref_depth += 1
+        if ref_depth > MAX_REFERENCE_DEPTH:
+            raise RequestError(
+                400, "request-not-valid", f"references nested deeper than {MAX_REFERENCE_DEPTH}"
+            )
     children: list = []
     if elem.text:
         children.append(elem.text)
     for child in elem:
         if not isinstance(child.tag, str):  # entity reference or other non-element
             raise RequestError(400, "request-not-well-formed", "entity references are refused")
-        children.append(_to_tupletree(child))
+        children.append(_to_tupletree(child, ref_depth))
         if child.tail:
             if children and isinstance(children[-1], str):
                 children[-1] += child.tail
@@ -72,17 +107,30 @@ def _to_tupletree(elem: etree._Element) -> tuple:
 
 def parse_request(body: bytes) -> Request:
     """Parse a CIM-XML request body into a Request, or raise RequestError."""
+    # CIM-XML is UTF-8 (DSP0200 §4.8): anything else, including UTF-16 that would hide
+    # a DTD from the byte check below, is refused before it reaches the XML parser.
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RequestError(
+            400, "request-not-well-formed", f"the body is not UTF-8 ({exc.reason})"
+        ) from None
+    m = _XML_DECL_ENCODING.match(body)
+    if m and m.group(1).decode("ascii", "replace").lower() not in ("utf-8", "utf8", "us-ascii"):
+        raise RequestError(400, "request-not-well-formed", "only UTF-8 requests are accepted")
     if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
         # CIM-XML requests need no DTD; refusing it removes every entity attack.
         raise RequestError(
             400, "request-not-well-formed", "DTDs and entity declarations are refused"
         )
     try:
-        root = etree.fromstring(body, parser=_PARSER)
+        root = etree.fromstring(body, parser=_parser())
     except etree.XMLSyntaxError as exc:
         raise RequestError(
             400, "request-not-well-formed", f"XML is not well-formed: {exc}"
         ) from None
+    if root.getroottree().docinfo.internalDTD is not None:
+        raise RequestError(400, "request-not-well-formed", "DTDs are refused")
     tt = _to_tupletree(root)
     parser = _tupleparse.TupleParser()
     try:
@@ -93,6 +141,8 @@ def parse_request(body: bytes) -> Request:
         ) from None
     except (pywbem.CIMVersionError, pywbem.DTDVersionError) as exc:
         raise RequestError(400, "unsupported-cim-version", str(exc)) from None
+    except pywbem.ProtocolVersionError as exc:
+        raise RequestError(400, "unsupported-protocol-version", str(exc)) from None
     except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
         raise RequestError(400, "request-not-valid", f"invalid CIM-XML: {exc}") from None
     mname, mattrs, req = message

@@ -4,15 +4,18 @@ Writes instances, instance names, classes and method results as text without bui
 DOM, always with explicit end tags (`<PROPERTY ...></PROPERTY>`): sblim wbemcli's parser
 rejects self-closing PROPERTY, VALUE.ARRAY, INSTANCE and IRETURNVALUE. Instances are
 encoded from per-property tag templates (cached), which is several times faster than
-element-by-element serialisation; classes and qualifier declarations, which are few, go
-through pywbem's tocimxmlstr() and lxml. Output is produced in chunks so a large
-enumeration streams to the socket.
+element-by-element serialisation, and the elements of unchanged instances are reused
+from the previous response of the same enumeration (EncodingCache); classes and
+qualifier declarations, which are few, go through pywbem's tocimxmlstr() and lxml.
+Output is produced in chunks so a large enumeration streams to the socket.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -55,35 +58,33 @@ def value_text(value: Any, cim_type: str | None = None) -> str:
     return str(value)
 
 
-# Encoded instances by id(properties dict): (properties, classname, text). Both caches
-# together are bounded by the characters they hold, and emptied when full (cheap; a
-# steady state refills them). Entries keep their objects alive, so ids stay unique.
-ENCODED_CACHE_CHARS = 24_000_000
-_ENCODED: dict[int, tuple[Any, str, str]] = {}
-_encoded_chars = 0
+class EncodingCache:
+    """The encodings of the last plain EnumerateInstances response, per request
+    signature (namespace, class, DeepInheritance). Providers that hand out the same
+    instance objects while a VM is unchanged (vrmgmt.cim.virtual_system) get their
+    VALUE.NAMEDINSTANCE text back on the next enumeration; each response replaces the
+    previous generation, so memory stays that of one response and stale entries go."""
+
+    MAX_SIGNATURES = 8
+    MAX_ENTRIES = 12_000  # larger responses are not remembered
+
+    def __init__(self) -> None:
+        self._gens: OrderedDict[tuple, dict[int, tuple[Any, str]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def previous(self, key: tuple) -> dict[int, tuple[Any, str]]:
+        with self._lock:
+            return self._gens.get(key) or {}
+
+    def store(self, key: tuple, gen: dict[int, tuple[Any, str]]) -> None:
+        with self._lock:
+            self._gens[key] = gen
+            self._gens.move_to_end(key)
+            while len(self._gens) > self.MAX_SIGNATURES:
+                self._gens.popitem(last=False)
 
 
-# Whole VALUE.NAMEDINSTANCE elements by id(instance): (instance, text).
-_NAMED: dict[int, tuple[Any, str]] = {}
-
-
-def _make_room(n: int) -> None:
-    global _encoded_chars
-    if _encoded_chars + n > ENCODED_CACHE_CHARS:
-        _ENCODED.clear()
-        _NAMED.clear()
-        _encoded_chars = 0
-    _encoded_chars += n
-
-
-def _remember(props: Any, classname: str, text: str) -> None:
-    _make_room(len(text))
-    _ENCODED[id(props)] = (props, classname, text)
-
-
-def _remember_named(inst: Any, text: str) -> None:
-    _make_room(len(text))
-    _NAMED[id(inst)] = (inst, text)
+ENCODINGS = EncodingCache()
 
 
 def _attrs(attrs: dict[str, str] | None) -> str:
@@ -117,8 +118,10 @@ class Writer:
     """Collects encoded text; `xf` is itself, offering element()/write() for the odd
     hand-written element (as lxml's xmlfile did)."""
 
-    def __init__(self, cache: bool = False) -> None:
-        self.cache = cache
+    def __init__(self, previous: dict[int, tuple[Any, str]] | None = None) -> None:
+        #: encodings of the last response of the same request (EncodingCache), or None
+        self.previous = previous
+        self.remembered: dict[int, tuple[Any, str]] = {}
         self.parts: list[str] = []
         self.size = 0
         self._tag_cache: dict[tuple, tuple[str, str]] = {}
@@ -328,18 +331,7 @@ class Writer:
         self.out(self._qualifiers(quals))
 
     def _instance(self, inst: CIMInstance, iq: bool, ico: bool) -> str:
-        if iq or ico or not self.cache:
-            return self._encode_instance(inst, iq, ico)
-        # Providers that return the same (unchanged) instance objects again get their
-        # encoding back from the cache; keyed by the properties dict, which instances
-        # re-pathed with fastinst.with_path share.
-        props = inst.properties
-        hit = _ENCODED.get(id(props))
-        if hit is not None and hit[0] is props and hit[1] == inst.classname:
-            return hit[2]
-        text = self._encode_instance(inst, False, False)
-        _remember(props, inst.classname, text)
-        return text
+        return self._encode_instance(inst, iq, ico)
 
     def _encode_instance(self, inst: CIMInstance, iq: bool, ico: bool) -> str:
         prop = self._property
@@ -361,21 +353,25 @@ class Writer:
         include_qualifiers: bool = False,
         include_class_origin: bool = False,
     ) -> None:
-        plain = self.cache and not include_qualifiers and not include_class_origin
-        if plain:  # the same instance object again: its whole element from the cache
-            hit = _NAMED.get(id(inst))
-            if hit is not None and hit[0] is inst:
-                self.out(hit[1])
-                return
-        body = (
-            self._encode_instance(inst, False, False)  # remembered below, as a whole
-            if plain
-            else self._instance(inst, include_qualifiers, include_class_origin)
+        prev = self.previous
+        if prev is not None and not include_qualifiers and not include_class_origin:
+            hit = prev.get(id(inst))
+            if hit is not None and hit[0] is inst:  # the very same (unchanged) instance
+                text = hit[1]
+            else:
+                text = (
+                    f"<VALUE.NAMEDINSTANCE>{self._instancename(inst.path)}"
+                    f"{self._encode_instance(inst, False, False)}</VALUE.NAMEDINSTANCE>"
+                )
+            if len(self.remembered) < EncodingCache.MAX_ENTRIES:
+                self.remembered[id(inst)] = (inst, text)
+            self.out(text)
+            return
+        self.out(
+            f"<VALUE.NAMEDINSTANCE>{self._instancename(inst.path)}"
+            f"{self._instance(inst, include_qualifiers, include_class_origin)}"
+            "</VALUE.NAMEDINSTANCE>"
         )
-        text = f"<VALUE.NAMEDINSTANCE>{self._instancename(inst.path)}{body}</VALUE.NAMEDINSTANCE>"
-        if plain:
-            _remember_named(inst, text)
-        self.out(text)
 
     def _with_path(self, tag: str, inst: CIMInstance, iq: bool, ico: bool) -> None:
         self.out(f"<{tag}>{self._instancepath(inst.path)}{self._instance(inst, iq, ico)}</{tag}>")
@@ -421,13 +417,13 @@ def response(
     body: Callable[[Writer], Iterator[None] | None] | None,
     error: pywbem.CIMError | None = None,
     protocol_version: str = "1.0",
-    cache: bool = False,
+    cache_key: tuple | None = None,
 ) -> Iterator[bytes]:
     """Generate a whole CIM-XML response in chunks.
 
     body(writer) writes the IRETURNVALUE/RETURNVALUE content; if it is a generator, each
     yield is a chance to flush a chunk. Either body or error is given."""
-    w = Writer(cache)
+    w = Writer(ENCODINGS.previous(cache_key) if cache_key is not None else None)
     tag = "IMETHODRESPONSE" if intrinsic else "METHODRESPONSE"
     w.out(
         '<?xml version="1.0" encoding="utf-8" ?>\n<CIM CIMVERSION="2.0" DTDVERSION="2.0">'
@@ -446,6 +442,8 @@ def response(
                 if w.size >= CHUNK:
                     yield w.take()
     w.out(f"</{tag}></SIMPLERSP></MESSAGE></CIM>\n")
+    if cache_key is not None and error is None and len(w.remembered) < EncodingCache.MAX_ENTRIES:
+        ENCODINGS.store(cache_key, w.remembered)
     yield w.take()
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import pywbem
 from pywbem import CIMClassName, CIMError, CIMInstance, CIMInstanceName
 
-from vrmgmt.cim.errors import to_cim_error
+from vrmgmt.cim.errors import describe, to_cim_error
 from vrmgmt.cim.loader import ProviderTable
 from vrmgmt.cim.provider import Provider, ProviderContext
 from vrmgmt.server import cimxml_writer as xw
@@ -35,7 +35,7 @@ class Result:
     intrinsic: bool
     body: Any = None  # callable(Writer) -> iterator | None
     error: CIMError | None = None
-    cache_encoding: bool = False  # let the encoder reuse/remember instance encodings
+    cache_key: tuple | None = None  # lets the encoder reuse the last response's encodings
 
 
 def _bool(params: dict, name: str, default: bool) -> bool:
@@ -160,7 +160,8 @@ class Dispatcher(QueryOperations):
                 body = handler(ctx, req.params)
             else:
                 body = self.invoke_method(ctx, req)
-            return Result(req.name, intrinsic, body=body, cache_encoding=not ctx.bulk)
+            key = None if ctx.bulk else getattr(body, "cache_key", None)
+            return Result(req.name, intrinsic, body=body, cache_key=key)
         except CIMError as exc:
             return Result(req.name, intrinsic, error=exc)
         except Exception as exc:  # noqa: BLE001 - never a traceback to the client
@@ -349,15 +350,17 @@ class Dispatcher(QueryOperations):
 
     def enumerate_instances(self, ctx, params):
         cname = _classname(params, "ClassName", True)
-        items = self._iter_instances(
-            ctx,
-            cname,
-            _bool(params, "DeepInheritance", True),
-            _property_list(params),
+        deep = _bool(params, "DeepInheritance", True)
+        plist = _property_list(params)
+        iq, ico = (
             _bool(params, "IncludeQualifiers", False),
             _bool(params, "IncludeClassOrigin", False),
         )
-        return xw.ireturn(self._collect(ctx, items), lambda w, i: w.named_instance(i))
+        items = self._iter_instances(ctx, cname, deep, plist, iq, ico)
+        body = xw.ireturn(self._collect(ctx, items), lambda w, i: w.named_instance(i))
+        if plist is None and not iq and not ico:  # providers' own instances, unchanged
+            body.cache_key = (ctx.namespace, cname.lower(), deep)
+        return body
 
     def _strip_undeclared(self, insts: Iterable[CIMInstance]) -> Iterator[CIMInstance]:
         ok: dict[str, bool] = {}
@@ -390,7 +393,9 @@ class Dispatcher(QueryOperations):
             raise CIMError(pywbem.CIM_ERR_INVALID_CLASS, f"class {path.classname!r} does not exist")
         prov = self._provider_for(path.classname, ctx.namespace)
         if prov is None:
-            raise CIMError(pywbem.CIM_ERR_NOT_FOUND, f"no instance {path} (class has no provider)")
+            raise CIMError(
+                pywbem.CIM_ERR_NOT_FOUND, f"no instance {describe(path)} (class has no provider)"
+            )
         p = path.copy()
         p.namespace = ctx.namespace
         return prov.get_instance(ctx, p, plist)

@@ -81,12 +81,17 @@ def build_server(config: Config, mof_dir: Path | None = None) -> Server:
     listeners = []
     sc = config.server
     if sc.http_port:
-        listeners.append(("http", _wsgi_server(app, sc.http_bind, sc.http_port, sc.threads)))
+        listeners.append(
+            (
+                "http",
+                _wsgi_server(app, sc.http_bind, sc.http_port, sc.threads, sc.max_request_bytes),
+            )
+        )
     if sc.https_port:
         from cheroot.ssl.builtin import BuiltinSSLAdapter
 
         cert, key = _certificate(config)
-        srv = _wsgi_server(app, sc.https_bind, sc.https_port, sc.threads)
+        srv = _wsgi_server(app, sc.https_bind, sc.https_port, sc.threads, sc.max_request_bytes)
         srv.ssl_adapter = BuiltinSSLAdapter(str(cert), str(key))
         listeners.append(("https", srv))
     log.info(
@@ -99,11 +104,14 @@ def build_server(config: Config, mof_dir: Path | None = None) -> Server:
     return Server(config, inventory, providers, app, listeners)
 
 
-def _wsgi_server(app, host: str, port: int, threads: int) -> wsgi.Server:
+def _wsgi_server(app, host: str, port: int, threads: int, max_request_bytes: int) -> wsgi.Server:
     srv = wsgi.Server(
         (host, port), app, numthreads=threads, server_name="vrmgmt", timeout=30, shutdown_timeout=2
     )
-    srv.max_request_body_size = 0  # the app enforces its own limit with a CIM-friendly error
+    # cheroot refuses bodies over the limit itself (before the app, and without reading
+    # them); the app repeats the check to answer with a clear message.
+    srv.max_request_body_size = max_request_bytes
+    srv.max_request_header_size = 64 * 1024
     srv.gateway = TrailerGateway
     return srv
 
