@@ -18,5 +18,9 @@ format:
 bench:
 	scripts/dev bench
 
+fuzz:
+	scripts/dev setup test
+	.venv/bin/python -m bench.fuzz --examples 20000
+
 clean:
 	rm -rf .cache .pytest_cache .ruff_cache build dist src/*.egg-info
