@@ -88,7 +88,8 @@ class Manager(abc.ABC):
         raise NotFound(f"no VM named {name!r} on backend {self.backend_id!r}")
 
     def possible_actions(self, vm: VirtualMachine) -> frozenset[PowerAction]:
-        """Actions that are valid for this VM in its current state."""
+        """Actions that are valid for this VM in its current state. Must depend only on
+        vm.state and vm.guest_agent_running (callers memoise it on those)."""
         return DEFAULT_TRANSITIONS.get(vm.state, frozenset()) & self.supported_actions()
 
     def supported_actions(self) -> frozenset[PowerAction]:

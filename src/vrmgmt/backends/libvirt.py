@@ -485,7 +485,7 @@ class LibvirtManager(Manager):
                 if state is PowerState.OFF and uuid in saved:
                     state = PowerState.SUSPENDED
                 vm = VirtualMachine(
-                    uuid=uuid.lower(),
+                    uuid=uuid,  # virUUIDFormat writes lower-case hex already
                     name=dom.name(),
                     backend_id=self.backend_id,
                     state=state,

@@ -49,8 +49,12 @@ class VirtualSystemProvider(Provider):
         old = self._cache
         new: dict[tuple, CIMInstance] = {}
         limit = self.CACHE_LIMIT
+        possible_for: dict[tuple, frozenset] = {}  # see Manager.possible_actions
         for vm in vms:
-            possible = inv.managers[vm.backend_id].possible_actions(vm)
+            pkey = (vm.backend_id, vm.state, vm.guest_agent_running)
+            possible = possible_for.get(pkey)
+            if possible is None:
+                possible = possible_for[pkey] = inv.managers[vm.backend_id].possible_actions(vm)
             key = instances.vm_key(vm, ctx.namespace, possible)
             inst = old.get(key)
             if inst is None:

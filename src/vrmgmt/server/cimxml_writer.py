@@ -24,7 +24,7 @@ import pywbem
 from lxml import etree
 from pywbem import CIMClassName, CIMDateTime, CIMInstance, CIMInstanceName
 
-CHUNK = 64 * 1024
+CHUNK = 512 * 1024
 
 _NEEDS_ESCAPE = re.compile(r'[&<>"\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]')
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
