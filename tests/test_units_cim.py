@@ -228,10 +228,12 @@ def test_writer_output_is_what_pywbem_parses():
         ],
         path=pywbem.CIMInstanceName("VRM_X", {"K": "k1", "I": pywbem.Uint8(3)}),
     )
-    w = Writer(cache=True)
+    w = Writer(previous={})
     w.named_instance(inst)
-    w.named_instance(inst)  # second time from the encoding cache
-    text = w.take().decode()
+    w2 = Writer(previous=w.remembered)  # the next response reuses the encoding
+    w2.named_instance(inst)
+    assert w2.remembered[id(inst)][1] == w.remembered[id(inst)][1]
+    text = w.take().decode() + w2.take().decode()
     assert text.count("<VALUE.NAMEDINSTANCE>") == 2 and "/>" not in text
     first = text[: len(text) // 2]
     parsed = TupleParser().parse_value_namedinstance(xml_to_tupletree_sax(first, "test"))
@@ -241,3 +243,28 @@ def test_writer_output_is_what_pywbem_parses():
 
     assert parsed.classname == inst.classname and view(parsed) == view(inst)
     assert parsed.path == inst.path
+
+
+def test_compiled_schema_is_cached_between_starts(tmp_path, monkeypatch):
+    """A second start loads the compiled classes from the state dir instead of compiling
+    the MOF again; a change to the MOF invalidates the cache."""
+    import shutil
+
+    from vrmgmt.server import repository
+
+    mof = tmp_path / "mof"
+    shutil.copytree(default_mof_dir(), mof)
+    cache = tmp_path / "cache"
+    first = repository.load_classes(mof, None, cache)
+    assert len(list(cache.glob("classes-*.pickle"))) == 1
+
+    def no_compile(*a, **k):
+        raise AssertionError("compiled again although the cache is valid")
+
+    monkeypatch.setattr(repository, "compile_classes", no_compile)
+    second = repository.load_classes(mof, None, cache)
+    assert set(second.classes) == set(first.classes)
+
+    (mof / "VRM_System.mof").write_text((mof / "VRM_System.mof").read_text() + "\n// edit\n")
+    with pytest.raises(AssertionError, match="compiled again"):
+        repository.load_classes(mof, None, cache)
