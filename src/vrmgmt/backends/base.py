@@ -107,7 +107,19 @@ class Manager(abc.ABC):
     def undefine_vm(self, uuid: str) -> None:
         raise NotSupported(f"{self.kind} backend cannot undefine VMs")
 
-    def modify_vm(self, uuid: str, **changes) -> VirtualMachine:
+    def modify_vm(
+        self,
+        uuid: str,
+        vcpus: int | None = None,
+        memory_kib: int | None = None,
+        add_disk: dict | None = None,
+        remove_disk: str | dict | None = None,
+        add_nic: dict | None = None,
+        remove_nic: str | dict | None = None,
+    ) -> VirtualMachine:
+        """Change vCPUs, memory and devices; the VM as it is afterwards. add_* take
+        dicts as in define_vm's spec; remove_disk names a device or its source,
+        remove_nic a MAC address."""
         raise NotSupported(f"{self.kind} backend cannot modify VMs")
 
     def create_snapshot(

@@ -410,47 +410,39 @@ class InteropModel:
 
 
 # -- providers ---------------------------------------------------------------------------
-class ObjectManagerProvider(Provider):
-    """CIM_ObjectManager: exactly one, vrmgmt itself."""
+class _InteropProvider(Provider):
+    """Base of the interop providers: they all answer from one InteropModel."""
 
     def __init__(self, env: ProviderEnv, model: InteropModel):
         super().__init__(env)
         self.model = model
+
+
+class ObjectManagerProvider(_InteropProvider):
+    """CIM_ObjectManager: exactly one, vrmgmt itself."""
 
     def enum_instances(self, ctx, class_name, property_list) -> Iterator[CIMInstance]:
         yield self.model.object_manager()
 
 
-class NamespaceProvider(Provider):
+class NamespaceProvider(_InteropProvider):
     """CIM_Namespace: one per namespace of the server."""
-
-    def __init__(self, env: ProviderEnv, model: InteropModel):
-        super().__init__(env)
-        self.model = model
 
     def enum_instances(self, ctx, class_name, property_list) -> Iterator[CIMInstance]:
         for ns in self.model.namespaces:
             yield self.model.namespace_instance(ns)
 
 
-class NamespaceInManagerProvider(Provider):
+class NamespaceInManagerProvider(_InteropProvider):
     """CIM_NamespaceInManager: the object manager (Antecedent) hosts each namespace."""
-
-    def __init__(self, env: ProviderEnv, model: InteropModel):
-        super().__init__(env)
-        self.model = model
 
     def enum_instances(self, ctx, class_name, property_list) -> Iterator[CIMInstance]:
         for ns in self.model.namespaces:
             yield self.model.namespace_in_manager(ns, ctx.namespace)
 
 
-class RegisteredProfileProvider(Provider):
+class RegisteredProfileProvider(_InteropProvider):
     """VRM_RegisteredProfile: one per row of PROFILES."""
-
-    def __init__(self, env: ProviderEnv, model: InteropModel):
-        super().__init__(env)
-        self.model = model
 
     def enum_instances(self, ctx, class_name, property_list) -> Iterator[CIMInstance]:
         for spec in self.model.profiles:
@@ -463,12 +455,8 @@ class RegisteredProfileProvider(Provider):
         return self.model.profile_instance(spec)
 
 
-class ReferencedProfileProvider(Provider):
+class ReferencedProfileProvider(_InteropProvider):
     """VRM_ReferencedProfile: autonomous profile (Dependent) -> component (Antecedent)."""
-
-    def __init__(self, env: ProviderEnv, model: InteropModel):
-        super().__init__(env)
-        self.model = model
 
     def enum_instances(self, ctx, class_name, property_list) -> Iterator[CIMInstance]:
         m = self.model
@@ -479,15 +467,11 @@ class ReferencedProfileProvider(Provider):
                     yield m.referenced(spec, component, ctx.namespace)
 
 
-class ElementConformsToProfileProvider(Provider):
+class ElementConformsToProfileProvider(_InteropProvider):
     """VRM_ElementConformsToProfile: each profile -> its central instances, which may
     live in another namespace (VMs and hosts are in root/virt). Served in the interop
     namespace (profile -> elements, pywbem's central class methodology) and in the
     implementation namespace (element -> its profiles)."""
-
-    def __init__(self, env: ProviderEnv, model: InteropModel):
-        super().__init__(env)
-        self.model = model
 
     def enum_instances(self, ctx, class_name, property_list) -> Iterator[CIMInstance]:
         m = self.model
