@@ -60,25 +60,37 @@ def run(sizes: list[int], repeat: int) -> list[dict]:
                     assert len(insts) == n
                 client_total = statistics.median(client)
                 raw = raw_libvirt(node_uri(Path(tmp) / "node.xml"), repeat)
-            rows.append({"n": n, "bytes": len(data), "cold": cold, "warm": warm,
-                         "inside": inside, "parse": max(client_total - warm, 1e-9),
-                         "libvirt": raw})
+            rows.append(
+                {
+                    "n": n,
+                    "bytes": len(data),
+                    "cold": cold,
+                    "warm": warm,
+                    "inside": inside,
+                    "parse": max(client_total - warm, 1e-9),
+                    "libvirt": raw,
+                }
+            )
     return rows
 
 
 def report(rows: list[dict]) -> str:
-    out = [f"machine: {machine()}", "",
-           "| VMs | response | server cold | server warm, client-side | server warm, "
-           "server log | pywbem parse | raw libvirt | log / parse | log / libvirt "
-           "| client-side / libvirt | cold / libvirt |",
-           "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    out = [
+        f"machine: {machine()}",
+        "",
+        "| VMs | response | server cold | server warm, client-side | server warm, "
+        "server log | pywbem parse | raw libvirt | log / parse | log / libvirt "
+        "| client-side / libvirt | cold / libvirt |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
         ms = {k: f"{r[k] * 1000:.0f} ms" for k in ("cold", "warm", "inside", "parse", "libvirt")}
         out.append(
             f"| {r['n']:,} | {r['bytes'] / 1e6:.1f} MB | {ms['cold']} | {ms['warm']} "
             f"| {ms['inside']} | {ms['parse']} | {ms['libvirt']} "
             f"| {r['inside'] / r['parse']:.2f} | {r['inside'] / r['libvirt']:.2f} "
-            f"| {r['warm'] / r['libvirt']:.2f} | {r['cold'] / r['libvirt']:.2f} |")
+            f"| {r['warm'] / r['libvirt']:.2f} | {r['cold'] / r['libvirt']:.2f} |"
+        )
     return "\n".join(out)
 
 

@@ -255,12 +255,14 @@ def test_keep_alive_serves_several_requests_on_one_connection(srv):
 
     from support.server import PASSWORD, USER
 
-    body = (b'<?xml version="1.0" encoding="utf-8" ?><CIM CIMVERSION="2.0" DTDVERSION="2.0">'
-            b'<MESSAGE ID="3" PROTOCOLVERSION="1.0"><SIMPLEREQ>'
-            b'<IMETHODCALL NAME="EnumerateInstanceNames"><LOCALNAMESPACEPATH>'
-            b'<NAMESPACE NAME="root"/><NAMESPACE NAME="virt"/></LOCALNAMESPACEPATH>'
-            b'<IPARAMVALUE NAME="ClassName"><CLASSNAME NAME="VRM_HostSystem"/></IPARAMVALUE>'
-            b"</IMETHODCALL></SIMPLEREQ></MESSAGE></CIM>")
+    body = (
+        b'<?xml version="1.0" encoding="utf-8" ?><CIM CIMVERSION="2.0" DTDVERSION="2.0">'
+        b'<MESSAGE ID="3" PROTOCOLVERSION="1.0"><SIMPLEREQ>'
+        b'<IMETHODCALL NAME="EnumerateInstanceNames"><LOCALNAMESPACEPATH>'
+        b'<NAMESPACE NAME="root"/><NAMESPACE NAME="virt"/></LOCALNAMESPACEPATH>'
+        b'<IPARAMVALUE NAME="ClassName"><CLASSNAME NAME="VRM_HostSystem"/></IPARAMVALUE>'
+        b"</IMETHODCALL></SIMPLEREQ></MESSAGE></CIM>"
+    )
     auth = base64.b64encode(f"{USER}:{PASSWORD}".encode())
     import http.client
 
@@ -268,24 +270,35 @@ def test_keep_alive_serves_several_requests_on_one_connection(srv):
     conn.connect()
     sock = conn.sock
     for _ in range(3):
-        conn.request("POST", "/cimom", body=body, headers={
-            "Content-Type": "application/xml", "CIMOperation": "MethodCall",
-            "CIMMethod": "EnumerateInstanceNames", "CIMObject": "root/virt",
-            "Authorization": "Basic " + auth.decode()})
+        conn.request(
+            "POST",
+            "/cimom",
+            body=body,
+            headers={
+                "Content-Type": "application/xml",
+                "CIMOperation": "MethodCall",
+                "CIMMethod": "EnumerateInstanceNames",
+                "CIMObject": "root/virt",
+                "Authorization": "Basic " + auth.decode(),
+            },
+        )
         r = conn.getresponse()
         assert r.status == 200 and b"VRM_HostSystem" in r.read()
         assert conn.sock is sock  # the same TCP connection
     conn.close()
 
 
-@pytest.mark.parametrize("body", [
-    b"<CIM>" + b"<a>" * 10000 + b"</a>" * 10000 + b"</CIM>",
-    b'<?xml version="1.0"?><!DOCTYPE CIM [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
-    b'<CIM CIMVERSION="2.0" DTDVERSION="2.0">&x;</CIM>',
-    b'<?xml version="1.0"?><!DOCTYPE CIM [<!ENTITY % p SYSTEM "http://127.0.0.1:1/x">%p;]>'
-    b"<CIM/>",
-    b"\xff\xfe<\x00C\x00I\x00M\x00>\x00",
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<CIM>" + b"<a>" * 10000 + b"</a>" * 10000 + b"</CIM>",
+        b'<?xml version="1.0"?><!DOCTYPE CIM [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+        b'<CIM CIMVERSION="2.0" DTDVERSION="2.0">&x;</CIM>',
+        b'<?xml version="1.0"?><!DOCTYPE CIM [<!ENTITY % p SYSTEM "http://127.0.0.1:1/x">%p;]>'
+        b"<CIM/>",
+        b"\xff\xfe<\x00C\x00I\x00M\x00>\x00",
+    ],
+)
 def test_hostile_xml_is_refused(srv, body):
     data = _raw(srv, body, "EnumerateInstanceNames")
     assert data.startswith(b"HTTP/1.1 400"), data[:200]
