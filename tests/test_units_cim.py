@@ -132,7 +132,7 @@ def test_cli_help():
         timeout=60,
     )
     assert r.returncode == 0
-    for opt in ("--config", "--port", "--https-port", "--state-dir"):
+    for opt in ("--config", "--port", "--https-port", "--state-dir", "--log-level"):
         assert opt in r.stdout
     assert "test:///default" in r.stdout
     r = subprocess.run(

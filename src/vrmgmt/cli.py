@@ -112,6 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, help="HTTP port (0 disables HTTP)")
     s.add_argument("--https-port", type=int, help="HTTPS port (0 disables HTTPS)")
     s.add_argument("--state-dir", metavar="DIR", help="state directory (users, certs, cache)")
+    s.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        default=argparse.SUPPRESS,  # same as `vrmgmt --log-level`, allowed here too
+        help="stderr log level (default info)",
+    )
     s.set_defaults(func=cmd_serve)
 
     pw = sub.add_parser(
