@@ -185,9 +185,7 @@ def test_indication_entry_points(ind_mb):
     assert mi.disable_indications(ctx).ok
 
     events = next(
-        mod
-        for name, mod in sys.modules.items()
-        if name.startswith("vrmgmt_cmpi_providers.Indicator")
+        mod for name, mod in sys.modules.items() if name.startswith("vrmgmt_providers.Indicator")
     ).EVENTS
     assert events == [
         ("authorize", "alice"),

@@ -392,7 +392,7 @@ def test_unloadable_modules_are_reported(boom_mb):
 def test_provider_cleanup_runs_once_after_the_last_mi(boom_mb):
     kit.ok(boom_mb.invoke_method(boom_mb.path("T_Boom", {"Id": "1"}), "M"))
     boom_mb.enumerate_instances("T_Boom")  # second MI (instance) of the same miname
-    mod = next(m for k, m in sys.modules.items() if k.startswith("vrmgmt_cmpi_providers.Boom"))
+    mod = next(m for k, m in sys.modules.items() if k.startswith("vrmgmt_providers.Boom"))
     mis = list(boom_mb.mis.values())
     assert len(mis) == 2 and mis[0].instance is mis[1].instance  # one proxy per miname
     assert mis[0].cleanup(boom_mb.context(), False).ok

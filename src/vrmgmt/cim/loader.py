@@ -3,9 +3,11 @@ class -> provider table from registration/vrmgmt.reg. Used by every host."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import logging
 import sys
+import threading
 from pathlib import Path
 from types import ModuleType
 
@@ -30,25 +32,48 @@ def default_registration_file() -> Path:
     return project_dir("registration") / "vrmgmt.reg"
 
 
+_modules: dict[str, ModuleType] = {}  # resolved path -> module
+_modules_lock = threading.Lock()
+
+
 def load_provider_module(path: str | Path) -> ModuleType:
-    """Import a provider module from a file path (".py" appended when missing)."""
+    """Import a provider module from a file path (".py" appended when missing), once
+    per process and path; every host loads providers through here."""
     path = Path(path)
     if path.suffix != ".py":
         path = path.with_name(path.name + ".py")
-    if not path.is_file():
-        raise ConfigError(f"provider module {path} does not exist")
-    mod_name = f"vrmgmt_providers.{path.stem}"
-    if mod_name in sys.modules and getattr(sys.modules[mod_name], "__file__", None) == str(path):
-        return sys.modules[mod_name]
-    spec = importlib.util.spec_from_file_location(mod_name, path)
-    if spec is None or spec.loader is None:
-        raise ConfigError(f"cannot load provider module {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[mod_name] = module
-    spec.loader.exec_module(module)
-    if not hasattr(module, "get_providers"):
-        raise ConfigError(f"provider module {path} has no get_providers(env)")
-    return module
+    key = str(path.resolve())
+    with _modules_lock:
+        module = _modules.get(key)
+        if module is not None:
+            return module
+        if not path.is_file():
+            raise ConfigError(f"provider module {path} does not exist")
+        # a digest of the path keeps two providers/ folders' modules apart
+        mod_name = f"vrmgmt_providers.{path.stem}_{hashlib.sha1(key.encode()).hexdigest()[:8]}"
+        spec = importlib.util.spec_from_file_location(mod_name, path)
+        if spec is None or spec.loader is None:
+            raise ConfigError(f"cannot load provider module {path}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[mod_name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            sys.modules.pop(mod_name, None)
+            raise
+        if not callable(getattr(module, "get_providers", None)):
+            sys.modules.pop(mod_name, None)
+            raise ConfigError(f"provider module {path} has no get_providers(env)")
+        _modules[key] = module
+        return module
+
+
+def forget_provider_modules() -> None:
+    """Drop every loaded provider module (a CMPI cleanup or a test's reset)."""
+    with _modules_lock:
+        for module in _modules.values():
+            sys.modules.pop(module.__name__, None)
+        _modules.clear()
 
 
 class ProviderTable:

@@ -16,23 +16,21 @@ and the provider's cleanup() runs when the last of them is cleaned up).
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import logging
 import os
-import sys
 import threading
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pywbem
 from pywbem import CIMClassName, CIMError, CIMInstance, CIMInstanceName
 
+from vrmgmt.cim.loader import forget_provider_modules, load_provider_module
 from vrmgmt.cim.provider import Provider, ProviderContext, ProviderEnv
 from vrmgmt.cmpi import status
 from vrmgmt.cmpi.convert import Converter, broker_fn, cmpi_module, obj_text, text
 from vrmgmt.cmpi.indications import IndicationSender, mi_call
+from vrmgmt.errors import ConfigError
 
 log = logging.getLogger("vrmgmt.cmpi")
 audit_log = logging.getLogger("vrmgmt.audit")
@@ -47,7 +45,6 @@ class _State:
     lock = threading.RLock()
     env: ProviderEnv | None = None
     proxies: dict[str, CMPIProxyProvider] = {}
-    modules: dict[str, ModuleType] = {}
 
 
 def _audit(user=None, action="", target="", outcome="") -> None:
@@ -120,9 +117,7 @@ def reset() -> None:
     """Forget all proxies, loaded provider modules and the environment (tests, reload)."""
     with _State.lock:
         _State.proxies.clear()
-        for mod in _State.modules.values():
-            sys.modules.pop(mod.__name__, None)
-        _State.modules.clear()
+    forget_provider_modules()
     _release_env()
 
 
@@ -134,35 +129,6 @@ def module_path(miname: str) -> Path:
     if not path.is_absolute() and os.environ.get("VRMGMT_PROVIDERS_DIR"):
         path = Path(os.environ["VRMGMT_PROVIDERS_DIR"]) / path
     return path
-
-
-def load_provider_module(path: Path) -> ModuleType:
-    """Import a provider module by file path (once per process)."""
-    key = str(path.resolve())
-    with _State.lock:
-        mod = _State.modules.get(key)
-        if mod is not None:
-            return mod
-        if not path.is_file():
-            raise CIMError(
-                pywbem.CIM_ERR_FAILED,
-                f"provider module {path} does not exist (the CMPI miname is the "
-                "registration's provider path; '.py' is appended)",
-            )
-        digest = hashlib.sha1(key.encode()).hexdigest()[:8]
-        name = f"vrmgmt_cmpi_providers.{path.stem}_{digest}"
-        spec = importlib.util.spec_from_file_location(name, path)
-        if spec is None or spec.loader is None:
-            raise CIMError(pywbem.CIM_ERR_FAILED, f"cannot import {path}")
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        try:
-            spec.loader.exec_module(mod)
-        except BaseException:
-            sys.modules.pop(name, None)
-            raise
-        _State.modules[key] = mod
-        return mod
 
 
 def get_cmpi_proxy_provider(miname: Any, broker: Any, ctx: Any = None) -> CMPIProxyProvider:
@@ -311,19 +277,18 @@ class CMPIProxyProvider:
             if self._providers is None:
                 try:
                     mod = load_provider_module(self.path)
-                except CIMError:
-                    raise
+                except ConfigError as exc:
+                    raise CIMError(
+                        pywbem.CIM_ERR_FAILED,
+                        f"{exc} (the CMPI miname is the registration's provider path; "
+                        "'.py' is appended)",
+                    ) from None
                 except Exception as exc:
                     raise CIMError(
                         pywbem.CIM_ERR_FAILED,
                         f"cannot load provider module {self.path}: {type(exc).__name__}: {exc}",
                     ) from exc
-                get_providers = getattr(mod, "get_providers", None)
-                if not callable(get_providers):
-                    raise CIMError(
-                        pywbem.CIM_ERR_FAILED, f"{self.path} defines no get_providers(env)"
-                    )
-                provs = get_providers(env)
+                provs = mod.get_providers(env)
                 self._providers = {str(cn).lower(): (str(cn), p) for cn, p in provs.items()}
             return self._providers
 
