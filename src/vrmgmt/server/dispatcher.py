@@ -21,6 +21,7 @@ from vrmgmt.cim.provider import Provider, ProviderContext
 from vrmgmt.server import cimxml_writer as xw
 from vrmgmt.server.cimxml_request import Request
 from vrmgmt.server.enumctx import EnumContextStore
+from vrmgmt.server.params import _bool, _classname, _property_list, _string
 from vrmgmt.server.query_ops import QueryOperations
 from vrmgmt.server.repository import ClassRepository
 
@@ -36,48 +37,6 @@ class Result:
     body: Any = None  # callable(Writer) -> iterator | None
     error: CIMError | None = None
     cache_key: tuple | None = None  # lets the encoder reuse the last response's encodings
-
-
-def _bool(params: dict, name: str, default: bool) -> bool:
-    v = params.get(name, default)
-    if isinstance(v, bool):
-        return v
-    if v is None:
-        return default
-    if isinstance(v, str) and v.strip().lower() in ("true", "false"):
-        return v.strip().lower() == "true"
-    raise CIMError(pywbem.CIM_ERR_INVALID_PARAMETER, f"{name} must be a boolean, got {v!r}")
-
-
-def _classname(params: dict, name: str, required: bool) -> str | None:
-    v = params.get(name)
-    if v is None:
-        if required:
-            raise CIMError(pywbem.CIM_ERR_INVALID_PARAMETER, f"missing parameter {name}")
-        return None
-    if isinstance(v, CIMClassName):
-        return v.classname
-    if isinstance(v, str):
-        return v
-    raise CIMError(pywbem.CIM_ERR_INVALID_PARAMETER, f"{name} must be a class name")
-
-
-def _string(params: dict, name: str) -> str | None:
-    v = params.get(name)
-    if v is None or isinstance(v, str):
-        return v or None
-    raise CIMError(pywbem.CIM_ERR_INVALID_PARAMETER, f"{name} must be a string")
-
-
-def _property_list(params: dict) -> list[str] | None:
-    v = params.get("PropertyList")
-    if v is None:
-        return None
-    if isinstance(v, str):
-        v = [v]
-    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
-        raise CIMError(pywbem.CIM_ERR_INVALID_PARAMETER, "PropertyList must be an array of names")
-    return v
 
 
 @dataclass

@@ -19,23 +19,9 @@ from pywbem import CIMError, CIMInstance
 from vrmgmt.cim import fastinst
 from vrmgmt.server import cimxml_writer as xw
 from vrmgmt.server.enumctx import DEFAULT_TIMEOUT, MAX_OBJECT_COUNT, MAX_TIMEOUT, EnumContext
+from vrmgmt.server.params import _bool, _classname, _property_list, _uint
 
 WQL_NAMES = {"wql", "dmtf:wql"}
-
-
-def _uint(params: dict, name: str, default: int | None, maximum: int | None = None) -> int | None:
-    v = params.get(name)
-    if v is None:
-        return default
-    try:
-        n = int(v)
-    except (TypeError, ValueError):
-        raise CIMError(
-            pywbem.CIM_ERR_INVALID_PARAMETER, f"{name} must be an unsigned integer, got {v!r}"
-        ) from None
-    if n < 0 or n > 0xFFFFFFFF:
-        raise CIMError(pywbem.CIM_ERR_INVALID_PARAMETER, f"{name} is out of range: {n}")
-    return n if maximum is None else min(n, maximum)
 
 
 class QueryOperations:
@@ -43,8 +29,6 @@ class QueryOperations:
 
     # -- common -----------------------------------------------------------------------
     def _open_common(self, params: dict) -> tuple[float, int]:
-        from vrmgmt.server.dispatcher import _bool
-
         if params.get("FilterQueryLanguage") or params.get("FilterQuery"):
             raise CIMError(
                 pywbem.CIM_ERR_FILTERED_ENUMERATION_NOT_SUPPORTED,
@@ -98,8 +82,6 @@ class QueryOperations:
 
     # -- open ---------------------------------------------------------------------------
     def open_enumerate_instances(self, ctx, params):
-        from vrmgmt.server.dispatcher import _bool, _classname, _property_list
-
         cname = _classname(params, "ClassName", True)
         self.repo.get_class(cname)
         self._open_common(params)  # validate before any provider work
@@ -114,8 +96,6 @@ class QueryOperations:
         return self._open(ctx, "instances", self._with_ns(ctx, items), params)
 
     def open_enumerate_instance_paths(self, ctx, params):
-        from vrmgmt.server.dispatcher import _classname
-
         cname = _classname(params, "ClassName", True)
         self.repo.get_class(cname)
         self._open_common(params)
@@ -142,8 +122,6 @@ class QueryOperations:
         return self.open_reference_instances(ctx, params, names_only=True)
 
     def open_query_instances(self, ctx, params):
-        from vrmgmt.server.dispatcher import _bool
-
         if _bool(params, "ReturnQueryResultClass", False):
             raise CIMError(
                 pywbem.CIM_ERR_NOT_SUPPORTED,
