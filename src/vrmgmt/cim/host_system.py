@@ -11,7 +11,7 @@ from pywbem import CIMInstance, CIMInstanceName
 
 from vrmgmt.cim import instances
 from vrmgmt.cim.errors import invalid_parameter, not_found, to_cim_error
-from vrmgmt.cim.provider import Provider, ProviderContext
+from vrmgmt.cim.provider import Provider, ProviderContext, keys_of
 from vrmgmt.cim.virtual_system import vm_uuid_from_path
 from vrmgmt.errors import VrmError
 
@@ -51,7 +51,7 @@ class HostedDependencyProvider(Provider):
             yield instances.hosted_dependency(vm.uuid, vm.backend_id, ctx.namespace)
 
     def get_instance(self, ctx, instance_name, property_list) -> CIMInstance:
-        kb = {str(k or "").lower(): v for k, v in instance_name.keybindings.items()}
+        kb = keys_of(instance_name)
         ante, dep = kb.get("antecedent"), kb.get("dependent")
         if not isinstance(ante, CIMInstanceName) or not isinstance(dep, CIMInstanceName):
             raise invalid_parameter(

@@ -15,6 +15,8 @@ from pywbem import CIMInstance, CIMInstanceName, CIMProperty, Uint16, Uint32, Ui
 
 from vrmgmt.cim import fastinst
 from vrmgmt.cim import valuemaps as vm_map
+from vrmgmt.cim.errors import invalid_parameter, not_found
+from vrmgmt.cim.provider import keys_of
 from vrmgmt.model import Host, PowerAction, VirtualMachine
 
 VM_CLASS = "VRM_ComputerSystem"
@@ -25,9 +27,8 @@ HOSTED_DEP_CLASS = "VRM_HostedDependency"
 def system_name(path: CIMInstanceName, class_name: str) -> str:
     """The Name key of a VRM_ComputerSystem / VRM_HostSystem path, after checking its
     CreationClassName (CIM_ERR_NOT_FOUND if it names another class)."""
-    from vrmgmt.cim.errors import invalid_parameter, not_found
 
-    kb = {str(k or "").lower(): v for k, v in path.keybindings.items()}
+    kb = keys_of(path)
     ccn = kb.get("creationclassname")
     if ccn is not None and str(ccn).lower() != class_name.lower():
         raise not_found(f"CreationClassName {ccn!r} is not {class_name}")

@@ -41,7 +41,7 @@ from pywbem import CIMError, CIMInstance, CIMInstanceName, CIMProperty, Uint16
 from vrmgmt import __version__
 from vrmgmt.cim import instances
 from vrmgmt.cim.errors import describe, invalid_parameter, not_found
-from vrmgmt.cim.provider import Provider, ProviderContext, ProviderEnv
+from vrmgmt.cim.provider import Provider, ProviderContext, ProviderEnv, keys_of
 from vrmgmt.cim.virtual_system import vm_uuid_from_path
 from vrmgmt.errors import VrmError
 
@@ -148,8 +148,8 @@ def _host_paths(m: InteropModel) -> Iterator[CIMInstanceName]:
 
 
 def _host_exists(m: InteropModel, path: CIMInstanceName) -> bool:
-    name = _keys(path).get("name")
-    ccn = _keys(path).get("creationclassname")
+    name = keys_of(path).get("name")
+    ccn = keys_of(path).get("creationclassname")
     if ccn is not None and str(ccn).lower() != instances.HOST_CLASS.lower():
         return False
     return isinstance(name, str) and name in m.env.inventory.managers
@@ -180,14 +180,10 @@ CENTRAL_SOURCES: dict[str, CentralSource] = {
 }
 
 
-def _keys(path: CIMInstanceName) -> dict:
-    return {str(k or "").lower(): v for k, v in path.keybindings.items()}
-
-
 def _same_keys(a: CIMInstanceName, b: CIMInstanceName) -> bool:
     if a.classname.lower() != b.classname.lower():
         return False
-    ka, kb = _keys(a), _keys(b)
+    ka, kb = keys_of(a), keys_of(b)
     if set(ka) != set(kb):
         return False
     return all(
@@ -342,7 +338,7 @@ class InteropModel:
             return None
         if namespace is not None and _norm_ns(namespace) != _norm_ns(self.interop_ns):
             return None
-        iid = _keys(path).get("instanceid")
+        iid = keys_of(path).get("instanceid")
         return next((p for p in self.profiles if p.instance_id == iid), None)
 
     def source(self, spec: ProfileSpec) -> CentralSource:
@@ -480,7 +476,7 @@ class ElementConformsToProfileProvider(_InteropProvider):
                 yield m.conforms(spec, path, ctx.namespace)
 
     def get_instance(self, ctx, instance_name, property_list) -> CIMInstance:
-        kb = _keys(instance_name)
+        kb = keys_of(instance_name)
         std, elem = kb.get("conformantstandard"), kb.get("managedelement")
         if not isinstance(std, CIMInstanceName) or not isinstance(elem, CIMInstanceName):
             raise invalid_parameter(

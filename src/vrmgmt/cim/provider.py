@@ -216,12 +216,15 @@ class Provider:
         """Called once when the host unloads the provider."""
 
 
+def keys_of(path: pywbem.CIMInstanceName) -> dict[str, Any]:
+    """A path's keybindings by lower-case name (an unnamed key is "")."""
+    return {str(k or "").lower(): v for k, v in path.keybindings.items()}
+
+
 def _normalized_keys(path: pywbem.CIMInstanceName) -> dict[str, Any]:
-    out = {}
-    for k, v in path.keybindings.items():
+    """keys_of, with reference keys reduced to comparable tuples."""
+    out = keys_of(path)
+    for k, v in out.items():
         if isinstance(v, pywbem.CIMInstanceName):
-            v = (v.classname.lower(), tuple(sorted(_normalized_keys(v).items())))
-        elif isinstance(v, str):
-            v = v
-        out[str(k or "").lower()] = v
+            out[k] = (v.classname.lower(), tuple(sorted(_normalized_keys(v).items())))
     return out
