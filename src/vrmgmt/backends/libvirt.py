@@ -475,35 +475,18 @@ class LibvirtManager(Manager):
 
     def _convert(self, conn, doms, saved, auto, transient) -> Iterator[VirtualMachine]:
         driver = self._driver or conn.getType()
-        vtype = virtual_system_type(driver, None)
-        read_xml = driver.upper() == "QEMU"
         for dom in doms:
             try:
-                state_code, max_mem, mem, vcpus, cpu_time = dom.info()
                 uuid = dom.UUIDString()
-                state = _STATE.get(state_code, PowerState.UNKNOWN)
-                if state is PowerState.OFF and uuid in saved:
-                    state = PowerState.SUSPENDED
-                vm = VirtualMachine(
-                    uuid=uuid,  # virUUIDFormat writes lower-case hex already
-                    name=dom.name(),
-                    backend_id=self.backend_id,
-                    state=state,
-                    vcpus=vcpus,
-                    memory_kib=mem,
-                    max_memory_kib=max_mem,
-                    virtual_system_type=vtype,
-                    persistent=uuid not in transient,
-                    autostart=uuid in auto,
-                    cpu_time_ns=cpu_time,
+                vm = self._build(
+                    dom,
+                    driver,
+                    uuid in saved,
+                    uuid in auto,
+                    uuid not in transient,
+                    details=False,
+                    uuid=uuid,
                 )
-                if read_xml:
-                    facts = parse_domain_xml(dom.XMLDesc(0))
-                    vm.virtual_system_type = virtual_system_type(driver, facts["type"])
-                    vm.os_type = facts["os_type"]
-                    vm.guest_agent_running = facts["guest_agent"]
-                    if state in (PowerState.RUNNING, PowerState.PAUSED):
-                        vm.uptime_s = self._uptime(dom)
             except libvirt.libvirtError as exc:
                 if exc.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
                     raise
@@ -524,13 +507,37 @@ class LibvirtManager(Manager):
     def _vm(
         self, conn: libvirt.virConnect, dom: libvirt.virDomain, details: bool
     ) -> VirtualMachine:
+        """One domain, its flags read per domain (a listing reads them in bulk)."""
+        autostart = False
+        with contextlib.suppress(libvirt.libvirtError):
+            autostart = bool(dom.autostart())
+        return self._build(
+            dom,
+            self._driver or conn.getType(),
+            saved=bool(dom.hasManagedSaveImage(0)),
+            autostart=autostart,
+            persistent=bool(dom.isPersistent()),
+            details=details,
+        )
+
+    def _build(
+        self,
+        dom: libvirt.virDomain,
+        driver: str,
+        saved: bool,
+        autostart: bool,
+        persistent: bool,
+        details: bool,
+        uuid: str | None = None,
+    ) -> VirtualMachine:
+        """The VirtualMachine of a domain; the domain XML is read for details, and on
+        QEMU hosts, which run both KVM and plain-QEMU (TCG) domains."""
         state_code, max_mem, mem, vcpus, cpu_time = dom.info()
         state = _STATE.get(state_code, PowerState.UNKNOWN)
-        if state == PowerState.OFF and dom.hasManagedSaveImage(0):
+        if state is PowerState.OFF and saved:
             state = PowerState.SUSPENDED
-        driver = self._driver or conn.getType()
         vm = VirtualMachine(
-            uuid=dom.UUIDString().lower(),
+            uuid=uuid or dom.UUIDString(),  # virUUIDFormat writes lower-case hex already
             name=dom.name(),
             backend_id=self.backend_id,
             state=state,
@@ -538,12 +545,10 @@ class LibvirtManager(Manager):
             memory_kib=mem,
             max_memory_kib=max_mem,
             virtual_system_type=virtual_system_type(driver, None),
-            persistent=bool(dom.isPersistent()),
+            persistent=persistent,
+            autostart=autostart,
             cpu_time_ns=cpu_time,
         )
-        with contextlib.suppress(libvirt.libvirtError):
-            vm.autostart = bool(dom.autostart())
-        # QEMU hosts run both KVM and plain-QEMU (TCG) domains: the XML says which.
         if details or driver.upper() == "QEMU":
             facts = parse_domain_xml(dom.XMLDesc(0))
             vm.virtual_system_type = virtual_system_type(driver, facts["type"])
