@@ -58,6 +58,11 @@ def value_text(value: Any, cim_type: str | None = None) -> str:
     return str(value)
 
 
+# PROPERTY start/end tags by what shapes them: built once per process, not per response
+# (a handful of entries per class; dict reads and writes are atomic).
+_TAGS: dict[tuple, tuple[str, str]] = {}
+
+
 class EncodingCache:
     """The encodings of the last plain EnumerateInstances response, per request
     signature (namespace, class, DeepInheritance). Providers that hand out the same
@@ -124,7 +129,6 @@ class Writer:
         self.remembered: dict[int, tuple[Any, str]] = {}
         self.parts: list[str] = []
         self.size = 0
-        self._tag_cache: dict[tuple, tuple[str, str]] = {}
 
     @property
     def xf(self) -> Writer:
@@ -242,7 +246,7 @@ class Writer:
             prop.class_origin if ico else None,
             prop.propagated if ico else None,
         )
-        tags = self._tag_cache.get(key)
+        tags = _TAGS.get(key)
         if tags is None:
             a = {"NAME": prop.name}
             if prop.type == "reference":
@@ -263,7 +267,7 @@ class Writer:
             else:
                 tag = "PROPERTY.REFERENCE" if prop.type == "reference" else "PROPERTY"
             tags = (f"<{tag}{_attrs(a)}>", f"</{tag}>")
-            self._tag_cache[key] = tags
+            _TAGS[key] = tags
         return tags
 
     def _property(self, prop: pywbem.CIMProperty, iq: bool, ico: bool) -> str:
