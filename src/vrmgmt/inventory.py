@@ -248,3 +248,30 @@ class Inventory:
     def perform(self, uuid: str, action: PowerAction, backend_id: str | None = None) -> None:
         bid = backend_id or self.backend_of(uuid)
         self.call(bid, lambda m: m.perform(uuid.lower(), action))
+
+    # -- typed queries for the CIM classes (no manager objects, no lambdas there) -----
+    def backend_ids(self) -> list[str]:
+        """The configured backend ids, in configuration order."""
+        return list(self.managers)
+
+    def has_backend(self, backend_id: str) -> bool:
+        return backend_id in self.managers
+
+    def possible_actions(self, vm: VirtualMachine) -> frozenset[PowerAction]:
+        """The power actions valid for the VM right now (AvailableRequestedStates)."""
+        return self.manager(vm.backend_id).possible_actions(vm)
+
+    def supported_actions(self, backend_id: str) -> frozenset[PowerAction]:
+        """The power actions the backend implements at all."""
+        return self.manager(backend_id).supported_actions()
+
+    def vms_of(self, backend_id: str) -> list[VirtualMachine]:
+        """The VMs of one backend, bounded by its timeout (BackendUnavailable else)."""
+        vms = self.call(backend_id, _list_vms)
+        for vm in vms:
+            self._vm_backend[vm.uuid] = backend_id
+        return vms
+
+
+def _list_vms(m: Manager) -> list[VirtualMachine]:
+    return m.list_vms()

@@ -13,8 +13,8 @@ Debian packages it needs (see DEBIAN_PACKAGES; the setup script apt-installs the
 - golang-github-google-uuid-dev       github.com/google/uuid, the simulator's only
                                       non-govmomi Go dependency (govmomi-dev depends on it)
 
-``build_vcsim()`` builds once and caches the binary under ``$VRMGMT_TEST_CACHE`` (else
-``<project>/.cache/test``), keyed by a hash of main.go, the govmomi package version and the
+``build_vcsim()`` builds once and caches the binary under ``support.cache.cache_dir()``
+(outside the clone), keyed by a hash of main.go, the govmomi package version and the
 Go version, so any change rebuilds. ``Vcsim`` runs one simulator (context manager) on
 127.0.0.1 with TLS (certificate written next to it, usable as ``ca_file``) and can be
 stopped and started again on the same port, or frozen (SIGSTOP) to play a hung vCenter.
@@ -42,6 +42,8 @@ import tempfile
 import time
 import weakref
 from pathlib import Path
+
+from support.cache import cache_dir
 
 #: Debian packages needed to build the simulator (exact names, for apt-get install).
 DEBIAN_PACKAGES: tuple[str, ...] = (
@@ -84,11 +86,6 @@ def missing_prerequisites() -> str | None:
         + "; ".join(missing)
         + f" — install: apt-get install {' '.join(DEBIAN_PACKAGES)}"
     )
-
-
-def cache_dir() -> Path:
-    env = os.environ.get("VRMGMT_TEST_CACHE")
-    return Path(env) if env else PROJECT_ROOT / ".cache" / "test"
 
 
 def _govmomi_version() -> str:
