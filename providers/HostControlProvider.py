@@ -1,12 +1,10 @@
 """HostControlProvider: VRM_HostSystem (one per backend) and VRM_HostedDependency
-(VM -> host), DSP1042 System Virtualization / DSP1057 §7.4. Thin: the logic is in
-vrmgmt.cim.host_system."""
+(VM -> host), DSP1042 System Virtualization / DSP1057 §7.4. Thin: the classes are in
+vrmgmt.classes.system."""
 
-from vrmgmt.cim.host_system import HostedDependencyProvider, HostSystemProvider
+from vrmgmt.cim.classprovider import serve
+from vrmgmt.classes.system import host_system, hosted_dependency
 
 
 def get_providers(env):
-    return {
-        "VRM_HostSystem": HostSystemProvider(env),
-        "VRM_HostedDependency": HostedDependencyProvider(env),
-    }
+    return serve(env, host_system, hosted_dependency)

@@ -1,10 +1,26 @@
 """InteropProvider: the interop namespace (root/interop) that WBEM clients use for
 discovery: CIM_ObjectManager, CIM_Namespace, CIM_NamespaceInManager,
 VRM_RegisteredProfile, VRM_ReferencedProfile and VRM_ElementConformsToProfile
-(DSP1033 Profile Registration 1.0.0). Thin: the logic is in vrmgmt.cim.interop."""
+(DSP1033 Profile Registration 1.0.0). Thin: the classes are in vrmgmt.classes.interop."""
 
-from vrmgmt.cim.interop import get_providers as _interop_providers
+from vrmgmt.cim.classprovider import serve
+from vrmgmt.classes.interop import (
+    element_conforms_to_profile,
+    namespace,
+    namespace_in_manager,
+    object_manager,
+    referenced_profile,
+    registered_profile,
+)
 
 
 def get_providers(env):
-    return _interop_providers(env)
+    return serve(
+        env,
+        object_manager,
+        namespace,
+        namespace_in_manager,
+        registered_profile,
+        referenced_profile,
+        element_conforms_to_profile,
+    )

@@ -1,9 +1,10 @@
 """VMListProvider: VRM_ComputerSystem, every VM of every configured backend, with
-RequestStateChange (DSP1057 Virtual System Profile). Thin: the logic is in
-vrmgmt.cim.virtual_system."""
+RequestStateChange (DSP1057 Virtual System Profile). Thin: the class is in
+vrmgmt.classes.system.computer_system."""
 
-from vrmgmt.cim.virtual_system import VirtualSystemProvider
+from vrmgmt.cim.classprovider import serve
+from vrmgmt.classes.system import computer_system
 
 
 def get_providers(env):
-    return {"VRM_ComputerSystem": VirtualSystemProvider(env)}
+    return serve(env, computer_system)

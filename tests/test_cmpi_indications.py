@@ -124,7 +124,7 @@ INDICATOR = """
 
         def activate_filter(self, ctx, query, class_name, first):
             EVENTS.append(("activate", query, class_name, first))
-            sender = self.env.extras["indication_sender"]
+            sender = self.env.indications
             sender.start_thread(self.emit, ctx.namespace)
 
         def deactivate_filter(self, ctx, query, class_name, last):

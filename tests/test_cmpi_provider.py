@@ -404,27 +404,26 @@ def test_provider_cleanup_runs_once_after_the_last_mi(boom_mb):
 
 ROUTED = """
     import pywbem
-    from vrmgmt.cim import Provider
+    from vrmgmt.cim.association import Association, End
 
-    class Routed(Provider):
-        \"\"\"Association provider that relies on the default associators(), which
-        resolves paths through ProviderContext.get_instance (CBGetInstance).\"\"\"
+    class Routed(Association):
+        \"\"\"A declared association whose far-end instances come from the default
+        far_instances(): ctx.get_instances, which the CMPI host answers through
+        CBGetInstance.\"\"\"
 
-        def references(self, ctx, assoc_class, object_name, role, property_list):
-            host = pywbem.CIMInstanceName(
-                "VRM_HostSystem", {"CreationClassName": "VRM_HostSystem", "Name": "tdhost"},
-                namespace=ctx.namespace)
-            for vm in self.env.inventory.list_vms()[0]:
-                vmp = pywbem.CIMInstanceName(
+        class_name = "T_Routed"
+        ends = (End("Owner", "VRM_HostSystem"), End("Owned", "VRM_ComputerSystem"))
+
+        def far(self, ctx, near, path):
+            if near.role != "Owner":
+                return []
+            return [
+                pywbem.CIMInstanceName(
                     "VRM_ComputerSystem",
                     {"CreationClassName": "VRM_ComputerSystem", "Name": vm.uuid},
                     namespace=ctx.namespace)
-                if object_name.classname.lower() == "vrm_hostsystem":
-                    yield pywbem.CIMInstance("T_Routed", properties=[
-                        pywbem.CIMProperty("Owner", host, type="reference"),
-                        pywbem.CIMProperty("Owned", vmp, type="reference")],
-                        path=pywbem.CIMInstanceName("T_Routed", {"Owner": host, "Owned": vmp},
-                                                    namespace=ctx.namespace))
+                for vm in self.env.inventory.list_vms()[0]
+            ]
 
     def get_providers(env):
         return {"T_Routed": Routed(env)}
@@ -579,6 +578,6 @@ def test_process_env_namespaces(vrm_config, broker_name, interop):
     mi.enum_instance_names(m.context(), cmpi.CMPIResult._make(m.broker), op)  # first call
     env = vrmgmt.cmpi.proxy._State.env
     assert env.namespace == "root/virt" and env.interop_namespace == interop
-    assert env.extras["host"] == "cmpi"
+    assert env.cimom == "cmpi"
     assert not m.escaped
     m.cleanup()

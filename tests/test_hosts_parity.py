@@ -61,6 +61,9 @@ class ServerHost:
     def refs(self, path, result_class):
         return self.c.References(path, ResultClass=result_class)
 
+    def query(self, query, lang="WQL"):
+        return self.c.ExecQuery(lang, query)
+
     def invoke(self, path, method, **params):
         rv, _ = self.c.InvokeMethod(
             method, path, **{k: pywbem.Uint16(v) for k, v in params.items()}
@@ -108,6 +111,10 @@ class CmpiHost:
 
     def refs(self, path, result_class):
         return self._insts(self.mb.references(self._cop(path), result_class))
+
+    def query(self, query, lang="WQL"):
+        cls = query.split(" FROM ")[1].split()[0] if " FROM " in query else VM
+        return self._insts(self.mb.exec_query(cls, query, lang))
 
     def invoke(self, path, method, **params):
         items = [(k, int(v), cmpi.CMPI_uint16) for k, v in params.items()]
@@ -204,6 +211,24 @@ CASES = [
         "references of the host",
         lambda h: sorted(str(r["Dependent"].keybindings["Name"]) for r in h.refs(host(), HD)),
         ALL_UUIDS,
+    ),
+    Case(
+        "query running VMs (WQL)",
+        lambda h: sorted(
+            (i["ElementName"], sorted(i.keys()))
+            for i in h.query(f"SELECT ElementName FROM {VM} WHERE EnabledState = 2")
+        ),
+        sorted((name, ["ElementName"]) for name, (_, on) in kit.VMS.items() if on),
+    ),
+    Case(
+        "query with an unknown property",
+        lambda h: error_code(lambda: h.query(f"SELECT * FROM {VM} WHERE Nope = 1")),
+        pywbem.CIM_ERR_INVALID_QUERY,
+    ),
+    Case(
+        "query in CQL",
+        lambda h: error_code(lambda: h.query(f"SELECT * FROM {VM}", "DMTF:CQL")),
+        pywbem.CIM_ERR_QUERY_LANGUAGE_NOT_SUPPORTED,
     ),
     Case("pause and resume", lambda h: state_change(h, ALPHA, 9, 2), [(0, 9), (0, 2)]),
     Case("already running", lambda h: state_change(h, ALPHA, 2), [(0, 2)]),

@@ -13,9 +13,9 @@ import pytest
 from pywbem import CIM_ERR_INVALID_NAMESPACE, CIMError, CIMInstanceName, WBEMServer
 
 from vrmgmt import __version__
-from vrmgmt.cim import interop
 from vrmgmt.cim.loader import ProviderTable
 from vrmgmt.cim.provider import ProviderEnv
+from vrmgmt.classes.interop import registered_profile as rp
 
 EXPECTED_PROFILES = {
     ("DMTF", "Profile Registration", "1.0.0"),
@@ -29,22 +29,23 @@ EXPECTED_PROFILES = {
 
 # -- the profile table and the registration (no server) ------------------------------
 def test_profile_table_is_exact_and_consistent():
-    rows = {("DMTF" if p.organization == 2 else "?", p.name, p.version) for p in interop.PROFILES}
+    rows = {("DMTF" if p.organization == 2 else "?", p.name, p.version) for p in rp.PROFILES}
     assert rows == EXPECTED_PROFILES
-    ids = [p.instance_id for p in interop.PROFILES]
+    ids = [p.instance_id for p in rp.PROFILES]
     assert len(set(ids)) == len(ids)
-    names = {p.name for p in interop.PROFILES}
-    for p in interop.PROFILES:
+    names = {p.name for p in rp.PROFILES}
+    for p in rp.PROFILES:
         assert set(p.references) <= names, p
-        assert p.central_class.lower() in interop.CENTRAL_SOURCES, p
+        for hook in ("paths", "instances", "exists"):  # what the central methodology calls
+            assert callable(getattr(p.central, hook, None)), (p, hook)
 
 
 def test_cimom_profile_is_left_to_a_hosting_broker():
     """Under SFCB/OpenPegasus the broker advertises Profile Registration itself."""
-    model = interop.InteropModel(ProviderEnv(inventory=None, extras={"host": "cmpi"}))
-    assert [p.name for p in model.profiles] == ["System Virtualization", "Virtual System"]
-    assert [p.name for p in interop.InteropModel(ProviderEnv(inventory=None)).profiles] == [
-        p.name for p in interop.PROFILES
+    cmpi_env = ProviderEnv(inventory=None, cimom="cmpi")
+    assert [p.name for p in rp.advertised(cmpi_env)] == ["System Virtualization", "Virtual System"]
+    assert [p.name for p in rp.advertised(ProviderEnv(inventory=None))] == [
+        p.name for p in rp.PROFILES
     ]
 
 

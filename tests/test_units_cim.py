@@ -8,7 +8,8 @@ import sys
 import pytest
 
 from vrmgmt.auth import Authenticator, hash_password, set_password, verify_hash
-from vrmgmt.cim import instances, valuemaps
+from vrmgmt.cim import valuemaps
+from vrmgmt.classes.system import computer_system, host_system
 from vrmgmt.model import Host, HostStatus, PowerAction, PowerState, VirtualMachine
 from vrmgmt.server.repository import ClassRepository, compile_classes, default_mof_dir
 
@@ -75,7 +76,7 @@ def test_builders_emit_only_declared_properties(repo):
         memory_kib=1024,
         uptime_s=5,
     )
-    _check_declared(repo, instances.vm_instance(vm, "root/virt", frozenset(PowerAction)))
+    _check_declared(repo, computer_system.vm_instance(vm, "root/virt", frozenset(PowerAction)))
     host = Host(
         backend_id="b",
         hostname="h",
@@ -89,7 +90,7 @@ def test_builders_emit_only_declared_properties(repo):
         memory_free_kib=1,
         backend_type="libvirt",
     )
-    _check_declared(repo, instances.host_instance(host, "root/virt"))
+    _check_declared(repo, host_system.host_instance(host, "root/virt"))
     lost = Host(
         backend_id="b",
         hostname="h",
@@ -98,11 +99,10 @@ def test_builders_emit_only_declared_properties(repo):
         virtual_system_type="",
         status=HostStatus.LOST_COMMUNICATION,
     )
-    inst = instances.host_instance(lost, "root/virt")
+    inst = host_system.host_instance(lost, "root/virt")
     _check_declared(repo, inst)
     assert inst["OperationalStatus"] == [13]
     assert inst["StatusDescriptions"] == ["backend 'b' unreachable: "]
-    _check_declared(repo, instances.hosted_dependency("u1", "b", "root/virt"))
 
 
 def test_password_hashing_and_authenticator(tmp_path):
@@ -183,7 +183,7 @@ def test_fast_instances_equal_pywbem_built_ones():
         memory_kib=2048,
         uptime_s=None,
     )
-    fast = instances.vm_instance(vm, "root/virt", frozenset({PowerAction.RESUME}))
+    fast = computer_system.vm_instance(vm, "root/virt", frozenset({PowerAction.RESUME}))
     slow = pywbem.CIMInstance(
         "VRM_ComputerSystem",
         properties=[

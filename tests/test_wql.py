@@ -1,4 +1,4 @@
-"""WQL parser and evaluator (src/vrmgmt/server/wql.py) on real pywbem objects."""
+"""WQL parser and evaluator (src/vrmgmt/cim/wql.py) on real pywbem objects."""
 
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ from pywbem import (
     Uint64,
 )
 
-from vrmgmt.server import wql
-from vrmgmt.server.wql import WQLError, parse
+from vrmgmt.cim import wql
+from vrmgmt.cim.wql import WQLError, parse
 
 # -- fixtures: a small class hierarchy and instances -----------------------------------
 

@@ -455,6 +455,22 @@ class MiniMB:
             ),
         )
 
+    def exec_query(self, classname: str, query: str, lang: str = "WQL", ctx=None, ns=None):
+        """ExecQuery as a CIMOM routes it: to the instance providers of the FROM class
+        (or of its subclasses), each with an object path of its own class."""
+        ns = ns or self.namespace
+        regs = self._instance_regs(classname, ns)
+        if not regs:
+            return self._no_provider(classname)
+        ctx = ctx or self.context()
+        return self._each(
+            regs,
+            "instance",
+            lambda mi, reg, res: mi.exec_query(
+                ctx, res, cmpi.CMPIObjectPath._make(ns, reg.class_name), query, lang
+            ),
+        )
+
     def get_instance(self, op, properties=None, ctx=None) -> OpResult:
         reg = self._reg(op.classname(), op.namespace())
         if reg is None:

@@ -20,12 +20,15 @@ from typing import Any
 import pywbem
 from pywbem import CIMError
 
-from vrmgmt.cim.errors import describe, not_supported
+from vrmgmt.cim import paths
+from vrmgmt.cim.errors import describe, not_found, not_supported
+from vrmgmt.cim.paths import keys_of
 
 
 @dataclass
 class ProviderEnv:
-    """What a host hands to `get_providers(env)` once, at load time."""
+    """What a host hands to `get_providers(env)` once, at load time: the typed services
+    every class may use (DESIGN.md "Conventions" 6)."""
 
     inventory: Any  # vrmgmt.inventory.Inventory
     config: Any = None  # vrmgmt.config.Config
@@ -34,8 +37,17 @@ class ProviderEnv:
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("vrmgmt.provider"))
     #: Records a state change: audit(user, action, target, outcome)
     audit: Callable[..., None] = lambda *a, **k: None
-    #: Host-specific extras (e.g. the embedded server's class repository)
-    extras: dict[str, Any] = field(default_factory=dict)
+    #: Which host runs the providers: "embedded" (`vrmgmt serve`, which is the CIMOM
+    #: and serves the object manager itself) or "cmpi" (inside SFCB/OpenPegasus)
+    cimom: str = "embedded"
+    #: The name the CIMOM's host is known by (object manager keys); "" = the machine's
+    hostname: str = ""
+    #: The CIMOM's namespaces (CIM_Namespace); empty = implementation + interop
+    namespaces: list[str] = field(default_factory=list)
+    #: Where providers deliver indications (vrmgmt.cim.indications.IndicationSink)
+    indications: Any = None
+    #: Long-running work (vrmgmt.jobs.JobStore); None until the host provides one
+    jobs: Any = None
 
 
 @dataclass
@@ -47,6 +59,9 @@ class ProviderContext:
     #: get_instance(path, property_list=None) -> CIMInstance, routed by the host to
     #: whichever provider serves path.classname (embedded dispatcher or CMPI broker).
     get_instance_cb: Callable[..., pywbem.CIMInstance] | None = None
+    #: get_instances(paths, property_list=None) -> iterable of CIMInstance: the same in
+    #: bulk; the host groups paths by class and asks each owning provider once.
+    get_instances_cb: Callable[..., Iterable[pywbem.CIMInstance]] | None = None
     #: is_subclass(sub, sup) -> bool, answered from the host's class repository.
     is_subclass_cb: Callable[[str, str], bool] | None = None
     #: the host streams this result in batches (pull operations): providers should
@@ -59,6 +74,26 @@ class ProviderContext:
         if self.get_instance_cb is None:
             raise CIMError(pywbem.CIM_ERR_FAILED, "host offers no cross-provider GetInstance")
         return self.get_instance_cb(path, property_list)
+
+    def get_instances(
+        self,
+        paths: Iterable[pywbem.CIMInstanceName],
+        property_list: Iterable[str] | None = None,
+    ) -> Iterator[pywbem.CIMInstance]:
+        """The instances the paths name, in bulk (missing ones are left out): each
+        owning class answers all its paths at once (one backend call, not one per path)."""
+        paths = list(paths)
+        if not paths:
+            return
+        if self.get_instances_cb is not None:
+            yield from self.get_instances_cb(paths, property_list)
+            return
+        for path in paths:
+            try:
+                yield self.get_instance(path, property_list)
+            except CIMError as exc:
+                if exc.status_code != pywbem.CIM_ERR_NOT_FOUND:
+                    raise
 
     def is_subclass(self, sub: str, sup: str) -> bool:
         if sub.lower() == sup.lower():
@@ -101,11 +136,26 @@ class Provider:
         property_list: list[str] | None,
     ) -> pywbem.CIMInstance:
         """One instance; CIM_ERR_NOT_FOUND if absent. Default: search enum_instances."""
-        wanted = _normalized_keys(instance_name)
+        wanted = paths.identity(instance_name)
         for inst in self.enum_instances(ctx, instance_name.classname, property_list):
-            if _normalized_keys(inst.path) == wanted:
+            if paths.identity(inst.path) == wanted:
                 return inst
-        raise CIMError(pywbem.CIM_ERR_NOT_FOUND, f"no instance {describe(instance_name)}")
+        raise not_found(f"no instance {describe(instance_name)}")
+
+    def get_instances(
+        self,
+        ctx: ProviderContext,
+        instance_names: list[pywbem.CIMInstanceName],
+        property_list: list[str] | None,
+    ) -> Iterator[pywbem.CIMInstance]:
+        """The instances of several paths of this provider's classes, leaving out the
+        missing ones. Default: one get_instance per path; class providers answer in bulk."""
+        for path in instance_names:
+            try:
+                yield self.get_instance(ctx, path, property_list)
+            except CIMError as exc:
+                if exc.status_code != pywbem.CIM_ERR_NOT_FOUND:
+                    raise
 
     def create_instance(
         self, ctx: ProviderContext, instance: pywbem.CIMInstance
@@ -124,6 +174,8 @@ class Provider:
         raise not_supported(f"DeleteInstance of {instance_name.classname}")
 
     # -- association operations -----------------------------------------------------
+    # Association classes derive from vrmgmt.cim.association.Association, which
+    # implements these once for every association from its declared ends.
     def references(
         self,
         ctx: ProviderContext,
@@ -133,20 +185,8 @@ class Provider:
         property_list: list[str] | None,
     ) -> Iterator[pywbem.CIMInstance]:
         """Instances of the association class assoc_class that refer to object_name
-        (through the reference property named role, if given). Default: scan
-        enum_instances and compare references."""
-        target = _normalized_keys(object_name)
-        tclass = object_name.classname.lower()
-        for assoc in self.enum_instances(ctx, assoc_class, None):
-            for pname, prop in assoc.properties.items():
-                if prop.type != "reference" or prop.value is None:
-                    continue
-                if role and pname.lower() != role.lower():
-                    continue
-                ref = prop.value
-                if ref.classname.lower() == tclass and _normalized_keys(ref) == target:
-                    yield assoc
-                    break
+        (through the reference property named role, if given)."""
+        raise not_supported(f"References through {assoc_class}")
 
     def associator_names(
         self,
@@ -158,22 +198,7 @@ class Provider:
         result_role: str | None,
     ) -> Iterator[pywbem.CIMInstanceName]:
         """Paths of objects associated with object_name through assoc_class."""
-        target = _normalized_keys(object_name)
-        tclass = object_name.classname.lower()
-        for assoc in self.references(ctx, assoc_class, object_name, role, None):
-            for pname, prop in assoc.properties.items():
-                if prop.type != "reference" or prop.value is None:
-                    continue
-                if result_role and pname.lower() != result_role.lower():
-                    continue
-                if role and pname.lower() == role.lower():
-                    continue
-                ref = prop.value
-                if ref.classname.lower() == tclass and _normalized_keys(ref) == target:
-                    continue  # the source end
-                if result_class and not ctx.is_subclass(ref.classname, result_class):
-                    continue
-                yield ref
+        raise not_supported(f"AssociatorNames through {assoc_class}")
 
     def associators(
         self,
@@ -185,16 +210,8 @@ class Provider:
         result_role: str | None,
         property_list: list[str] | None,
     ) -> Iterator[pywbem.CIMInstance]:
-        """Objects associated with object_name; default resolves associator_names
-        through the host's cross-provider GetInstance."""
-        for path in self.associator_names(
-            ctx, assoc_class, object_name, result_class, role, result_role
-        ):
-            try:
-                yield ctx.get_instance(path, property_list)
-            except CIMError as exc:
-                if exc.status_code != pywbem.CIM_ERR_NOT_FOUND:
-                    raise
+        """Objects associated with object_name through assoc_class."""
+        raise not_supported(f"Associators through {assoc_class}")
 
     # -- method operations ----------------------------------------------------------
     def invoke_method(
@@ -216,15 +233,4 @@ class Provider:
         """Called once when the host unloads the provider."""
 
 
-def keys_of(path: pywbem.CIMInstanceName) -> dict[str, Any]:
-    """A path's keybindings by lower-case name (an unnamed key is "")."""
-    return {str(k or "").lower(): v for k, v in path.keybindings.items()}
-
-
-def _normalized_keys(path: pywbem.CIMInstanceName) -> dict[str, Any]:
-    """keys_of, with reference keys reduced to comparable tuples."""
-    out = keys_of(path)
-    for k, v in out.items():
-        if isinstance(v, pywbem.CIMInstanceName):
-            out[k] = (v.classname.lower(), tuple(sorted(_normalized_keys(v).items())))
-    return out
+__all__ = ["MethodResult", "Provider", "ProviderContext", "ProviderEnv", "keys_of"]

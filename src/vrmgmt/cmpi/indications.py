@@ -8,9 +8,9 @@ thread the MB is using for an MI call*, from that call's context. Creating CMPI 
 converted after attaching.
 
 Usage by an indication provider (the adapter creates the sender in ``enable_indications``
-and ``activate_filter`` and publishes it as ``env.extras["indication_sender"]``)::
+and ``activate_filter`` and publishes it as ``env.indications``)::
 
-    sender = env.extras["indication_sender"]
+    sender = env.indications
     sender.deliver("root/virt", indication)            # any thread; attaches per call
 
     def watch(deliver):                                  # one attach for a whole loop

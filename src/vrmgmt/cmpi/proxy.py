@@ -25,6 +25,8 @@ from typing import Any
 import pywbem
 from pywbem import CIMClassName, CIMError, CIMInstance, CIMInstanceName
 
+from vrmgmt.cim import paths as cim_paths
+from vrmgmt.cim import wql
 from vrmgmt.cim.loader import forget_provider_modules, load_provider_module
 from vrmgmt.cim.provider import Provider, ProviderContext, ProviderEnv
 from vrmgmt.cmpi import status
@@ -44,6 +46,7 @@ DEFAULT_NAMESPACE = "root/virt"
 class _State:
     lock = threading.RLock()
     env: ProviderEnv | None = None
+    classes: Any = None  # vrmgmt.server.repository.ClassRepository, see class_repository()
     proxies: dict[str, CMPIProxyProvider] = {}
 
 
@@ -93,7 +96,7 @@ def process_env(namespace: str | None = None, broker: Any = None) -> ProviderEnv
                 interop_namespace=_interop_namespace(broker),
                 logger=logging.getLogger("vrmgmt.provider"),
                 audit=_audit,
-                extras={"host": "cmpi"},
+                cimom="cmpi",
             )
             log.info(
                 "vrmgmt CMPI adapter: configuration %s, backends %s",
@@ -101,6 +104,21 @@ def process_env(namespace: str | None = None, broker: Any = None) -> ProviderEnv
                 ", ".join(inventory.managers) or "none",
             )
         return _State.env
+
+
+def class_repository():
+    """vrmgmt's compiled classes (the MOF the CIMOM was given at registration), for
+    what the CMPI interface cannot ask the broker: checking a query's properties. Built
+    on first use, from the schema cache in the state dir."""
+    from vrmgmt.server.repository import ClassRepository, load_classes
+
+    with _State.lock:
+        if _State.classes is None:
+            cfg = process_env().config
+            cache = cfg.state_dir / "schema-cache" if cfg is not None else None
+            schema = getattr(cfg, "schema_dir", None) or None
+            _State.classes = ClassRepository(load_classes(None, schema, cache))
+        return _State.classes
 
 
 def _release_env() -> None:
@@ -199,11 +217,6 @@ def filter_properties(inst: CIMInstance, property_list: list[str] | None) -> CIM
         qualifiers=inst.qualifiers,
     )
     return out
-
-
-def _key(path: CIMInstanceName) -> tuple:
-    kb = tuple(sorted((k.lower(), str(v).lower()) for k, v in path.keybindings.items()))
-    return (path.classname.lower(), kb)
 
 
 class _Call:
@@ -447,19 +460,16 @@ class CMPIProxyProvider:
         return self._run("DeleteInstance", run)
 
     def exec_query(self, ctx, rslt, objpath, query, lang):
+        """WQL through the same engine as the embedded server (vrmgmt.cim.wql), over
+        the instances of the query's class and its subclasses served here."""
+
         def run():
             call = _Call(self, ctx, objpath)
-            classname = text(objpath.classname())
-            targets = self._targets(call, classname)
-            hooks = [(cn, getattr(p, "exec_query", None)) for cn, p in targets]
-            if not all(callable(h) for _, h in hooks):
-                raise CIMError(
-                    pywbem.CIM_ERR_NOT_SUPPORTED,
-                    f"ExecQuery is not supported for {classname}; use EnumerateInstances",
-                )
-            for cn, hook in hooks:
-                for inst in hook(call.pctx, cn, text(query), text(lang)):
-                    self._return_instance(call, rslt, inst, None)
+            q = wql.compile_query(text(lang), text(query), class_repository().get_class)
+            for cn, prov in self._targets(call, text(objpath.classname()) or q.class_name):
+                for inst in prov.enum_instances(call.pctx, cn, None):
+                    if q.matches(inst, call.pctx.is_subclass):
+                        self._return_instance(call, rslt, q.project(inst), None)
             rslt.done()
 
         return self._run("ExecQuery", run)
@@ -475,8 +485,8 @@ class CMPIProxyProvider:
                     call.pctx, ac, obj, text(resultClass), text(role), text(resultRole)
                 ):
                     path = _with_namespace(path, call.ns)
-                    if _key(path) not in seen:
-                        seen.add(_key(path))
+                    if cim_paths.identity(path) not in seen:
+                        seen.add(cim_paths.identity(path))
                         self._return_path(call, rslt, path)
             rslt.done()
 
@@ -504,9 +514,9 @@ class CMPIProxyProvider:
                 ):
                     if inst.path is not None:
                         inst.path = _with_namespace(inst.path, call.ns)
-                        if _key(inst.path) in seen:
+                        if cim_paths.identity(inst.path) in seen:
                             continue
-                        seen.add(_key(inst.path))
+                        seen.add(cim_paths.identity(inst.path))
                     self._return_instance(call, rslt, inst, plist)
             rslt.done()
 
@@ -564,7 +574,7 @@ class CMPIProxyProvider:
         with self._lock:
             if self.indication_sender is None:
                 self.indication_sender = IndicationSender(self.broker, call.ctx)
-            call.env.extras["indication_sender"] = self.indication_sender
+            call.env.indications = self.indication_sender
             return self.indication_sender
 
     def authorize_filter(self, ctx, filter, className, classPath, owner):  # noqa: A002, N803

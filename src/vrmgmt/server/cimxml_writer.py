@@ -66,7 +66,7 @@ _TAGS: dict[tuple, tuple[str, str]] = {}
 class EncodingCache:
     """The encodings of the last plain EnumerateInstances response, per request
     signature (namespace, class, DeepInheritance). Providers that hand out the same
-    instance objects while a VM is unchanged (vrmgmt.cim.virtual_system) get their
+    instance objects while a VM is unchanged (vrmgmt.classes.system.computer_system) get their
     VALUE.NAMEDINSTANCE text back on the next enumeration; each response replaces the
     previous generation, so memory stays that of one response and stale entries go."""
 

@@ -15,6 +15,7 @@ from typing import Any
 import pywbem
 from pywbem import CIMClassName, CIMError, CIMInstance, CIMInstanceName
 
+from vrmgmt.cim import paths as cim_paths
 from vrmgmt.cim.errors import describe, to_cim_error
 from vrmgmt.cim.loader import ProviderTable
 from vrmgmt.cim.provider import Provider, ProviderContext
@@ -135,10 +136,23 @@ class Dispatcher(QueryOperations):
                 raise CIMError(pywbem.CIM_ERR_NOT_FOUND, f"no provider for {path.classname}")
             return prov.get_instance(self._context(target_ns, user), path, property_list)
 
+        def get_instances_cb(paths_, property_list=None) -> Iterator[CIMInstance]:
+            """Grouped by (namespace, class): each owning provider answers in bulk."""
+            groups: dict[tuple[str, str], list[CIMInstanceName]] = {}
+            for path in paths_:
+                target_ns = self.repo.canonical_namespace(path.namespace or ns)
+                groups.setdefault((target_ns, path.classname.lower()), []).append(path)
+            for (target_ns, _), group in groups.items():
+                prov = self._provider_for(group[0].classname, target_ns)
+                if prov is None:
+                    continue
+                yield from prov.get_instances(self._context(target_ns, user), group, property_list)
+
         return OpContext(
             namespace=ns,
             user=user,
             get_instance_cb=get_instance_cb,
+            get_instances_cb=get_instances_cb,
             is_subclass_cb=self.repo.is_subclass,
         )
 
@@ -509,7 +523,7 @@ class Dispatcher(QueryOperations):
                 p = item if names_only else item.path
                 if result_class and not self.repo.is_subclass(p.classname, result_class):
                     continue
-                key = _path_key(p)
+                key = cim_paths.identity(p)
                 if key in seen:
                     continue
                 seen.add(key)
@@ -701,13 +715,6 @@ def _scalar(decl: pywbem.CIMParameter, v: Any) -> Any:
         if decl.type.startswith(("uint", "sint")):
             return pywbem.cimvalue(int(v, 0) if v.lower().startswith("0x") else int(v), decl.type)
     return pywbem.cimvalue(v, decl.type)
-
-
-def _path_key(p: CIMInstanceName) -> tuple:
-    return (
-        p.classname.lower(),
-        tuple(sorted((k.lower(), str(v)) for k, v in p.keybindings.items())),
-    )
 
 
 def _qualifier_decl_xml(q: pywbem.CIMQualifierDeclaration):

@@ -68,7 +68,8 @@ def build_server(config: Config, mof_dir: Path | None = None) -> Server:
     env = ProviderEnv(inventory=inventory, config=config, audit=audit)
     providers = ProviderTable(env)
     dispatcher = Dispatcher(repo, providers)
-    env.extras.update(namespaces=list(repo.namespaces), hostname=dispatcher.hostname)
+    env.namespaces = list(repo.namespaces)
+    env.hostname = dispatcher.hostname
     authenticator = None
     if config.auth_mode == "basic":
         created = ensure_initial_user(config.users_path, state)

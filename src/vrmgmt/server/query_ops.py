@@ -16,12 +16,10 @@ from collections.abc import Iterator
 import pywbem
 from pywbem import CIMError, CIMInstance
 
-from vrmgmt.cim import fastinst
+from vrmgmt.cim import fastinst, wql
 from vrmgmt.server import cimxml_writer as xw
 from vrmgmt.server.enumctx import DEFAULT_TIMEOUT, MAX_OBJECT_COUNT, MAX_TIMEOUT, EnumContext
 from vrmgmt.server.params import _bool, _classname, _property_list, _uint
-
-WQL_NAMES = {"wql", "dmtf:wql"}
 
 
 class QueryOperations:
@@ -182,27 +180,7 @@ class QueryOperations:
 
     # -- queries ---------------------------------------------------------------------------
     def _parse_query(self, language, text):
-        from vrmgmt.server import wql
-
-        if not isinstance(language, str) or language.strip().lower() not in WQL_NAMES:
-            raise CIMError(
-                pywbem.CIM_ERR_QUERY_LANGUAGE_NOT_SUPPORTED,
-                f"query language {language!r} is not supported; use WQL",
-            )
-        if not isinstance(text, str) or not text.strip():
-            raise CIMError(pywbem.CIM_ERR_INVALID_QUERY, "the query is empty")
-        try:
-            query = wql.parse(text)
-            query.check_properties(self.repo.get_class(query.class_name))
-        except wql.WQLError as exc:
-            raise CIMError(pywbem.CIM_ERR_INVALID_QUERY, f"invalid WQL: {exc}") from None
-        except CIMError as exc:
-            if exc.status_code == pywbem.CIM_ERR_INVALID_CLASS:
-                raise CIMError(
-                    pywbem.CIM_ERR_INVALID_QUERY, f"invalid WQL: {exc.status_description}"
-                ) from None
-            raise
-        return query
+        return wql.compile_query(language, text, self.repo.get_class)
 
     def _iter_query(self, ctx, query) -> Iterator[CIMInstance]:
         for inst in self._iter_instances(ctx, query.class_name, True, None, False, False):

@@ -1,8 +1,8 @@
 """WQL for the ExecQuery operation: parse a query, filter instances, project properties.
 
-Job: the embedded CIMOM answers ExecQuery (DSP0200 1.4, "ExecQuery", QueryLanguage
-"WQL") with this module. `parse()` turns the query text into a `Query`;
-`Query.check_properties()` validates it against the FROM class (failures are meant to
+Job: both hosts (the embedded CIMOM and the CMPI adapter) answer ExecQuery (DSP0200
+1.4, "ExecQuery", QueryLanguage "WQL") with this module, through `compile_query()`.
+`parse()` turns the query text into a `Query`; `Query.check_properties()` validates it against the FROM class (failures are meant to
 become CIM_ERR_INVALID_QUERY); `Query.matches()` filters instances and `Query.project()`
 reduces them to the selected properties. DMTF CQL (DSP0202) is not implemented.
 
@@ -1086,3 +1086,35 @@ def _eval_compare(node: Compare, inst: pywbem.CIMInstance) -> bool | None:
         return _compare_values(node.op, lg, lv, rg, rv)
     except TypeError:  # e.g. naive vs aware datetime
         return None
+
+
+#: QueryLanguage values meaning WQL (DSP0200 "WQL"; DMTF's registry spells "DMTF:WQL")
+WQL_NAMES = frozenset({"wql", "dmtf:wql"})
+
+
+def compile_query(language: object, text: object, get_class) -> Query:
+    """A checked WQL query for ExecQuery/OpenQueryInstances, or the CIMError a client
+    gets: CIM_ERR_QUERY_LANGUAGE_NOT_SUPPORTED for anything but WQL, CIM_ERR_INVALID_QUERY
+    for an empty or invalid query or one naming a property its class lacks.
+    get_class(name) returns the pywbem CIMClass (raising CIMError for unknown ones)."""
+    from pywbem import CIMError
+
+    if not isinstance(language, str) or language.strip().lower() not in WQL_NAMES:
+        raise CIMError(
+            pywbem.CIM_ERR_QUERY_LANGUAGE_NOT_SUPPORTED,
+            f"query language {language!r} is not supported; use WQL",
+        )
+    if not isinstance(text, str) or not text.strip():
+        raise CIMError(pywbem.CIM_ERR_INVALID_QUERY, "the query is empty")
+    try:
+        query = parse(text)
+        query.check_properties(get_class(query.class_name))
+    except WQLError as exc:
+        raise CIMError(pywbem.CIM_ERR_INVALID_QUERY, f"invalid WQL: {exc}") from None
+    except CIMError as exc:
+        if exc.status_code in (pywbem.CIM_ERR_INVALID_CLASS, pywbem.CIM_ERR_NOT_FOUND):
+            raise CIMError(
+                pywbem.CIM_ERR_INVALID_QUERY, f"invalid WQL: {exc.status_description}"
+            ) from None
+        raise
+    return query

@@ -1,0 +1,268 @@
+"""VRM_ComputerSystem: every VM of every backend, and RequestStateChange on it.
+
+DSP1057 Virtual System Profile §7.1-7.3 (keys CreationClassName + Name, Name = the VM's
+UUID; state representation; RequestStateChange) and DSP1052 Computer System §8.1
+(return codes: 0 completed, 1 not supported, 4 failed, 5 invalid parameter, 4096 job
+started, 4097 invalid state transition, 4098 use of timeout parameter not supported).
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Iterable, Iterator
+
+import pywbem
+from pywbem import CIMError, CIMInstance, CIMInstanceName, Uint16, Uint32, Uint64
+
+from vrmgmt.cim import fastinst
+from vrmgmt.cim import paths as cim_paths
+from vrmgmt.cim import valuemaps as vm_map
+from vrmgmt.cim.errors import not_found, to_cim_error
+from vrmgmt.cim.methods import MethodCall, MethodTable
+from vrmgmt.cim.provider import ProviderEnv
+from vrmgmt.errors import (
+    BackendUnavailable,
+    InvalidStateTransition,
+    NotFound,
+    NotSupported,
+    VrmError,
+)
+from vrmgmt.model import PowerAction, VirtualMachine
+
+CLASS = "VRM_ComputerSystem"
+
+
+def path(uuid: str, namespace: str | None) -> CIMInstanceName:
+    return fastinst.path(CLASS, {"CreationClassName": CLASS, "Name": uuid}, namespace)
+
+
+def parse(p: CIMInstanceName) -> str:
+    """The VM UUID a VRM_ComputerSystem path names (keys checked)."""
+    return cim_paths.string_key(p, CLASS).lower()
+
+
+def exists(env: ProviderEnv, p: CIMInstanceName) -> bool:
+    """Whether the path names a VM of a reachable backend (malformed paths: False)."""
+    try:
+        env.inventory.backend_of(parse(p))
+    except (CIMError, VrmError):
+        return False
+    return True
+
+
+# -- instances ---------------------------------------------------------------------------
+@functools.lru_cache(maxsize=4096)
+def _u16(v: int) -> Uint16:
+    return Uint16(v)
+
+
+@functools.lru_cache(maxsize=256)
+def _u16_list(values: tuple[int, ...]) -> tuple[Uint16, ...]:
+    return tuple(Uint16(v) for v in values)
+
+
+@functools.lru_cache(maxsize=256)
+def _available(possible: frozenset[PowerAction]) -> tuple[Uint16, ...]:
+    return _u16_list(tuple(vm_map.requested_states(possible)))
+
+
+def vm_key(vm: VirtualMachine, namespace: str, possible: frozenset[PowerAction]) -> tuple:
+    """Everything vm_instance reads: equal keys give equal instances (instance cache)."""
+    return (
+        vm.uuid,
+        vm.name,
+        vm.state,
+        vm.virtual_system_type,
+        vm.backend_id,
+        vm.autostart,
+        vm.vcpus,
+        vm.memory_kib,
+        vm.uptime_s,
+        namespace,
+        possible,
+    )
+
+
+def vm_instance(
+    vm: VirtualMachine, namespace: str, possible: frozenset[PowerAction]
+) -> CIMInstance:
+    """One VM. `possible` are the actions valid right now (AvailableRequestedStates).
+    Built with fastinst: every value is already typed."""
+    op_status, health = vm_map.vm_operational_status(vm.state)
+    P = fastinst.prop
+    props = [
+        P("CreationClassName", CLASS, "string"),
+        P("Name", vm.uuid, "string"),
+        P("NameFormat", "UUID", "string"),
+        P("ElementName", vm.name, "string"),
+        P("Caption", f"Virtual system {vm.name}", "string"),
+        P("Description", f"{vm.virtual_system_type} virtual system on {vm.backend_id}", "string"),
+        P("EnabledState", _u16(vm_map.ENABLED_STATE[vm.state]), "uint16"),
+        P("RequestedState", _u16(vm_map.REQUESTED_STATE_FOR[vm.state]), "uint16"),
+        P(
+            "EnabledDefault",
+            _u16(vm_map.ES_ENABLED if vm.autostart else vm_map.ES_DISABLED),
+            "uint16",
+        ),
+        P("OperationalStatus", list(_u16_list(tuple(op_status))), "uint16", True),
+        P("HealthState", _u16(health), "uint16"),
+        P("AvailableRequestedStates", list(_available(possible)), "uint16", True),
+        P("VirtualSystemType", vm.virtual_system_type, "string"),
+        P("NumberOfVirtualCPUs", _u16(vm.vcpus), "uint16"),
+        P("MemoryKiB", Uint64(vm.memory_kib), "uint64"),
+        P("BackendID", vm.backend_id, "string"),
+        P("Autostart", bool(vm.autostart), "boolean"),
+        P("UptimeSeconds", Uint64(vm.uptime_s) if vm.uptime_s is not None else None, "uint64"),
+    ]
+    return fastinst.instance(CLASS, props, path(vm.uuid, namespace))
+
+
+class _InstanceCache:
+    """Instances of the last complete enumeration, keyed by everything they show
+    (vm_key): an unchanged VM costs a dict lookup instead of a rebuild, and the
+    server's encoder reuses its encoding. At most LIMIT entries."""
+
+    LIMIT = 12_000
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple, CIMInstance] = {}
+        self._lock = threading.Lock()
+
+    def instances(
+        self, env: ProviderEnv, namespace: str, vms: Iterable[VirtualMachine]
+    ) -> Iterator[CIMInstance]:
+        inv = env.inventory
+        old = self._cache
+        new: dict[tuple, CIMInstance] = {}
+        possible_for: dict[tuple, frozenset] = {}  # see Manager.possible_actions
+        for vm in vms:
+            pkey = (vm.backend_id, vm.state, vm.guest_agent_running)
+            possible = possible_for.get(pkey)
+            if possible is None:
+                possible = possible_for[pkey] = inv.possible_actions(vm)
+            key = vm_key(vm, namespace, possible)
+            inst = old.get(key)
+            if inst is None:
+                inst = vm_instance(vm, namespace, possible)
+            if len(new) < self.LIMIT:
+                new[key] = inst
+            yield inst
+        with self._lock:
+            self._cache = new
+
+
+_cache = _InstanceCache()
+
+
+def _vms(env: ProviderEnv, wanted: list[CIMInstanceName]) -> list[VirtualMachine]:
+    """The VMs the paths name, one backend call per backend (one lookup for one path)."""
+    inv = env.inventory
+    uuids = [parse(p) for p in wanted]
+    if len(uuids) == 1:
+        try:
+            return [inv.get_vm(uuids[0])]
+        except VrmError as exc:
+            raise to_cim_error(exc) from None
+    by_backend: dict[str, set[str]] = {}
+    for uuid in uuids:
+        try:
+            by_backend.setdefault(inv.backend_of(uuid), set()).add(uuid)
+        except VrmError:
+            continue  # unknown or unreachable: left out
+    found: list[VirtualMachine] = []
+    for bid, want in by_backend.items():
+        try:
+            found.extend(vm for vm in inv.vms_of(bid) if vm.uuid in want)
+        except VrmError:
+            continue
+    return found
+
+
+def instances(
+    env: ProviderEnv,
+    namespace: str,
+    paths: list[CIMInstanceName] | None = None,
+    *,
+    bulk: bool = False,
+) -> Iterator[CIMInstance]:
+    inv = env.inventory
+    if paths is not None:
+        for vm in _vms(env, paths):
+            yield vm_instance(vm, namespace, inv.possible_actions(vm))
+        return
+    if bulk:  # streamed in batches: read VMs lazily, leave the cache alone
+        for vm in inv.iter_vms():
+            yield vm_instance(vm, namespace, inv.possible_actions(vm))
+        return
+    vms, _failures = inv.list_vms()
+    yield from _cache.instances(env, namespace, vms)
+
+
+def paths(env: ProviderEnv, namespace: str) -> Iterator[CIMInstanceName]:
+    vms, _failures = env.inventory.list_vms()
+    for vm in vms:
+        yield path(vm.uuid, namespace)
+
+
+# -- methods -----------------------------------------------------------------------------
+METHODS = MethodTable()
+
+
+@METHODS.method("RequestStateChange", role="operator")
+def request_state_change(call: MethodCall, requested_state=None, timeout_period=None):
+    uuid = parse(call.instance_path)
+    out = {"Job": None}
+    if requested_state is None:
+        raise CIMError(
+            pywbem.CIM_ERR_INVALID_PARAMETER,
+            "RequestStateChange needs the RequestedState parameter",
+        )
+    if timeout_period is not None and _nonzero_interval(timeout_period):
+        return Uint32(vm_map.RC_TIMEOUT_NOT_SUPPORTED), out
+    inv = call.env.inventory
+    try:
+        vm = inv.get_vm(uuid)
+    except VrmError as exc:
+        raise to_cim_error(exc) from None
+
+    def audit(outcome: str) -> None:
+        call.env.audit(
+            user=call.ctx.user,
+            action=f"RequestStateChange({requested_state})",
+            target=f"{CLASS}.Name={vm.uuid} ({vm.name} on {vm.backend_id})",
+            outcome=outcome,
+        )
+
+    try:
+        action = vm_map.action_for_request(int(requested_state), vm.state)
+    except KeyError:
+        audit("rejected: invalid RequestedState")
+        return Uint32(vm_map.RC_INVALID_PARAMETER), out
+    if action is None:
+        audit("no change needed")
+        return Uint32(vm_map.RC_COMPLETED), out
+    if action not in inv.supported_actions(vm.backend_id):
+        audit("not supported by backend")
+        return Uint32(vm_map.RC_NOT_SUPPORTED), out
+    try:
+        inv.perform(uuid, action, vm.backend_id)
+    except InvalidStateTransition as exc:
+        audit(f"invalid transition: {exc}")
+        return Uint32(vm_map.RC_INVALID_STATE_TRANSITION), out
+    except NotSupported as exc:
+        audit(f"not supported: {exc}")
+        return Uint32(vm_map.RC_NOT_SUPPORTED), out
+    except NotFound as exc:
+        raise not_found(str(exc)) from None
+    except (BackendUnavailable, VrmError) as exc:
+        audit(f"failed: {exc}")
+        raise CIMError(pywbem.CIM_ERR_FAILED, f"RequestStateChange failed: {exc}") from None
+    audit(f"completed ({action.value})")
+    return Uint32(vm_map.RC_COMPLETED), out
+
+
+def _nonzero_interval(value) -> bool:
+    if isinstance(value, pywbem.CIMDateTime):
+        return value.timedelta.total_seconds() != 0 if value.is_interval else True
+    return bool(value)

@@ -1,0 +1,111 @@
+"""VRM_HostSystem: one per configured backend, the hypervisor host (DSP1042 System
+Virtualization §7.1: the host computer system; keys CreationClassName + Name, Name =
+the backend id from the configuration)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from pywbem import CIMError, CIMInstance, CIMInstanceName, CIMProperty, Uint16, Uint32, Uint64
+
+from vrmgmt.cim import fastinst
+from vrmgmt.cim import paths as cim_paths
+from vrmgmt.cim import valuemaps as vm_map
+from vrmgmt.cim.errors import not_found
+from vrmgmt.cim.provider import ProviderEnv
+from vrmgmt.model import Host
+
+CLASS = "VRM_HostSystem"
+
+
+def path(backend_id: str, namespace: str | None) -> CIMInstanceName:
+    return fastinst.path(CLASS, {"CreationClassName": CLASS, "Name": backend_id}, namespace)
+
+
+def parse(p: CIMInstanceName) -> str:
+    """The backend id a VRM_HostSystem path names (keys checked)."""
+    return cim_paths.string_key(p, CLASS)
+
+
+def exists(env: ProviderEnv, p: CIMInstanceName) -> bool:
+    """Whether the path names a configured host (malformed paths: False)."""
+    try:
+        return env.inventory.has_backend(parse(p))
+    except CIMError:  # bad keys: no such host
+        return False
+
+
+def host_instance(host: Host, namespace: str) -> CIMInstance:
+    op_status, health = vm_map.host_operational_status(host.status)
+    lost = op_status == [vm_map.OS_LOST_COMMUNICATION]
+    props = [
+        CIMProperty("CreationClassName", CLASS),
+        CIMProperty("Name", host.backend_id),
+        CIMProperty("NameFormat", "Other"),
+        CIMProperty("OtherIdentifyingInfo", [host.hostname], type="string", is_array=True),
+        CIMProperty("ElementName", host.hostname),
+        CIMProperty("Caption", f"{host.hypervisor_type or 'hypervisor'} host {host.hostname}"),
+        CIMProperty("Description", f"Hypervisor host of backend {host.backend_id}"),
+        CIMProperty(
+            "StatusDescriptions",
+            [f"backend {host.backend_id!r} unreachable: {host.status_detail}"] if lost else None,
+            type="string",
+            is_array=True,
+        ),
+        CIMProperty("EnabledState", Uint16(vm_map.ES_UNKNOWN if lost else vm_map.ES_ENABLED)),
+        CIMProperty("RequestedState", Uint16(vm_map.RS_NOT_APPLICABLE)),
+        CIMProperty(
+            "OperationalStatus", [Uint16(v) for v in op_status], type="uint16", is_array=True
+        ),
+        CIMProperty("HealthState", Uint16(health)),
+        CIMProperty("HypervisorType", host.hypervisor_type or None, type="string"),
+        CIMProperty("HypervisorVersion", host.hypervisor_version or None, type="string"),
+        CIMProperty("VirtualSystemType", host.virtual_system_type or None, type="string"),
+        CIMProperty("HostName", host.hostname),
+        CIMProperty("CPUModel", host.cpu_model or None, type="string"),
+        CIMProperty(
+            "NumberOfProcessors", Uint16(host.cpu_count) if host.cpu_count else None, type="uint16"
+        ),
+        CIMProperty("ProcessorMHz", Uint32(host.cpu_mhz) if host.cpu_mhz else None, type="uint32"),
+        CIMProperty(
+            "MemoryTotalKiB",
+            Uint64(host.memory_total_kib) if host.memory_total_kib else None,
+            type="uint64",
+        ),
+        CIMProperty(
+            "MemoryFreeKiB",
+            Uint64(host.memory_free_kib) if host.memory_free_kib is not None else None,
+            type="uint64",
+        ),
+        CIMProperty("URI", host.uri or None, type="string"),
+        CIMProperty("BackendID", host.backend_id),
+        CIMProperty("BackendType", host.backend_type or None, type="string"),
+    ]
+    return CIMInstance(CLASS, properties=props, path=path(host.backend_id, namespace))
+
+
+def paths(env: ProviderEnv, namespace: str) -> Iterator[CIMInstanceName]:
+    for bid in env.inventory.backend_ids():
+        yield path(bid, namespace)
+
+
+def instances(
+    env: ProviderEnv,
+    namespace: str,
+    paths: list[CIMInstanceName] | None = None,
+    *,
+    bulk: bool = False,
+) -> Iterator[CIMInstance]:
+    inv = env.inventory
+    if paths is None:
+        for host in inv.hosts():
+            yield host_instance(host, namespace)
+        return
+    wanted = [parse(p) for p in paths]
+    if len(wanted) == 1 and not inv.has_backend(wanted[0]):
+        raise not_found(
+            f"no host {wanted[0]!r} (configured backends: {', '.join(inv.backend_ids())})"
+        )
+    for bid in dict.fromkeys(wanted):
+        if inv.has_backend(bid):
+            yield host_instance(inv.host(bid), namespace)
