@@ -2,9 +2,10 @@
 
 Job: both hosts (the embedded CIMOM and the CMPI adapter) answer ExecQuery (DSP0200
 1.4, "ExecQuery", QueryLanguage "WQL") with this module, through `compile_query()`.
-`parse()` turns the query text into a `Query`; `Query.check_properties()` validates it against the FROM class (failures are meant to
-become CIM_ERR_INVALID_QUERY); `Query.matches()` filters instances and `Query.project()`
-reduces them to the selected properties. DMTF CQL (DSP0202) is not implemented.
+`parse()` turns the query text into a `Query`; `Query.check_properties()` validates it
+against the FROM class (failures become CIM_ERR_INVALID_QUERY); `Query.matches()`
+filters instances and `Query.project()` reduces them to the selected properties. DMTF
+CQL (DSP0202) is not implemented.
 
 Standard followed: WQL as the WBEM servers actually speak it, i.e. the SQL-92 subset of
 OpenPegasus' WQL grammar (src/Pegasus/WQL/WQL.y: SELECT list, one FROM class, WHERE with
