@@ -9,14 +9,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import cmpi
 import cmpi_mb
 import cmpi_testkit as kit
 import pytest
 import pywbem
 
+from support.hosts import CmpiHost, ServerHost
 from support.server import VrmServer
-from vrmgmt.cmpi.convert import Converter
 
 ALPHA, _ = kit.VMS["alpha"]
 GAMMA, _ = kit.VMS["gamma"]  # shut off
@@ -33,93 +32,6 @@ def host() -> pywbem.CIMInstanceName:
     return pywbem.CIMInstanceName(
         HOST, {"CreationClassName": HOST, "Name": kit.BACKEND}, namespace=kit.NS
     )
-
-
-class ServerHost:
-    """The embedded server through pywbem."""
-
-    name = "server"
-
-    def __init__(self, conn: pywbem.WBEMConnection):
-        self.c = conn
-
-    def enum_names(self, cls):
-        return self.c.EnumerateInstanceNames(cls)
-
-    def enum(self, cls, plist=None):
-        return self.c.EnumerateInstances(cls, PropertyList=plist)
-
-    def get(self, path, plist=None):
-        return self.c.GetInstance(path, PropertyList=plist)
-
-    def assoc_names(self, path, assoc):
-        return self.c.AssociatorNames(path, AssocClass=assoc)
-
-    def assocs(self, path, assoc, plist=None):
-        return self.c.Associators(path, AssocClass=assoc, PropertyList=plist)
-
-    def refs(self, path, result_class):
-        return self.c.References(path, ResultClass=result_class)
-
-    def query(self, query, lang="WQL"):
-        return self.c.ExecQuery(lang, query)
-
-    def invoke(self, path, method, **params):
-        rv, _ = self.c.InvokeMethod(
-            method, path, **{k: pywbem.Uint16(v) for k, v in params.items()}
-        )
-        return int(rv)
-
-
-class CmpiHost:
-    """The CMPI adapter through the cmpi-bindings double (MiniMB)."""
-
-    name = "cmpi"
-
-    def __init__(self, mb: cmpi_mb.MiniMB):
-        self.mb = mb
-        self.conv = Converter(mb.broker, cmpi)
-
-    def _check(self, res):
-        if res.status.rc != cmpi.CMPI_RC_OK:
-            raise pywbem.CIMError(res.status.rc, res.status.msg)
-        return res
-
-    def _cop(self, path):
-        return self.mb.path(path.classname, dict(path.keybindings))
-
-    def _paths(self, res):
-        return [self.conv.path_from_cmpi(p) for p in self._check(res).paths]
-
-    def _insts(self, res):
-        return [self.conv.instance_from_cmpi(i) for i in self._check(res).instances]
-
-    def enum_names(self, cls):
-        return self._paths(self.mb.enumerate_instance_names(cls))
-
-    def enum(self, cls, plist=None):
-        return self._insts(self.mb.enumerate_instances(cls, plist))
-
-    def get(self, path, plist=None):
-        return self._insts(self.mb.get_instance(self._cop(path), plist))[0]
-
-    def assoc_names(self, path, assoc):
-        return self._paths(self.mb.associator_names(self._cop(path), assoc))
-
-    def assocs(self, path, assoc, plist=None):
-        return self._insts(self.mb.associators(self._cop(path), assoc, properties=plist))
-
-    def refs(self, path, result_class):
-        return self._insts(self.mb.references(self._cop(path), result_class))
-
-    def query(self, query, lang="WQL"):
-        cls = query.split(" FROM ")[1].split()[0] if " FROM " in query else VM
-        return self._insts(self.mb.exec_query(cls, query, lang))
-
-    def invoke(self, path, method, **params):
-        items = [(k, int(v), cmpi.CMPI_uint16) for k, v in params.items()]
-        res = self._check(self.mb.invoke_method(self._cop(path), method, self.mb.args(items)))
-        return cmpi._plain(res.data[0])
 
 
 @dataclass

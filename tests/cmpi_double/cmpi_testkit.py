@@ -25,20 +25,19 @@ VMS = {
     "gamma": ("5f0c2d3e-1a2b-4c5d-8e9f-000000000003", False),
 }
 
-# What a CIMOM knows from the class repository (answering CMClassPathIsA)
-CLASSES = {
-    "VRM_ComputerSystem": "CIM_ComputerSystem",
-    "VRM_HostSystem": "CIM_ComputerSystem",
-    "CIM_ComputerSystem": "CIM_System",
-    "CIM_System": "CIM_EnabledLogicalElement",
-    "CIM_EnabledLogicalElement": "CIM_LogicalElement",
-    "CIM_LogicalElement": "CIM_ManagedSystemElement",
-    "CIM_ManagedSystemElement": "CIM_ManagedElement",
-    "CIM_ManagedElement": None,
-    "VRM_HostedDependency": "CIM_HostedDependency",
-    "CIM_HostedDependency": "CIM_Dependency",
-    "CIM_Dependency": None,
-}
+
+def _hierarchy() -> dict[str, str | None]:
+    """What a CIMOM knows from its class repository (answering CMClassPathIsA): every
+    class of the project's compiled MOF and its superclass, read from the same compiled
+    schema the embedded server serves (cached outside the clone)."""
+    from support.cache import cache_dir
+    from vrmgmt.server.repository import load_classes
+
+    classes = load_classes(PROJECT / "mof", None, cache_dir() / "schema").classes
+    return {c.classname: c.superclass for c in classes.values()}
+
+
+CLASSES = _hierarchy()
 
 
 def write_node_xml(path: Path) -> Path:

@@ -23,6 +23,7 @@ from vrmgmt.cim.loader import ProviderTable
 from vrmgmt.cim.provider import ProviderEnv
 from vrmgmt.config import Config
 from vrmgmt.inventory import Inventory
+from vrmgmt.registration import load_registration
 from vrmgmt.server.app import CIMApp, TrailerGateway
 from vrmgmt.server.dispatcher import Dispatcher
 from vrmgmt.server.repository import ClassRepository, default_mof_dir, load_classes
@@ -57,7 +58,15 @@ class Server:
         return {name: srv.bind_addr[1] for name, srv in self.listeners}
 
 
-def build_server(config: Config, mof_dir: Path | None = None) -> Server:
+def build_server(
+    config: Config,
+    mof_dir: Path | None = None,
+    registration: Path | None = None,
+    providers_dir: Path | None = None,
+) -> Server:
+    """Everything `vrmgmt serve` runs, not started yet. mof_dir, registration and
+    providers_dir replace the project's mof/, registration/vrmgmt.reg and providers/
+    (tests serve a tree of their own)."""
     t0 = time.monotonic()
     state = config.state_dir
     state.mkdir(parents=True, exist_ok=True)
@@ -66,7 +75,8 @@ def build_server(config: Config, mof_dir: Path | None = None) -> Server:
     inventory = Inventory.from_config(config.backends)
     audit = AuditLog(state / "audit.log")
     env = ProviderEnv(inventory=inventory, config=config, audit=audit)
-    providers = ProviderTable(env)
+    regs = load_registration(registration) if registration is not None else None
+    providers = ProviderTable(env, regs, providers_dir)
     dispatcher = Dispatcher(repo, providers)
     env.namespaces = list(repo.namespaces)
     env.hostname = dispatcher.hostname

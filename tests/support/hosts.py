@@ -1,0 +1,132 @@
+"""The hosts a behavioural case runs through, behind one small interface: the embedded
+server (driven by pywbem over CIM-XML) and the CMPI adapter (cmpi_pywbem_bindings,
+driven through the cmpi-bindings test double's mini CIMOM). A case is a function of a
+host; both hosts must give the same answer (tests/test_hosts_parity.py, tests/classes/)."""
+
+from __future__ import annotations
+
+import cmpi
+import cmpi_mb
+import pywbem
+
+from vrmgmt.cmpi.convert import Converter
+
+NS = "root/virt"
+
+
+class ServerHost:
+    """The embedded server through pywbem."""
+
+    name = "server"
+
+    def __init__(self, conn: pywbem.WBEMConnection):
+        self.c = conn
+
+    def enum_names(self, cls, ns=None):
+        return self.c.EnumerateInstanceNames(cls, namespace=ns)
+
+    def enum(self, cls, plist=None, ns=None):
+        return self.c.EnumerateInstances(cls, namespace=ns, PropertyList=plist)
+
+    def get(self, path, plist=None):
+        return self.c.GetInstance(path, PropertyList=plist)
+
+    def assoc_names(self, path, assoc=None, result_class=None, role=None, result_role=None):
+        return self.c.AssociatorNames(
+            path, AssocClass=assoc, ResultClass=result_class, Role=role, ResultRole=result_role
+        )
+
+    def assocs(self, path, assoc=None, plist=None, result_class=None, role=None, result_role=None):
+        return self.c.Associators(
+            path,
+            AssocClass=assoc,
+            ResultClass=result_class,
+            Role=role,
+            ResultRole=result_role,
+            PropertyList=plist,
+        )
+
+    def refs(self, path, result_class=None, role=None):
+        return self.c.References(path, ResultClass=result_class, Role=role)
+
+    def ref_names(self, path, result_class=None, role=None):
+        return self.c.ReferenceNames(path, ResultClass=result_class, Role=role)
+
+    def query(self, query, lang="WQL", ns=None):
+        return self.c.ExecQuery(lang, query, namespace=ns)
+
+    def invoke(self, path, method, **params):
+        rv, _ = self.c.InvokeMethod(
+            method, path, **{k: pywbem.Uint16(v) for k, v in params.items()}
+        )
+        return int(rv)
+
+    def invoke_typed(self, path, method, **params):
+        """InvokeMethod with pywbem-typed parameters; (return value, out params)."""
+        rv, out = self.c.InvokeMethod(method, path, **params)
+        return rv, dict(out)
+
+
+class CmpiHost:
+    """The CMPI adapter through the cmpi-bindings double (MiniMB)."""
+
+    name = "cmpi"
+
+    def __init__(self, mb: cmpi_mb.MiniMB):
+        self.mb = mb
+        self.conv = Converter(mb.broker, cmpi)
+
+    def _check(self, res):
+        if res.status.rc != cmpi.CMPI_RC_OK:
+            raise pywbem.CIMError(res.status.rc, res.status.msg)
+        return res
+
+    def _cop(self, path):
+        keys = {}
+        for k, v in path.keybindings.items():
+            keys[k] = (
+                self.conv.path_to_cmpi(v, v.namespace or NS) if hasattr(v, "keybindings") else v
+            )
+        return self.mb.path(path.classname, keys, ns=path.namespace)
+
+    def _paths(self, res):
+        return [self.conv.path_from_cmpi(p) for p in self._check(res).paths]
+
+    def _insts(self, res):
+        return [self.conv.instance_from_cmpi(i) for i in self._check(res).instances]
+
+    def enum_names(self, cls, ns=None):
+        return self._paths(self.mb.enumerate_instance_names(cls, ns=ns))
+
+    def enum(self, cls, plist=None, ns=None):
+        return self._insts(self.mb.enumerate_instances(cls, plist, ns=ns))
+
+    def get(self, path, plist=None):
+        return self._insts(self.mb.get_instance(self._cop(path), plist))[0]
+
+    def assoc_names(self, path, assoc=None, result_class=None, role=None, result_role=None):
+        return self._paths(
+            self.mb.associator_names(self._cop(path), assoc, result_class, role, result_role)
+        )
+
+    def assocs(self, path, assoc=None, plist=None, result_class=None, role=None, result_role=None):
+        return self._insts(
+            self.mb.associators(
+                self._cop(path), assoc, result_class, role, result_role, properties=plist
+            )
+        )
+
+    def refs(self, path, result_class=None, role=None):
+        return self._insts(self.mb.references(self._cop(path), result_class, role))
+
+    def ref_names(self, path, result_class=None, role=None):
+        return self._paths(self.mb.reference_names(self._cop(path), result_class, role))
+
+    def query(self, query, lang="WQL", ns=None):
+        cls = query.split(" FROM ")[1].split()[0] if " FROM " in query else ""
+        return self._insts(self.mb.exec_query(cls, query, lang, ns=ns))
+
+    def invoke(self, path, method, **params):
+        items = [(k, int(v), cmpi.CMPI_uint16) for k, v in params.items()]
+        res = self._check(self.mb.invoke_method(self._cop(path), method, self.mb.args(items)))
+        return cmpi._plain(res.data[0])
