@@ -82,11 +82,12 @@ class CmpiHost:
         return res
 
     def _cop(self, path):
-        keys = {}
-        for k, v in path.keybindings.items():
-            keys[k] = (
-                self.conv.path_to_cmpi(v, v.namespace or NS) if hasattr(v, "keybindings") else v
-            )
+        """The object path as the mini CIMOM builds it from a request (reference keys
+        become object paths of their own)."""
+        keys = {
+            k: self._cop(v) if isinstance(v, pywbem.CIMInstanceName) else v
+            for k, v in path.keybindings.items()
+        }
         return self.mb.path(path.classname, keys, ns=path.namespace)
 
     def _paths(self, res):

@@ -1,0 +1,63 @@
+"""VRM_ComputerSystem through both hosts (DSP1057 §7.1-7.3, DSP1052 §8.1 return codes)."""
+
+import cmpi_testkit as kit
+import pytest
+import pywbem
+
+from support.classcases import ALL_UUIDS, error_code, names, vm_path
+
+
+def test_enumerate_names(host):
+    assert names(host.enum_names("VRM_ComputerSystem")) == ALL_UUIDS
+
+
+def test_enumerate_states(host):
+    got = {i["ElementName"]: i["EnabledState"] for i in host.enum("VRM_ComputerSystem")}
+    assert got == {name: 2 if on else 3 for name, (_, on) in kit.VMS.items()}
+
+
+def test_available_requested_states_follow_the_state(host):
+    running = host.get(vm_path("alpha"))
+    off = host.get(vm_path("gamma"))
+    assert {3, 4, 6, 9, 10, 11} <= set(running["AvailableRequestedStates"])
+    assert 2 not in running["AvailableRequestedStates"]
+    assert list(off["AvailableRequestedStates"]) == [2]
+
+
+def test_get_with_property_list(host):
+    inst = host.get(vm_path("beta"), ["EnabledState"])
+    assert inst["EnabledState"] == 2
+    assert set(inst.keys()) - {"CreationClassName", "Name"} == {"EnabledState"}
+
+
+def test_unknown_vm_is_not_found(host):
+    assert error_code(lambda: host.get(vm_path("00000000-0000-0000-0000-00000000abcd"))) == (
+        pywbem.CIM_ERR_NOT_FOUND
+    )
+
+
+def test_query(host):
+    got = host.query("SELECT Name FROM VRM_ComputerSystem WHERE ElementName LIKE 'g%'")
+    assert [i["Name"] for i in got] == [kit.VMS["gamma"][0]]
+
+
+@pytest.mark.parametrize(
+    "vm, states, expect",
+    [
+        ("alpha", [9, 2], [(0, 9), (0, 2)]),  # pause, resume
+        ("gamma", [9], [(4097, 3)]),  # pause a VM that is off
+        ("alpha", [99], [(5, 2)]),  # not a RequestedState
+        ("gamma", [2, 6, 2, 3], [(0, 2), (0, 6), (0, 2), (0, 3)]),  # start, save, start, off
+    ],
+)
+def test_request_state_change(fresh_host, vm, states, expect):
+    out = []
+    for s in states:
+        rc = fresh_host.invoke(vm_path(vm), "RequestStateChange", RequestedState=s)
+        out.append((rc, fresh_host.get(vm_path(vm), ["EnabledState"])["EnabledState"]))
+    assert out == expect
+
+
+def test_request_state_change_without_state_is_invalid(fresh_host):
+    code = error_code(lambda: fresh_host.invoke(vm_path("alpha"), "RequestStateChange"))
+    assert code == pywbem.CIM_ERR_INVALID_PARAMETER
