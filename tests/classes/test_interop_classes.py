@@ -1,0 +1,90 @@
+"""The interop classes through both hosts (DSP1033 Profile Registration 1.0.0):
+VRM_RegisteredProfile, VRM_ReferencedProfile, VRM_ElementConformsToProfile and, where
+vrmgmt is the CIMOM, CIM_ObjectManager / CIM_Namespace / CIM_NamespaceInManager.
+
+Under SFCB/OpenPegasus the broker owns the object manager and advertises Profile
+Registration itself, so the two hosts differ there by design (asserted per host)."""
+
+import cmpi_testkit as kit
+import pywbem
+
+from support.classcases import ALL_UUIDS, INTEROP, error_code, host_path, names, vm_path
+
+RP = "VRM_RegisteredProfile"
+ECTP = "VRM_ElementConformsToProfile"
+REF = "VRM_ReferencedProfile"
+
+
+def profiles(host) -> dict[str, pywbem.CIMInstance]:
+    return {i["RegisteredName"]: i for i in host.enum(RP, ns=INTEROP)}
+
+
+def test_registered_profiles(host):
+    got = {
+        (i["RegisteredOrganization"], n, i["RegisteredVersion"]) for n, i in profiles(host).items()
+    }
+    expect = {(2, "System Virtualization", "1.0.0"), (2, "Virtual System", "1.0.0")}
+    if host.name == "server":
+        expect.add((2, "Profile Registration", "1.0.0"))
+    assert got == expect
+
+
+def test_get_profile_and_unknown_profile(host):
+    sv = profiles(host)["System Virtualization"]
+    assert host.get(sv.path)["RegisteredVersion"] == "1.0.0"
+    bad = pywbem.CIMInstanceName(RP, {"InstanceID": "vrmgmt:nope"}, namespace=INTEROP)
+    assert error_code(lambda: host.get(bad)) == pywbem.CIM_ERR_NOT_FOUND
+
+
+def test_referenced_profile_both_directions(host):
+    p = profiles(host)
+    sv, vs = p["System Virtualization"].path, p["Virtual System"].path
+    assert [x["InstanceID"] for x in host.assoc_names(sv, REF, role="Dependent")] == [
+        vs.keybindings["InstanceID"]
+    ]
+    assert [x["InstanceID"] for x in host.assoc_names(vs, REF, role="Antecedent")] == [
+        sv.keybindings["InstanceID"]
+    ]
+    assert host.assoc_names(vs, REF, role="Dependent") == []
+    refs = host.enum(REF, ns=INTEROP)
+    assert [(r["Antecedent"]["InstanceID"], r["Dependent"]["InstanceID"]) for r in refs] == [
+        (vs.keybindings["InstanceID"], sv.keybindings["InstanceID"])
+    ]
+
+
+def test_central_instances_of_the_profiles(host):
+    p = profiles(host)
+    vs, sv = p["Virtual System"].path, p["System Virtualization"].path
+    assert names(host.assoc_names(vs, ECTP, result_role="ManagedElement")) == ALL_UUIDS
+    hosts = host.assocs(sv, ECTP, ["ElementName"], result_role="ManagedElement")
+    assert [(i.path.classname, i.path.namespace) for i in hosts] == [("VRM_HostSystem", kit.NS)]
+    assert host.assoc_names(vs, ECTP, result_class="VRM_HostSystem") == []
+
+
+def test_element_to_its_profiles_in_the_implementation_namespace(host):
+    got = host.assocs(vm_path("alpha"), ECTP)
+    assert [i["RegisteredName"] for i in got] == ["Virtual System"]
+    assert [p.namespace for p in host.assoc_names(host_path(), ECTP)] == [INTEROP]
+
+
+def test_conformance_instance_round_trip(host):
+    insts = host.enum(ECTP, ns=INTEROP)
+    vm_links = [i for i in insts if i["ManagedElement"].classname == "VRM_ComputerSystem"]
+    assert sorted(i["ManagedElement"]["Name"] for i in vm_links) == ALL_UUIDS
+    got = host.get(vm_links[0].path)
+    assert (
+        got["ConformantStandard"]["InstanceID"] == vm_links[0]["ConformantStandard"]["InstanceID"]
+    )
+
+
+def test_object_manager_and_namespaces(host):
+    # (`vrmgmt register` leaves group vrmgmt-cimom to the broker's own interop provider;
+    # the mini CIMOM loads the whole registration, so the adapter answers here too)
+    (om,) = host.enum("CIM_ObjectManager", ns=INTEROP)
+    assert om["ElementName"] == "vrmgmt" and om["Description"].startswith("vrmgmt version ")
+    nss = sorted(i["Name"] for i in host.enum("CIM_Namespace", ns=INTEROP))
+    assert nss == ["root/interop", "root/virt"]
+    linked = host.assoc_names(om.path, "CIM_NamespaceInManager", role="Antecedent")
+    assert sorted(p["Name"] for p in linked) == nss
+    back = host.assoc_names(linked[0], "CIM_NamespaceInManager")
+    assert [p["Name"] for p in back] == [om["Name"]]
