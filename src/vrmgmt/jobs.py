@@ -28,7 +28,8 @@ Outcomes:
   - fn returns a value -> COMPLETED, PercentComplete 100, ErrorCode 0, the value kept as
     `result` (it must be JSON-serialisable; otherwise EXCEPTION, ErrorCode INTERNAL).
     A fn that finishes its work after a kill request still completes: the work was done.
-  - fn raises JobCancelled -> KILLED (after kill) or TERMINATED (after terminate).
+  - fn raises JobCancelled -> KILLED (after kill) or TERMINATED (after terminate);
+    without a kill/terminate request it is a failure like any other exception.
   - fn raises anything else -> EXCEPTION with `ErrorCode` from the exception's class
     (see `ErrorCode`) and ErrorDescription = the VrmError's message, or
     "<Type>: <message>" for other exceptions. Never a traceback.
@@ -268,7 +269,7 @@ class JobProgress:
             return rec
 
         with suppress(errors.NotFound):
-            self._store._mutate(self.job_id, change)
+            self._store._mutate(self.job_id, change, sync_dir=False)
 
 
 # --- the process that runs a job -------------------------------------------------------
@@ -509,8 +510,11 @@ class JobStore:
                 out.append(name[:-5])
         return out
 
-    def _write(self, rec: dict) -> None:
-        """Write one record atomically; the caller holds the lock."""
+    def _write(self, rec: dict, *, sync_dir: bool = True) -> None:
+        """Write one record atomically; the caller holds the lock. The file is always
+        fsynced before the rename (a crash must never leave an empty record); the
+        directory too unless `sync_dir` is False (progress updates: after a crash the
+        previous record is as good)."""
         data = json.dumps(rec, separators=(",", ":"), sort_keys=True).encode()
         fd, tmp = tempfile.mkstemp(prefix=f".tmp-{rec['id']}-", dir=self.dir)
         try:
@@ -523,7 +527,8 @@ class JobStore:
             with suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
-        self._fsync_dir()
+        if sync_dir:
+            self._fsync_dir()
         self._cache.pop(rec["id"], None)
         with self._cond:
             self._cond.notify_all()
@@ -656,7 +661,9 @@ class JobStore:
             if rec is not None:
                 self._settle(rec)
 
-    def _mutate(self, job_id: str, change: Callable[[dict], dict | None]) -> dict:
+    def _mutate(
+        self, job_id: str, change: Callable[[dict], dict | None], *, sync_dir: bool = True
+    ) -> dict:
         """Read-modify-write of one record under the lock. `change` gets a copy and returns
         the new record, or None for no change. NotFound if the job does not exist."""
         with self._locked():
@@ -668,7 +675,7 @@ class JobStore:
             new = change(dict(rec))
             if new is None:
                 return rec
-            self._write(new)
+            self._write(new, sync_dir=sync_dir)
             return new
 
     def _snapshot(self, rec: dict) -> Job:
@@ -972,8 +979,8 @@ class JobStore:
         outcome: tuple[str, Any]
         try:
             outcome = ("ok", fn(JobProgress(self, job_id, event)))
-        except JobCancelled:
-            outcome = ("cancelled", None)
+        except JobCancelled as exc:
+            outcome = ("cancelled", exc)
         except BaseException as exc:  # noqa: BLE001 - recorded, and re-raised if not Exception
             outcome = ("error", exc)
         finally:
@@ -1010,6 +1017,16 @@ class JobStore:
                     current.name,
                 )
                 return None
+            if kind == "cancelled" and not rec["stop_requested"]:
+                code, text = error_of(value)  # nobody asked it to stop
+                return self._finish(
+                    rec,
+                    JobState.EXCEPTION,
+                    self._clock(),
+                    error_code=int(code),
+                    error_description=text,
+                    status="failed",
+                )
             if kind == "cancelled":
                 how = rec["stop_requested"]
                 final = JobState.TERMINATED if how == "terminate" else JobState.KILLED
