@@ -74,6 +74,7 @@ processes sharing a state dir must be on one host (no NFS).
 
 from __future__ import annotations
 
+import copy
 import fcntl
 import json
 import logging
@@ -546,6 +547,14 @@ class JobStore:
         """The record of a job, None if there is none. A corrupt file is moved aside (and
         NotFound raised); `locked` says whether the caller holds the lock."""
         path = self._path(job_id)
+        cached = self._cache.get(job_id)
+        if cached is not None:
+            try:
+                st = os.stat(path)
+            except FileNotFoundError:
+                return None
+            if cached[0] == (st.st_ino, st.st_mtime_ns, st.st_size):
+                return cached[1]
         try:
             f = open(path, "rb")  # noqa: SIM115 - closed below, after fstat
         except FileNotFoundError:
@@ -695,7 +704,7 @@ class JobStore:
             status=rec["status"],
             error_code=rec["error_code"],
             error_description=rec["error_description"],
-            result=rec["result"],
+            result=copy.deepcopy(rec["result"]),  # the cached record stays untouched
             time_submitted=rec["time_submitted"],
             start_time=start,
             end_time=end,

@@ -126,6 +126,8 @@ def test_success_reports_progress_then_result_and_is_visible_to_other_stores(tmp
     assert done.elapsed == pytest.approx(done.end_time - done.start_time)
     assert done.expires_at == pytest.approx(done.end_time + 300.0)
     assert other.get(job.id) == done
+    done.result["disks"].append(3)  # a snapshot is the caller's to change
+    assert store.get(job.id).result == {"uuid": "4b1e", "disks": [1, 2]}
     assert [j.id for j in store.list()] == [job.id]
     on_disk = json.loads((tmp_path / "jobs" / f"{job.id}.json").read_text())
     assert on_disk["state"] == 7 and on_disk["result"] == {"uuid": "4b1e", "disks": [1, 2]}
