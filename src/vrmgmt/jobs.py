@@ -2,11 +2,11 @@
 
 Anything that can take longer than about a second (a vSphere task, a QEMU shutdown)
 runs as a job: the extrinsic method returns 4096 ("Method Parameters Checked - Job
-Started", DSP1052 / CIM_ConcreteJob in CIM Schema 2.49, mof/dmtf/job.mof) and a reference
-to a CIM_ConcreteJob that the client polls. This module is the library under that class:
-plain Python values only, no CIM or pywbem types; the CIM side (the VRM_ConcreteJob class
-module, CIM_AffectedJobElement, CIM_OwningJobElement) turns `Job` snapshots into
-instances.
+Started") and a reference to a CIM_ConcreteJob that the client polls (DSP1103 Job
+Control; CIM_ConcreteJob of CIM Schema 2.49 in mof/dmtf/job.mof). This module is the
+library under that class: plain Python values only, no CIM or pywbem types; the CIM side
+(the job class module, CIM_AffectedJobElement, CIM_OwningJobElement) turns `Job`
+snapshots into instances. docs/jobs.md says what a client sees.
 
 API
     store = JobStore(state_dir, workers=4, default_time_before_removal=300.0,
@@ -78,6 +78,7 @@ import copy
 import fcntl
 import json
 import logging
+import math
 import os
 import queue
 import re
@@ -438,8 +439,8 @@ class JobStore:
             raise ValueError(f"workers must be at least 1, not {workers}")
         if max_jobs < 1:
             raise ValueError(f"max_jobs must be at least 1, not {max_jobs}")
-        if default_time_before_removal < 0:
-            raise ValueError("default_time_before_removal must not be negative")
+        if not math.isfinite(default_time_before_removal) or default_time_before_removal < 0:
+            raise ValueError("default_time_before_removal must be finite and >= 0")
         self.dir = Path(state_dir) / "jobs"
         self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._lock_path = self.dir / ".lock"
@@ -746,8 +747,10 @@ class JobStore:
             raise TypeError("affected must be a list of strings")
         if time_before_removal is None:
             time_before_removal = self.default_time_before_removal
-        if time_before_removal < 0:
-            raise ValueError("time_before_removal must not be negative")
+        if not math.isfinite(time_before_removal) or time_before_removal < 0:
+            raise ValueError(
+                f"time_before_removal must be finite and >= 0, not {time_before_removal}"
+            )
         with self._state_lock:
             if self._closed:
                 raise RuntimeError("the job store is closed")

@@ -594,3 +594,23 @@ def test_a_forked_child_runs_its_own_jobs_and_leaves_the_parents_alone(tmp_path,
     assert store.get(parents.id).state == JobState.RUNNING
     release.set()
     assert store.wait(parents.id, 5).state == JobState.COMPLETED
+
+
+def test_leftovers_of_an_interrupted_write_and_newer_formats(tmp_path, stores, caplog):
+    jobs_dir = tmp_path / "jobs"
+    jobs_dir.mkdir()
+    leftover = jobs_dir / f".tmp-{uuid.uuid4()}-abc123"
+    leftover.write_text('{"format": 1, "id": "half wri')
+    newer_id = str(uuid.uuid4())
+    (jobs_dir / f"{newer_id}.json").write_text(json.dumps({"format": 2, "id": newer_id}))
+    with caplog.at_level(logging.WARNING, logger="vrmgmt.jobs"):
+        store = stores(tmp_path)
+        assert store.list() == []
+    assert not leftover.exists()  # removed under the lock when the store opened
+    # a record from a newer vrmgmt is left as it is, not moved aside as corrupt
+    assert (jobs_dir / f"{newer_id}.json").exists()
+    assert "newer than this vrmgmt's" in caplog.text
+    with pytest.raises(errors.NotFound):
+        store.get(newer_id)
+    with pytest.raises(ValueError, match="time_before_removal must be finite"):
+        store.submit(lambda p: 0, name="x", time_before_removal=float("nan"), **SUBMIT)
