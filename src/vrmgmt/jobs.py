@@ -17,6 +17,7 @@ API
     store.list() -> list[Job]     oldest first
     store.kill(id) / store.terminate(id) -> Job
     store.delete(id)              finished jobs only (InvalidStateTransition otherwise)
+    store.set_lifetime(id, delete_on_completion=..., time_before_removal=...) -> Job
     store.wait(id, timeout) -> Job    TimeoutError if still unfinished after timeout
     store.close(timeout=10.0)
 
@@ -883,6 +884,39 @@ class JobStore:
                     f"job {job_id} has not finished ({state.name.lower()}); kill it first"
                 )
             self._unlink(job_id)
+
+    def set_lifetime(
+        self,
+        job_id: str,
+        *,
+        delete_on_completion: bool | None = None,
+        time_before_removal: float | None = None,
+    ) -> Job:
+        """Change DeleteOnCompletion and/or TimeBeforeRemoval (both Write properties of
+        CIM_ConcreteJob), at any state; for a finished job this moves its removal time."""
+        if not isinstance(job_id, str) or not _ID_RE.match(job_id):
+            raise errors.NotFound(f"no job {job_id!r}")
+        if delete_on_completion is not None and not isinstance(delete_on_completion, bool):
+            raise TypeError("delete_on_completion must be a bool")
+        if time_before_removal is not None and (
+            not math.isfinite(time_before_removal) or time_before_removal < 0
+        ):
+            raise ValueError(
+                f"time_before_removal must be finite and >= 0, not {time_before_removal}"
+            )
+
+        def change(rec: dict) -> dict:
+            if delete_on_completion is not None:
+                rec["delete_on_completion"] = delete_on_completion
+            if time_before_removal is not None:
+                rec["time_before_removal"] = float(time_before_removal)
+            return rec
+
+        rec = self._mutate(job_id, change)
+        if self._expired(rec, self._clock()):
+            self._settle(rec)
+            raise errors.NotFound(f"no job {job_id!r}")
+        return self._snapshot(rec)
 
     def wait(self, job_id: str, timeout: float) -> Job:
         """Block until the job has finished and return it; TimeoutError after `timeout`

@@ -292,6 +292,14 @@ def test_finished_jobs_expire_after_time_before_removal(tmp_path, stores):
     assert store.get(kept.id).result == 3
     assert job_files(tmp_path) == [f"{kept.id}.json"]
 
+    # DeleteOnCompletion and TimeBeforeRemoval are writable, also after the end
+    changed = store.set_lifetime(kept.id, delete_on_completion=True, time_before_removal=10**8)
+    assert changed.delete_on_completion and changed.expires_at == kept.end_time + 10**8
+    assert store.get(kept.id).time_before_removal == 10**8
+    with pytest.raises(errors.NotFound):
+        store.set_lifetime(kept.id, time_before_removal=5)  # that moment has passed
+    assert job_files(tmp_path) == []
+
 
 def test_job_count_is_bounded(tmp_path, stores):
     clock = FakeClock()
