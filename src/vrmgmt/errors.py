@@ -37,3 +37,8 @@ class BackendError(VrmError):
 
 class ConfigError(VrmError):
     """The configuration file is wrong; the message names the file and the problem."""
+
+
+class LimitReached(VrmError):
+    """A configured bound on stored objects (jobs, subscriptions, …) is reached; the
+    message names the bound and what frees room."""
