@@ -84,6 +84,7 @@ def process_env(namespace: str | None = None, broker: Any = None) -> ProviderEnv
     $VRMGMT_CONFIG (else /etc/vrmgmt/vrmgmt.toml, else the built-in default)."""
     from vrmgmt.config import load_config
     from vrmgmt.inventory import Inventory
+    from vrmgmt.jobs import JobStore
 
     with _State.lock:
         if _State.env is None:
@@ -97,6 +98,7 @@ def process_env(namespace: str | None = None, broker: Any = None) -> ProviderEnv
                 logger=logging.getLogger("vrmgmt.provider"),
                 audit=_audit,
                 cimom="cmpi",
+                jobs=JobStore(cfg.state_dir),
             )
             log.info(
                 "vrmgmt CMPI adapter: configuration %s, backends %s",
@@ -125,6 +127,8 @@ def _release_env() -> None:
     with _State.lock:
         env, _State.env = _State.env, None
     if env is not None:
+        if env.jobs is not None:
+            env.jobs.close(timeout=2)
         try:
             env.inventory.close()
         except Exception:  # noqa: BLE001 - shutting down must not fail

@@ -23,6 +23,7 @@ from vrmgmt.cim.loader import ProviderTable
 from vrmgmt.cim.provider import ProviderEnv
 from vrmgmt.config import Config
 from vrmgmt.inventory import Inventory
+from vrmgmt.jobs import JobStore
 from vrmgmt.registration import load_registration
 from vrmgmt.server.app import CIMApp, TrailerGateway
 from vrmgmt.server.dispatcher import Dispatcher
@@ -52,6 +53,8 @@ class Server:
         for _, srv in self.listeners:
             srv.stop()
         self.providers.cleanup()
+        if self.providers.env.jobs is not None:
+            self.providers.env.jobs.close(timeout=2)
         self.inventory.close()
 
     def ports(self) -> dict[str, int]:
@@ -74,7 +77,7 @@ def build_server(
     repo = ClassRepository(classes)
     inventory = Inventory.from_config(config.backends)
     audit = AuditLog(state / "audit.log")
-    env = ProviderEnv(inventory=inventory, config=config, audit=audit)
+    env = ProviderEnv(inventory=inventory, config=config, audit=audit, jobs=JobStore(state))
     regs = load_registration(registration) if registration is not None else None
     providers = ProviderTable(env, regs, providers_dir)
     dispatcher = Dispatcher(repo, providers)

@@ -21,6 +21,7 @@ from vrmgmt.cim import valuemaps as vm_map
 from vrmgmt.cim.errors import not_found, to_cim_error
 from vrmgmt.cim.methods import MethodCall, MethodTable
 from vrmgmt.cim.provider import ProviderEnv
+from vrmgmt.classes.jobs import concrete_job
 from vrmgmt.errors import (
     BackendUnavailable,
     InvalidStateTransition,
@@ -245,6 +246,8 @@ def request_state_change(call: MethodCall, requested_state=None, timeout_period=
     if action not in inv.supported_actions(vm.backend_id):
         audit("not supported by backend")
         return Uint32(vm_map.RC_NOT_SUPPORTED), out
+    if call.env.jobs is not None and inv.is_slow(vm.backend_id, action):
+        return _as_job(call, vm, action, requested_state, audit)
     try:
         inv.perform(uuid, action, vm.backend_id)
     except InvalidStateTransition as exc:
@@ -260,6 +263,36 @@ def request_state_change(call: MethodCall, requested_state=None, timeout_period=
         raise CIMError(pywbem.CIM_ERR_FAILED, f"RequestStateChange failed: {exc}") from None
     audit(f"completed ({action.value})")
     return Uint32(vm_map.RC_COMPLETED), out
+
+
+#: How long a job waits for a slow power action (a vSphere task, a guest's shutdown)
+JOB_ACTION_TIMEOUT = 600.0
+
+
+def _as_job(call: MethodCall, vm: VirtualMachine, action: PowerAction, requested, audit):
+    """RequestStateChange as a job (4096 + Job): the action can take longer than about
+    a second on this backend (DSP1057 §8.2.1, DSP1103)."""
+    inv = call.env.inventory
+
+    def run(progress):
+        progress.update(0, f"{action.value} of {vm.name} requested")
+        try:
+            inv.perform(vm.uuid, action, vm.backend_id, timeout=JOB_ACTION_TIMEOUT)
+        except VrmError as exc:
+            audit(f"job failed: {exc}")
+            raise
+        audit(f"job completed ({action.value})")
+        return {"ReturnValue": vm_map.RC_COMPLETED}
+
+    result = concrete_job.start(
+        call,
+        run,
+        name=f"RequestStateChange({int(requested)})",
+        description=f"{action.value} of VM {vm.name} ({vm.uuid}) on {vm.backend_id}",
+        affected=[path(vm.uuid, call.ctx.namespace)],
+    )
+    audit(f"job started ({action.value}): {result[1]['Job']['InstanceID']}")
+    return result
 
 
 def _nonzero_interval(value) -> bool:
