@@ -37,3 +37,14 @@ class BackendError(VrmError):
 
 class ConfigError(VrmError):
     """The configuration file is wrong; the message names the file and the problem."""
+
+
+class InvalidSpec(VrmError):
+    """A VM spec or change (vrmgmt.model.specs) is malformed; ``field`` names the bad
+    field as ``Class.field`` (``VMSpec.disks[1].capacity_bytes``), ``reason`` says why.
+    The CIM layer reports it as an invalid parameter."""
+
+    def __init__(self, field: str, reason: str):
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
