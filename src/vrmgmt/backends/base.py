@@ -154,6 +154,13 @@ class Manager(abc.ABC):
         layer then runs RequestStateChange as a job)."""
         return False
 
+    @property
+    def long_call_timeout(self) -> float:
+        """Bound for a call that waits for the hypervisor to finish work (define, modify,
+        undefine, a slow power action): the call timeout here; vSphere adds the time it
+        waits for a task."""
+        return self.timeout
+
     # -- capabilities -------------------------------------------------------------
     def driver_features(self) -> frozenset[Feature]:
         """What the hypervisor behind this backend can do; features() narrows it to

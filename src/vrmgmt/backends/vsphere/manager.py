@@ -216,6 +216,11 @@ class VSphereManager(PerfMixin, PlacementMixin, TasksMixin, SessionMixin, Manage
         return f"<VSphereManager {self.backend_id!r} {self.url}>"
 
     @property
+    def long_call_timeout(self) -> float:
+        """A task's wait (task_timeout) plus the calls that start and poll it."""
+        return self.task_timeout + 2 * self.timeout
+
+    @property
     def url(self) -> str:
         host = f"[{self._host}]" if ":" in self._host else self._host
         return f"https://{host}:{self._port}/sdk"
