@@ -49,13 +49,13 @@ message; the list is what was verified with libvirt 9.0):
 
 from __future__ import annotations
 
+from typing import Any
+
 from vrmgmt.backends.libvirt.domain_xml import (
     build_domain_xml,
     parse_domain_xml,
     virtual_system_type,
 )
-from vrmgmt.backends.libvirt.manager import LibvirtManager
-from vrmgmt.backends.libvirt.stats import STAT_KEYS, STAT_SUMS
 
 __all__ = [
     "STAT_KEYS",
@@ -65,3 +65,17 @@ __all__ = [
     "parse_domain_xml",
     "virtual_system_type",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """The names that need libvirt-python, imported on first use: importing the pure
+    domain_xml module (or this package for it) does not load libvirt."""
+    if name == "LibvirtManager":
+        from vrmgmt.backends.libvirt.manager import LibvirtManager
+
+        return LibvirtManager
+    if name in ("STAT_KEYS", "STAT_SUMS"):
+        from vrmgmt.backends.libvirt import stats
+
+        return getattr(stats, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
