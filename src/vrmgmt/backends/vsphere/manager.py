@@ -3,7 +3,8 @@
 
 VMs are read in bulk with the PropertyCollector; power actions, snapshots, define,
 modify and undefine run as vSphere tasks. The session lives in session.py, task waits
-in tasks.py, placement in placement.py, spec conversion in specs.py, QueryPerf in perf.py.
+in tasks.py, placement in placement.py, spec conversion in specs.py, QueryPerf in perf.py,
+snapshots in snapshots.py, property-to-model conversion in vms.py.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import logging
 import math
 import os
 import threading
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +34,7 @@ from vrmgmt.backends.vsphere.session import (
     _utc,
     _view_spec,
 )
+from vrmgmt.backends.vsphere.snapshots import SnapshotsMixin
 from vrmgmt.backends.vsphere.specs import (
     _DeviceChanges,
     _find_disk,
@@ -41,6 +42,7 @@ from vrmgmt.backends.vsphere.specs import (
     _Network,
 )
 from vrmgmt.backends.vsphere.tasks import TasksMixin
+from vrmgmt.backends.vsphere.vms import _POWER_STATES, _VM_PATHS, devices_of
 from vrmgmt.errors import (
     BackendError,
     BackendUnavailable,
@@ -50,12 +52,9 @@ from vrmgmt.errors import (
     NotSupported,
 )
 from vrmgmt.model import (
-    Disk,
     Host,
-    Nic,
     PowerAction,
     PowerState,
-    Snapshot,
     VirtualMachine,
     VMChange,
     VMSpec,
@@ -76,12 +75,6 @@ OPTIONS = (
 )
 
 
-_POWER_STATES = {
-    "poweredOn": PowerState.RUNNING,
-    "poweredOff": PowerState.OFF,
-    "suspended": PowerState.SUSPENDED,
-}
-
 _BASE_TRANSITIONS: dict[PowerState, frozenset[PowerAction]] = {
     PowerState.RUNNING: frozenset({PowerAction.POWER_OFF, PowerAction.SAVE, PowerAction.RESET}),
     PowerState.SUSPENDED: frozenset({PowerAction.START, PowerAction.RESUME, PowerAction.POWER_OFF}),
@@ -99,21 +92,6 @@ _TASK_ACTIONS = frozenset(
     }
 )
 
-# VM properties read by list_vms()/get_vm(), all in one PropertyCollector call
-_VM_PATHS = [
-    "name",
-    "config.instanceUuid",
-    "config.template",
-    "config.guestId",
-    "config.hardware.numCPU",
-    "config.hardware.memoryMB",
-    "config.hardware.device",
-    "runtime.powerState",
-    "runtime.connectionState",
-    # vcsim (govmomi 0.24) updates only the summary copy of the boot time
-    "summary.runtime.bootTime",
-    "guest.toolsRunningStatus",
-]
 _HOST_PATHS = [
     "name",
     "summary.hardware",
@@ -130,28 +108,7 @@ class _VmState:
     tools_running: bool
 
 
-def _controller_bus(dev: Any) -> str | None:
-    for cls_name, bus in (
-        ("VirtualNVMEController", "nvme"),
-        ("VirtualSATAController", "sata"),
-        ("VirtualSCSIController", "scsi"),
-        ("VirtualIDEController", "ide"),
-        ("VirtualUSBController", "usb"),
-    ):
-        cls = getattr(vim.vm.device, cls_name, None)
-        if cls is not None and isinstance(dev, cls):
-            return bus
-    return None
-
-
-def _nic_model(dev: Any) -> str:
-    name = type(dev).__name__.rsplit(".", 1)[-1]  # e.g. "VirtualVmxnet3"
-    if name.startswith("Virtual"):
-        name = name[len("Virtual") :]
-    return name.lower()
-
-
-class VSphereManager(PerfMixin, PlacementMixin, TasksMixin, SessionMixin, Manager):
+class VSphereManager(SnapshotsMixin, PerfMixin, PlacementMixin, TasksMixin, SessionMixin, Manager):
     """Manager for one vCenter Server or ESXi host; safe to use from several threads."""
 
     kind = "vsphere"
@@ -274,7 +231,7 @@ class VSphereManager(PerfMixin, PlacementMixin, TasksMixin, SessionMixin, Manage
         if state is PowerState.RUNNING and boot is not None:
             uptime = max(0, int((datetime.now(UTC) - boot).total_seconds()))
         memory_kib = int(p.get("config.hardware.memoryMB") or 0) * 1024
-        disks, nics = self._devices(p.get("config.hardware.device") or [], portgroups)
+        disks, nics = devices_of(p.get("config.hardware.device") or [], portgroups)
         return VirtualMachine(
             uuid=uuid,
             name=p.get("name", ""),
@@ -292,65 +249,6 @@ class VSphereManager(PerfMixin, PlacementMixin, TasksMixin, SessionMixin, Manage
             disks=disks,
             nics=nics,
         )
-
-    @staticmethod
-    def _devices(devices: list[Any], portgroups: dict[str, str]) -> tuple[list[Disk], list[Nic]]:
-        controllers = {d.key: _controller_bus(d) for d in devices}
-        disks: list[Disk] = []
-        nics: list[Nic] = []
-        for dev in devices:
-            label = dev.deviceInfo.label if dev.deviceInfo else str(dev.key)
-            backing = dev.backing
-            if isinstance(dev, vim.vm.device.VirtualDisk):
-                capacity = dev.capacityInBytes
-                if not capacity and dev.capacityInKB:
-                    capacity = dev.capacityInKB * 1024
-                disks.append(
-                    Disk(
-                        device=label,
-                        source=getattr(backing, "fileName", None),
-                        capacity_bytes=capacity,
-                        bus=controllers.get(dev.controllerKey),
-                        kind="disk",
-                    )
-                )
-            elif isinstance(dev, vim.vm.device.VirtualCdrom | vim.vm.device.VirtualFloppy):
-                source = getattr(backing, "fileName", None) or None
-                kind = "cdrom" if isinstance(dev, vim.vm.device.VirtualCdrom) else "floppy"
-                disks.append(
-                    Disk(
-                        device=label,
-                        source=source,
-                        capacity_bytes=None,
-                        bus=controllers.get(dev.controllerKey),
-                        kind=kind,
-                    )
-                )
-            elif isinstance(dev, vim.vm.device.VirtualEthernetCard):
-                network = None
-                if isinstance(backing, vim.vm.device.VirtualEthernetCard.NetworkBackingInfo):
-                    network = backing.deviceName
-                elif (
-                    isinstance(
-                        backing, vim.vm.device.VirtualEthernetCard.DistributedVirtualPortBackingInfo
-                    )
-                    and backing.port is not None
-                ):
-                    key = backing.port.portgroupKey
-                    network = portgroups.get(key, key)
-                elif isinstance(
-                    backing, vim.vm.device.VirtualEthernetCard.OpaqueNetworkBackingInfo
-                ):
-                    network = backing.opaqueNetworkId
-                nics.append(
-                    Nic(
-                        mac=(dev.macAddress or "").lower(),
-                        network=network,
-                        model=_nic_model(dev),
-                        device=label,
-                    )
-                )
-        return disks, nics
 
     def _find_moid(self, session: _Session, uuid: str) -> str:
         canonical = _canonical_uuid(uuid)
@@ -761,83 +659,3 @@ class VSphereManager(PerfMixin, PlacementMixin, TasksMixin, SessionMixin, Manage
             raise InvalidStateTransition(f"{exc} (the VM must be powered off first)") from None
         self._tools.pop(_canonical_uuid(uuid) or uuid.lower(), None)
         log.info("vsphere backend %s: undefined VM %r (%s)", self.backend_id, vm.name, vm.moid)
-
-    # -- snapshots ----------------------------------------------------------------------
-    def create_snapshot(
-        self, uuid: str, name: str, description: str = "", memory: bool = False
-    ) -> str:
-        """Take a snapshot (of the memory too when ``memory`` and the VM runs); its id."""
-        if not isinstance(name, str) or not name:
-            raise BackendError("a snapshot needs a non-empty name")
-        vm = self._vm_state(uuid)
-        result = self._run_task(
-            f"snapshot VM {vm.name!r}",
-            lambda s: s.ref(vim.VirtualMachine, vm.moid).CreateSnapshot_Task(
-                name=name,
-                description=description or "",
-                memory=bool(memory) and vm.state is PowerState.RUNNING,
-                quiesce=False,
-            ),
-        )
-        return result._moId
-
-    def list_snapshots(self, uuid: str) -> list[Snapshot]:
-        """The VM's snapshot tree: root snapshots, each with its children."""
-
-        def read(session: _Session) -> list[Snapshot]:
-            moid = self._find_moid(session, uuid)
-            ocs = self._retrieve(
-                session,
-                [
-                    _object_spec(
-                        session.ref(vim.VirtualMachine, moid), vim.VirtualMachine, ["snapshot"]
-                    )
-                ],
-            )
-            info = _props(ocs[0]).get("snapshot") if ocs else None
-            if info is None:
-                return []
-            current = info.currentSnapshot._moId if info.currentSnapshot else None
-
-            def convert(node: Any) -> Snapshot:
-                sid = node.snapshot._moId
-                return Snapshot(
-                    id=sid,
-                    name=node.name or "",
-                    description=node.description or "",
-                    created=_utc(node.createTime),
-                    state=_POWER_STATES.get(str(node.state), PowerState.UNKNOWN),
-                    current=sid == current,
-                    children=[convert(c) for c in (node.childSnapshotList or [])],
-                )
-
-            return [convert(n) for n in (info.rootSnapshotList or [])]
-
-        return self._call(read)
-
-    def _check_snapshot(self, uuid: str, snapshot_id: str) -> None:
-        def ids(nodes: list[Snapshot]) -> Iterable[str]:
-            for n in nodes:
-                yield n.id
-                yield from ids(n.children)
-
-        if snapshot_id not in set(ids(self.list_snapshots(uuid))):
-            raise NotFound(
-                f"VM {uuid!r} on backend {self.backend_id!r} has no snapshot {snapshot_id!r}"
-            )
-
-    def revert_snapshot(self, uuid: str, snapshot_id: str) -> None:
-        self._check_snapshot(uuid, snapshot_id)
-        self._run_task(
-            f"revert VM {uuid} to snapshot {snapshot_id}",
-            lambda s: s.ref(vim.vm.Snapshot, snapshot_id).RevertToSnapshot_Task(),
-        )
-
-    def delete_snapshot(self, uuid: str, snapshot_id: str, remove_children: bool = False) -> None:
-        self._check_snapshot(uuid, snapshot_id)
-        self._run_task(
-            f"delete snapshot {snapshot_id} of VM {uuid}",
-            lambda s: s.ref(vim.vm.Snapshot, snapshot_id).RemoveSnapshot_Task(
-                removeChildren=bool(remove_children), consolidate=True
-            ),
-        )
