@@ -18,8 +18,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from vrmgmt.backends import Manager, create_manager
-from vrmgmt.backends.base import Feature
+from vrmgmt.backends import Feature, Manager, create_manager
 from vrmgmt.config import BackendConfig
 from vrmgmt.errors import BackendUnavailable, NotFound, VrmError
 from vrmgmt.model import Host, HostStatus, PowerAction, VirtualMachine, VMChange, VMSpec
