@@ -6,6 +6,7 @@ tests never see each other's changes.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from datetime import UTC, datetime
@@ -16,16 +17,21 @@ import pytest
 from support.testdriver import node_uri, write_node_xml
 from vrmgmt.backends import create_manager
 from vrmgmt.backends import libvirt as lv
-from vrmgmt.backends.base import DEFAULT_TRANSITIONS
+from vrmgmt.backends.base import DEFAULT_TRANSITIONS, Feature
 from vrmgmt.backends.libvirt import LibvirtManager, build_domain_xml, virtual_system_type
+from vrmgmt.backends.libvirt import connection as lv_connection
+from vrmgmt.backends.libvirt import manager as lv_manager
+from vrmgmt.backends.libvirt import stats as lv_stats
 from vrmgmt.errors import (
     BackendError,
     BackendUnavailable,
     ConfigError,
+    InvalidSpec,
     InvalidStateTransition,
     NotFound,
+    NotSupported,
 )
-from vrmgmt.model import PowerAction, PowerState
+from vrmgmt.model import DiskSpec, NicSpec, PowerAction, PowerState, VMChange, VMSpec
 
 A = PowerAction
 
@@ -255,17 +261,17 @@ def test_perform_unknown_vm(mgr):
 
 
 # -- define / modify / undefine -------------------------------------------------------------
-SPEC = {
-    "name": "fresh",
-    "memory_kib": 131072,
-    "vcpus": 2,
-    "disks": [
-        {"source": "/srv/fresh.img", "bus": "virtio"},
-        {"source": "/srv/iso", "kind": "cdrom"},
+SPEC = VMSpec(
+    name="fresh",
+    memory_mib=128,
+    vcpus=2,
+    disks=[
+        DiskSpec(source="/srv/fresh.img", bus="virtio"),
+        DiskSpec(source="/srv/iso", kind="cdrom"),
     ],
-    "nics": [{"network": "default", "mac": "52:54:00:AA:00:01"}, {"bridge": "br0"}],
-    "description": "made by a test",
-}
+    nics=[NicSpec(network="default", mac="52:54:00:AA:00:01"), NicSpec(bridge="br0")],
+    description="made by a test",
+)
 
 
 def test_define_vm(mgr):
@@ -286,20 +292,27 @@ def test_define_vm(mgr):
 
 def test_define_vm_errors(mgr):
     mgr.define_vm(SPEC)
-    with pytest.raises(BackendError, match="fresh"):
-        mgr.define_vm(dict(SPEC, uuid="00000000-0000-4000-8000-0000000000aa"))  # name taken
-    with pytest.raises(BackendError):
-        mgr.define_vm({"name": "x"})  # no memory
-    with pytest.raises(BackendError):
-        mgr.define_vm({"name": "", "memory_kib": 65536})
-    with pytest.raises(BackendError):
-        mgr.define_vm({"name": "y", "memory_kib": 65536, "disks": [{"device": "vda"}]})
+    with pytest.raises(BackendError, match="fresh"):  # name taken
+        mgr.define_vm(dataclasses.replace(SPEC, uuid="00000000-0000-4000-8000-0000000000aa"))
+    with pytest.raises(InvalidSpec, match=r"VMSpec\.memory_mib: is required"):
+        mgr.define_vm(VMSpec.from_mapping({"name": "x"}))
+    with pytest.raises(InvalidSpec, match="a VMSpec is required, got dict"):
+        mgr.define_vm({"name": "x", "memory_mib": 64})
+    with pytest.raises(NotSupported, match="does not create disk images"):
+        mgr.define_vm(VMSpec("y", 64, disks=[DiskSpec(capacity_bytes=1 << 30)]))
+    assert len(mgr.list_vms()) == 7  # only the first one was defined
+
+
+def test_define_autostart(mgr):
+    vm = mgr.define_vm(VMSpec("auto", 64, autostart=True))
+    assert vm.autostart is True
+    assert mgr.define_vm(VMSpec("manual", 64)).autostart is False
 
 
 def test_define_with_explicit_uuid_and_type_option(node):
     m = LibvirtManager("t", node[0], domain_type="test")
     u = "11111111-2222-4333-8444-555555555555"
-    vm = m.define_vm({"name": "fixed", "memory_kib": 65536, "uuid": u})
+    vm = m.define_vm(VMSpec("fixed", 64, uuid=u.upper()))
     assert vm.uuid == u
 
 
@@ -308,28 +321,32 @@ def test_modify_offline_vm(mgr, uuids):
     before = mgr.get_vm(u)
     vm = mgr.modify_vm(
         u,
-        vcpus=4,
-        memory_kib=2 * 1024 * 1024,
-        add_disk={"source": "/srv/data.img"},
-        add_nic={"network": "default", "mac": "52:54:00:bb:00:02"},
+        VMChange(
+            vcpus=4,
+            memory_mib=2048,
+            add_disks=[DiskSpec(source="/srv/data.img")],
+            add_nics=[NicSpec(network="default", mac="52:54:00:bb:00:02")],
+        ),
     )
     assert vm.vcpus == 4
     assert vm.memory_kib == vm.max_memory_kib == 2 * 1024 * 1024
     assert [d.device for d in vm.disks] == ["vda", "vdb"]
     assert "52:54:00:bb:00:02" in {n.mac for n in vm.nics}
-    vm = mgr.modify_vm(u, remove_disk="vda", remove_nic=before.nics[0].mac.upper())
+    vm = mgr.modify_vm(u, VMChange(remove_disks=["vda"], remove_nics=[before.nics[0].mac.upper()]))
     assert [d.source for d in vm.disks] == ["/srv/data.img"]
     assert [n.mac for n in vm.nics] == ["52:54:00:bb:00:02"]
-    vm = mgr.modify_vm(u, vcpus=1, memory_kib=262144, remove_disk="/srv/data.img")
+    vm = mgr.modify_vm(u, VMChange(vcpus=1, memory_mib=256, remove_disks=["/srv/data.img"]))
     assert (vm.vcpus, vm.memory_kib, vm.disks) == (1, 262144, [])
 
 
 def test_modify_running_vm_live_and_config(mgr, uuids):
     u = uuids["vm00000"]  # RUNNING: 1 vCPU, 256 MiB
-    vm = mgr.modify_vm(u, vcpus=2, memory_kib=200_000, add_disk={"source": "/srv/hot.img"})
+    vm = mgr.modify_vm(
+        u, VMChange(vcpus=2, memory_mib=195, add_disks=[DiskSpec(source="/srv/hot.img")])
+    )
     # vCPUs above the running maximum and the disk (the test driver has no hotplug)
     # wait for the next start; memory below the maximum changes live.
-    assert vm.memory_kib == 200_000
+    assert vm.memory_kib == 195 * 1024
     assert [d.device for d in vm.disks] == ["vda"]
     mgr.perform(u, A.POWER_OFF)
     vm = mgr.get_vm(u)
@@ -339,16 +356,25 @@ def test_modify_running_vm_live_and_config(mgr, uuids):
 
 def test_modify_errors(mgr, uuids):
     u = uuids["vm00001"]
+    before = mgr.get_vm(u)
+    with pytest.raises(NotFound, match="no disk 'vdz'"):
+        mgr.modify_vm(u, VMChange(remove_disks=["vdz"]))
+    with pytest.raises(NotFound, match="no NIC"):
+        mgr.modify_vm(u, VMChange(remove_nics=["52:54:00:00:00:99"]))
+    with pytest.raises(BackendError, match="'vda' is already in use"):
+        mgr.modify_vm(u, VMChange(add_disks=[DiskSpec(source="/srv/x.img", device="vda")]))
+    with pytest.raises(InvalidSpec, match=r"VMChange\.vcpus: must be an integer >= 1, got 0"):
+        mgr.modify_vm(u, VMChange.from_mapping({"vcpus": 0}))
+    with pytest.raises(NotSupported, match="never deleted"):
+        mgr.modify_vm(u, VMChange(remove_disks=["vda"], destroy_removed_disks=True))
     with pytest.raises(NotFound):
-        mgr.modify_vm(u, remove_disk="vdz")
-    with pytest.raises(NotFound):
-        mgr.modify_vm(u, remove_nic="52:54:00:00:00:99")
-    with pytest.raises(BackendError):
-        mgr.modify_vm(u, add_disk={"source": "/srv/x.img", "device": "vda"})  # taken
-    with pytest.raises(BackendError):
-        mgr.modify_vm(u, vcpus=0)
-    with pytest.raises(NotFound):
-        mgr.modify_vm("00000000-0000-4000-8000-000000000000", vcpus=1)
+        mgr.modify_vm("00000000-0000-4000-8000-000000000000", VMChange(vcpus=1))
+
+    def facts(vm):  # the test driver's cpu time moves on even for a shut-off domain
+        return dataclasses.replace(vm, cpu_time_ns=None)
+
+    assert facts(mgr.get_vm(u)) == facts(before)  # nothing changed
+    assert facts(mgr.modify_vm(u, VMChange())) == facts(before)  # nothing asked
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_STATES))
@@ -427,7 +453,7 @@ def test_bulk_stats_keyed_by_uuid(mgr, uuids):
     assert set(stats) == set(uuids.values())
     for name, u in uuids.items():
         state = int(stats[u]["state.state"])
-        assert lv._STATE[state] is EXPECTED_STATES[name] or (
+        assert lv_manager._STATE[state] is EXPECTED_STATES[name] or (
             EXPECTED_STATES[name] is PowerState.SUSPENDED and state == libvirt.VIR_DOMAIN_SHUTOFF
         )
         assert all(isinstance(v, float) for v in stats[u].values())
@@ -471,7 +497,7 @@ def test_metrics_from_qemu_style_record():
         "block.0.rd.bytes": 4096,
         "block.0.wr.bytes": 512,
     }
-    m = lv._metrics(record)
+    m = lv_stats.metrics(record)
     assert m["net.rx.bytes"] == 101.0 and m["net.tx.bytes"] == 10.0
     assert m["block.rd.bytes"] == 4096.0 and m["block.wr.bytes"] == 512.0
     assert m["balloon.rss"] == 40000.0 and m["cpu.time"] == 5e6 and m["vcpu.current"] == 2.0
@@ -521,7 +547,7 @@ def test_config_options():
     ],
 )
 def test_keepalive_only_for_daemon_uris(uri, daemon):
-    assert lv._uses_daemon(uri) is daemon
+    assert lv_connection._uses_daemon(uri) is daemon
 
 
 # -- type mapping and XML ----------------------------------------------------------------------
@@ -549,16 +575,16 @@ def test_build_domain_xml_qemu():
     from lxml import etree
 
     xml = build_domain_xml(
-        {
-            "name": "q",
-            "memory_kib": 65536,
-            "disks": [
-                {"source": "/dev/vg/q", "format": "raw"},
-                {"source": "/x.qcow2", "format": "qcow2", "bus": "sata"},
+        VMSpec(
+            name="q",
+            memory_mib=64,
+            disks=[
+                DiskSpec(source="/dev/vg/q", format="raw"),
+                DiskSpec(source="/x.qcow2", format="qcow2", bus="sata"),
             ],
-            "nics": [{}, {"network": "default", "model": "e1000"}],
-            "serial": "null",
-        },
+            nics=[NicSpec(), NicSpec(network="default", model="e1000")],
+            serial="null",
+        ),
         "kvm",
     )
     root = etree.fromstring(xml)
@@ -579,12 +605,14 @@ def test_build_domain_xml_lxc():
     from lxml import etree
 
     xml = build_domain_xml(
-        {
-            "name": "c",
-            "memory_kib": 65536,
-            "init": "/bin/sh",
-            "filesystems": [{"source": "/", "target": "/", "readonly": True}],
-        },
+        VMSpec.from_mapping(
+            {
+                "name": "c",
+                "memory_mib": 64,
+                "init": "/bin/sh",
+                "filesystems": [{"source": "/", "target": "/", "readonly": True}],
+            }
+        ),
         "lxc",
     )
     root = etree.fromstring(xml)
@@ -618,13 +646,43 @@ def test_kvm_usable_by_the_qemu_user(tmp_path):
     dev.touch()
     os.chown(dev, 0, 0)
     os.chmod(dev, 0o600)
-    assert lv._kvm_usable_by(caps, str(dev)) is False  # root-only, as without udev
+    assert lv_manager._kvm_usable_by(caps, str(dev)) is False  # root-only, as without udev
     os.chmod(dev, 0o666)
-    assert lv._kvm_usable_by(caps, str(dev)) is True
+    assert lv_manager._kvm_usable_by(caps, str(dev)) is True
     os.chown(dev, 0, 64056)
     os.chmod(dev, 0o660)
-    assert lv._kvm_usable_by(caps, str(dev)) is True  # QEMU's group
-    assert lv._kvm_usable_by(caps, str(tmp_path / "missing")) is False
+    assert lv_manager._kvm_usable_by(caps, str(dev)) is True  # QEMU's group
+    assert lv_manager._kvm_usable_by(caps, str(tmp_path / "missing")) is False
     no_dac = etree.fromstring("<capabilities><host/></capabilities>")
     os.chmod(dev, 0o600)
-    assert lv._kvm_usable_by(no_dac, str(dev)) is True  # QEMU runs as the daemon (root)
+    assert lv_manager._kvm_usable_by(no_dac, str(dev)) is True  # QEMU runs as the daemon (root)
+
+
+# -- features and slow actions ---------------------------------------------------------------
+def test_features_of_the_test_driver(mgr):
+    assert mgr.features() == {
+        Feature.DEFINE,
+        Feature.MODIFY,
+        Feature.UNDEFINE,
+        Feature.SNAPSHOTS,
+        Feature.METRICS_SOURCE,
+        Feature.PAUSE,
+        Feature.SUSPEND,
+    }  # no MIGRATION (one in-process host), no guest agent
+    mgr.list_vms()  # connected: the driver is known now, same answer
+    assert Feature.MIGRATION not in mgr.features()
+    assert not any(mgr.is_slow(a) for a in PowerAction)  # the test driver answers at once
+
+
+@pytest.mark.parametrize(
+    "uri,present,absent",
+    [
+        # MIGRATION: QEMU can, but no migrate_vm is implemented yet, so it is not claimed
+        ("qemu:///system", {Feature.SNAPSHOTS, Feature.GUEST_AGENT}, {Feature.MIGRATION}),
+        ("lxc:///system", {Feature.DEFINE, Feature.PAUSE}, {Feature.SNAPSHOTS, Feature.SUSPEND}),
+    ],
+)
+def test_features_by_uri_before_connecting(uri, present, absent):
+    m = LibvirtManager("x", uri)  # not connected: the URI scheme names the driver
+    assert present <= m.features() and not (absent & m.features())
+    assert m.is_slow(A.SHUTDOWN) and m.is_slow(A.REBOOT) and not m.is_slow(A.POWER_OFF)

@@ -3,6 +3,7 @@ under TCG. Needs root and the packages in support.libvirtd.APT_PACKAGES."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import time
@@ -17,10 +18,11 @@ from support.libvirtd import (
     _running,
     remove_domain,
 )
-from vrmgmt.backends import libvirt as lv
 from vrmgmt.backends.libvirt import LibvirtManager
+from vrmgmt.backends.libvirt import connection as lv_connection
+from vrmgmt.backends.libvirt import manager as lv_manager
 from vrmgmt.errors import InvalidStateTransition, NotFound, NotSupported
-from vrmgmt.model import PowerAction, PowerState
+from vrmgmt.model import NicSpec, PowerAction, PowerState, VMChange, VMSpec
 
 pytestmark = [pytest.mark.qemu, pytest.mark.timeout(120)]
 
@@ -45,14 +47,14 @@ def mgr(libvirtd):
 def spec(libvirtd):
     """A tiny diskless TCG guest spec; whatever it becomes is removed afterwards."""
     name = f"vrmgmt-test-{os.getpid()}-{uuidlib.uuid4().hex[:8]}"
-    s = {
-        "name": name,
-        "memory_kib": 48 * 1024,
-        "vcpus": 1,
-        "serial": "null",
-        "domain_type": "qemu",
-        "description": "vrmgmt test guest",
-    }
+    s = VMSpec(
+        name=name,
+        memory_mib=48,
+        vcpus=1,
+        serial="null",
+        domain_type="qemu",
+        description="vrmgmt test guest",
+    )
     yield s
     conn = libvirtd.connect()
     try:
@@ -73,10 +75,12 @@ def test_lifecycle_of_a_tiny_guest(mgr, spec):
     assert mgr.possible_actions(vm) == {A.START}
 
     # configuration changes through the real device/vcpu APIs while it is off
-    vm = mgr.modify_vm(u, vcpus=2, memory_kib=64 * 1024, add_nic={"mac": "52:54:00:00:be:ef"})
+    vm = mgr.modify_vm(
+        u, VMChange(vcpus=2, memory_mib=64, add_nics=[NicSpec(mac="52:54:00:00:be:ef")])
+    )
     assert (vm.vcpus, vm.memory_kib) == (2, 64 * 1024)
     assert [(n.mac, n.model) for n in vm.nics] == [("52:54:00:00:be:ef", "virtio")]
-    vm = mgr.modify_vm(u, remove_nic="52:54:00:00:be:ef", vcpus=1)
+    vm = mgr.modify_vm(u, VMChange(remove_nics=["52:54:00:00:be:ef"], vcpus=1))
     assert vm.nics == [] and vm.vcpus == 1
 
     with pytest.raises(InvalidStateTransition):
@@ -158,12 +162,11 @@ def test_diskless_guest_has_no_snapshots(mgr, spec):
 
 
 def test_domain_type_auto_follows_kvm_access(mgr, spec):
-    spec = dict(spec)
-    del spec["domain_type"]  # manager default: auto
+    spec = dataclasses.replace(spec, domain_type=None)  # manager default: auto
     vm = mgr.define_vm(spec)
     mgr.connect()
     caps = mgr._capabilities(mgr._conn)
-    expected = "KVM" if lv._kvm_usable_by(caps) else "QEMU"
+    expected = "KVM" if lv_manager._kvm_usable_by(caps) else "QEMU"
     assert vm.virtual_system_type == expected
 
 
@@ -186,7 +189,7 @@ def test_keepalive_and_reconnect_after_daemon_restart(libvirtd, mgr):
     if mine is None:
         pytest.skip("libvirtd was started by someone else; not restarting it")
     mgr.host()
-    assert lv._event_thread is not None and lv._event_thread.is_alive()
+    assert lv_connection._event_thread is not None and lv_connection._event_thread.is_alive()
     old = mgr._conn
     os.kill(mine, signal.SIGTERM)
     deadline = time.monotonic() + 15

@@ -17,7 +17,7 @@ import pytest
 from support.libvirtd import LibvirtdForTests, remove_domain
 from vrmgmt.backends.libvirt import LibvirtManager, parse_domain_xml, virtual_system_type
 from vrmgmt.errors import BackendError, InvalidStateTransition, NotFound, NotSupported
-from vrmgmt.model import PowerAction, PowerState
+from vrmgmt.model import NicSpec, PowerAction, PowerState, VMChange, VMSpec
 
 DATA = Path(__file__).parent / "data" / "libvirt"
 A = PowerAction
@@ -96,17 +96,17 @@ def lxc(lxc_daemon):
         m.close()
 
 
-def _container_spec(names: list[str], **extra) -> dict:
+def _container_spec(names: list[str], **extra) -> VMSpec:
     name = f"vrmgmt-test-{os.getpid()}-{uuidlib.uuid4().hex[:8]}"
     names.append(name)
     spec = {
         "name": name,
-        "memory_kib": 64 * 1024,
+        "memory_mib": 64,
         "init": "/bin/sh",
         "filesystems": [{"source": "/", "target": "/", "readonly": True}],
     }
     spec.update(extra)
-    return spec
+    return VMSpec.from_mapping(spec)
 
 
 @pytest.mark.qemu  # needs the real libvirtd, like the QEMU tests
@@ -121,10 +121,10 @@ def test_lxc_define_modify_undefine(lxc):
     assert m.possible_actions(vm) == {A.START}
     assert vm.uuid in {v.uuid for v in m.list_vms()}
 
-    vm = m.modify_vm(vm.uuid, memory_kib=96 * 1024, add_nic={"bridge": "br0"})
+    vm = m.modify_vm(vm.uuid, VMChange(memory_mib=96, add_nics=[NicSpec(bridge="br0")]))
     assert vm.memory_kib == 96 * 1024
     assert [n.network for n in vm.nics] == ["br0"]
-    vm = m.modify_vm(vm.uuid, remove_nic=vm.nics[0].mac)
+    vm = m.modify_vm(vm.uuid, VMChange(remove_nics=[vm.nics[0].mac]))
     assert vm.nics == []
 
     assert m.list_snapshots(vm.uuid) == []  # LXC has no snapshots

@@ -51,11 +51,12 @@ from vrmgmt.errors import (
     BackendError,
     BackendUnavailable,
     ConfigError,
+    InvalidSpec,
     InvalidStateTransition,
     NotFound,
     NotSupported,
 )
-from vrmgmt.model import PowerAction, PowerState
+from vrmgmt.model import DiskSpec, NicSpec, PowerAction, PowerState, VMChange, VMSpec
 
 pytestmark = pytest.mark.vcsim
 
@@ -401,10 +402,20 @@ GIB = 1 << 30
 NEW_VM = {
     "name": "vrm-new",
     "vcpus": 2,
-    "memory_kib": 256 * 1024,
+    "memory_mib": 256,
     "disks": [{"capacity_bytes": GIB}],
     "nics": [{"network": "DC0_DVPG0"}],  # the simulator's distributed port group
 }
+
+
+def _spec(**change) -> VMSpec:
+    """NEW_VM with some fields changed, as a VMSpec."""
+    return VMSpec.from_mapping({**NEW_VM, **change})
+
+
+ADD_DISK_AND_NIC = VMChange(
+    add_disks=[DiskSpec(capacity_bytes=GIB)], add_nics=[NicSpec(network="DC0_DVPG0")]
+)
 MAC_RE = re.compile(r"([0-9a-f]{2}:){5}[0-9a-f]{2}")
 
 
@@ -425,7 +436,7 @@ def created(mgr):
 
 
 def _define(mgr, created, spec):
-    vm = mgr.define_vm(spec)
+    vm = mgr.define_vm(spec if isinstance(spec, VMSpec) else VMSpec.from_mapping(spec))
     created.append(vm.uuid)
     return vm
 
@@ -486,7 +497,7 @@ def test_define_vm_with_choices(mgr, created):
         created,
         {
             "name": "vrm-choices",
-            "memory_kib": 64 * 1024,
+            "memory_mib": 64,
             "uuid": u.upper(),
             "description": "made by a test",
             "guest_id": "ubuntu64Guest",
@@ -527,7 +538,7 @@ def test_define_vm_with_choices(mgr, created):
 
 def test_define_vm_unknown_network(sim, mgr):
     count = len(mgr.list_vms())
-    spec = dict(NEW_VM, name="vrm-badnet", nics=[{"network": "no-such-net"}])
+    spec = _spec(name="vrm-badnet", nics=[{"network": "no-such-net"}])
     with pytest.raises(BackendError) as info:
         mgr.define_vm(spec)
     text = str(info.value)
@@ -537,31 +548,23 @@ def test_define_vm_unknown_network(sim, mgr):
     assert len(mgr.list_vms()) == count  # nothing was created
 
 
-def test_define_vm_memory_not_whole_mib(mgr):
-    count = len(mgr.list_vms())
-    with pytest.raises(BackendError, match=r"memory_kib=262656 is not a whole number of MiB"):
-        mgr.define_vm(dict(NEW_VM, name="vrm-badmem", memory_kib=256 * 1024 + 512))
-    assert len(mgr.list_vms()) == count
-
-
+# What vSphere refuses of a valid VMSpec, before creating anything (the spec's own
+# validation is tested in tests/unit/test_specs.py).
 BAD_SPECS = [
-    ({"name": ""}, BackendError, "non-empty 'name'"),
-    ({"memory_kib": None}, BackendError, "memory_kib"),
-    ({"memory_kib": 512}, BackendError, "at least 1024"),
-    ({"vcpus": 0}, BackendError, "vcpus must be at least 1"),
-    ({"max_memory_kib": 512 * 1024}, NotSupported, "one memory size"),
+    ({"max_memory_mib": 512}, NotSupported, "one memory size"),
     ({"os_type": "exe"}, NotSupported, "os_type 'exe'"),
-    ({"uuid": "not-a-uuid"}, BackendError, "bad uuid"),
-    ({"scsi_controller": "virtio-scsi"}, BackendError, "paravirtual, lsilogic"),
-    ({"disks": [{}]}, BackendError, "capacity_bytes.*or a 'source'"),
-    ({"disks": [{"capacity_bytes": 1000}]}, BackendError, "multiple of 1024"),
+    ({"autostart": True}, NotSupported, "autostart"),
+    (
+        {"disks": [{"source": "vm/x.vmdk"}]},
+        InvalidSpec,
+        r"VMSpec.disks\[0\].source: .*'\[datastore1\]",
+    ),
+    ({"disks": [{"capacity_bytes": 1000}]}, InvalidSpec, r"disks\[0\].capacity_bytes: .*1024"),
     ({"disks": [{"capacity_bytes": GIB, "bus": "virtio"}]}, NotSupported, "bus 'virtio'"),
     ({"disks": [{"source": "[LocalDS_0] x.iso", "kind": "cdrom"}]}, NotSupported, "cdrom"),
-    ({"disks": [{"capacity_bytes": GIB, "provisioning": "lazy"}]}, BackendError, "thin"),
     ({"nics": [{"bridge": "br0"}]}, NotSupported, "use 'network' instead of 'bridge'"),
-    ({"nics": [{}]}, BackendError, "needs a 'network'"),
+    ({"nics": [{}]}, InvalidSpec, r"VMSpec.nics\[0\].network: vSphere NICs need a network"),
     ({"nics": [{"network": "VM Network", "model": "virtio"}]}, NotSupported, "vmxnet3"),
-    ({"nics": [{"network": "VM Network", "mac": "00:50:56"}]}, BackendError, "bad MAC"),
     ({"datacenter": "DC9"}, BackendError, r"datacenter 'DC9' .*available: 'DC0'"),
     ({"folder": "nowhere"}, BackendError, r"VM folder 'nowhere' .*available: 'vm'"),
     ({"resource_pool": "RP9"}, BackendError, r"'RP9' .*available: 'DC0_C0', 'Resources'"),
@@ -575,7 +578,7 @@ BAD_SPECS = [
 def test_define_vm_bad_spec(sim, mgr, change, error, match):
     count = len(mgr.list_vms())
     with pytest.raises(error, match=match) as info:
-        mgr.define_vm({**NEW_VM, "name": "vrm-bad", **change})
+        mgr.define_vm(_spec(name="vrm-bad", **change))
     assert sim.password not in str(info.value)
     assert len(mgr.list_vms()) == count  # refused before anything was created
 
@@ -584,7 +587,7 @@ def test_define_vm_name_taken(mgr, vms_by_name):
     taken = sorted(vms_by_name)[0]
     count = len(mgr.list_vms())
     with pytest.raises(BackendError, match="folder 'vm' .*already holds an object of that name"):
-        mgr.define_vm(dict(NEW_VM, name=taken))
+        mgr.define_vm(_spec(name=taken))
     assert len(mgr.list_vms()) == count
 
 
@@ -593,10 +596,12 @@ def test_modify_vm(mgr, created):
     first_mac = vm.nics[0].mac
     vm = mgr.modify_vm(
         vm.uuid,
-        vcpus=4,
-        memory_kib=512 * 1024,
-        add_disk={"capacity_bytes": 2 * GIB},
-        add_nic={"network": "VM Network", "mac": "00:50:56:3f:00:02"},
+        VMChange(
+            vcpus=4,
+            memory_mib=512,
+            add_disks=[DiskSpec(capacity_bytes=2 * GIB)],
+            add_nics=[NicSpec(network="VM Network", mac="00:50:56:3f:00:02")],
+        ),
     )
     assert (vm.vcpus, vm.memory_kib, vm.max_memory_kib) == (4, 512 * 1024, 512 * 1024)
     assert vm.state is PowerState.OFF
@@ -616,35 +621,40 @@ def test_modify_vm(mgr, created):
     assert len(controllers) == 1  # the new disk went on the controller define_vm added
 
     # remove by MAC (any case) and by label: the disk is detached, its file stays
-    vm = mgr.modify_vm(vm.uuid, remove_nic=first_mac.upper(), remove_disk="Hard disk 2")
+    vm = mgr.modify_vm(
+        vm.uuid, VMChange(remove_nics=[first_mac.upper()], remove_disks=["Hard disk 2"])
+    )
     assert [n.mac for n in vm.nics] == ["00:50:56:3f:00:02"]
     assert [d.device for d in vm.disks] == ["Hard disk 1"]
     assert os.path.exists(_local_file(mgr, second))
 
-    # remove by backing file, deleting it (fileOperation destroy); NIC as a dict
-    vm = mgr.modify_vm(vm.uuid, add_disk={"capacity_bytes": GIB}, add_nic={"network": "DC0_DVPG0"})
+    # remove by backing file, deleting it (fileOperation destroy); NIC by MAC in upper case
+    vm = mgr.modify_vm(vm.uuid, ADD_DISK_AND_NIC)
     third = vm.disks[-1].source
     assert os.path.exists(_local_file(mgr, third))
     vm = mgr.modify_vm(
         vm.uuid,
-        vcpus=1,
-        memory_kib=128 * 1024,
-        remove_disk={"source": third, "destroy": True},
-        remove_nic={"mac": "00:50:56:3F:00:02"},
+        VMChange(
+            vcpus=1,
+            memory_mib=128,
+            remove_disks=[third],
+            destroy_removed_disks=True,
+            remove_nics=["00:50:56:3F:00:02"],
+        ),
     )
     assert (vm.vcpus, vm.memory_kib) == (1, 128 * 1024)
     assert [d.device for d in vm.disks] == ["Hard disk 1"]
     assert [n.network for n in vm.nics] == ["DC0_DVPG0"]
     assert not os.path.exists(_local_file(mgr, third))
-    assert mgr.modify_vm(vm.uuid) == vm  # nothing asked, nothing changed
+    assert mgr.modify_vm(vm.uuid, VMChange()) == vm  # nothing asked, nothing changed
 
 
 def test_modify_running_vm(mgr, created):
     """vSphere hot-adds devices to a running VM (vcsim also takes vCPU/memory changes
     that real vSphere refuses without CPU/memory hot add)."""
-    vm = _define(mgr, created, {"name": "vrm-hot", "memory_kib": 64 * 1024})
+    vm = _define(mgr, created, VMSpec("vrm-hot", 64))
     mgr.perform(vm.uuid, PowerAction.START)
-    vm = mgr.modify_vm(vm.uuid, add_disk={"capacity_bytes": GIB}, add_nic={"network": "DC0_DVPG0"})
+    vm = mgr.modify_vm(vm.uuid, ADD_DISK_AND_NIC)
     assert vm.state is PowerState.RUNNING
     assert [d.device for d in vm.disks] == ["Hard disk 1"]
     assert [n.network for n in vm.nics] == ["DC0_DVPG0"]
@@ -657,27 +667,30 @@ def test_modify_running_vm(mgr, created):
 
 
 def test_modify_vm_errors(sim, mgr, created):
-    vm = _define(mgr, created, {"name": "vrm-modify-errors", "memory_kib": 64 * 1024})
+    vm = _define(mgr, created, VMSpec("vrm-modify-errors", 64))
     u = vm.uuid
     with pytest.raises(NotFound, match="no disk 'Hard disk 9'"):
-        mgr.modify_vm(u, remove_disk="Hard disk 9")
+        mgr.modify_vm(u, VMChange(remove_disks=["Hard disk 9"]))
     with pytest.raises(NotFound, match="no NIC '00:50:56:3f:00:99'"):
-        mgr.modify_vm(u, remove_nic="00:50:56:3f:00:99")
-    with pytest.raises(BackendError, match="vcpus must be at least 1"):
-        mgr.modify_vm(u, vcpus=0)
-    with pytest.raises(BackendError, match="whole number of MiB"):
-        mgr.modify_vm(u, memory_kib=300_000)
+        mgr.modify_vm(u, VMChange(remove_nics=["00:50:56:3f:00:99"]))
+    with pytest.raises(InvalidSpec, match=r"VMChange.add_disks\[0\].capacity_bytes: .*1024"):
+        mgr.modify_vm(u, VMChange(add_disks=[DiskSpec(capacity_bytes=1000)]))
+    with pytest.raises(InvalidSpec, match="a VMChange is required, got dict"):
+        mgr.modify_vm(u, {"vcpus": 2})
     with pytest.raises(BackendError, match=r"'no-such-net' does not exist.*'DC0_DVPG0'"):
-        mgr.modify_vm(u, add_nic={"network": "no-such-net"})
+        mgr.modify_vm(u, VMChange(add_nics=[NicSpec(network="no-such-net")]))
     with pytest.raises(NotFound):
-        mgr.modify_vm(str(uuidlib.uuid4()), vcpus=1)
+        mgr.modify_vm(str(uuidlib.uuid4()), VMChange(vcpus=1))
     # a task that fails on the server: its reason is passed on
     with pytest.raises(BackendError, match="modify VM 'vrm-modify-errors' failed: FileNotFound"):
-        mgr.modify_vm(u, add_disk={"source": "[LocalDS_0] nowhere/missing.vmdk"})
+        mgr.modify_vm(u, VMChange(add_disks=[DiskSpec(source="[LocalDS_0] nowhere/missing.vmdk")]))
     assert mgr.get_vm(u) == vm  # nothing changed
 
     # a VM without disks gets a controller (of the asked type) with its first disk
-    vm = mgr.modify_vm(u, add_disk={"capacity_bytes": GIB, "scsi_controller": "lsilogic-sas"})
+    vm = mgr.modify_vm(
+        u,
+        VMChange(add_disks=[DiskSpec(capacity_bytes=GIB)], scsi_controller="lsilogic-sas"),
+    )
     assert [(d.device, d.bus) for d in vm.disks] == [("Hard disk 1", "scsi")]
     devices = _vm_ref(mgr, u).config.hardware.device
     assert any(isinstance(d, vim.vm.device.VirtualLsiLogicSASController) for d in devices)
@@ -717,12 +730,12 @@ def test_undefine_running_vm_is_refused(mgr, created):
 def test_define_modify_undefine_on_standalone_esxi(vcsim_binary):
     with Vcsim(esx=True, vms=1) as s:
         m = create_manager("esx-def", "vsphere", **s.manager_options())
-        vm = m.define_vm(dict(NEW_VM, name="vrm-esx", nics=[{"network": "VM Network"}]))
+        vm = m.define_vm(_spec(name="vrm-esx", nics=[{"network": "VM Network"}]))
         assert (vm.vcpus, vm.memory_kib, vm.state) == (2, 256 * 1024, PowerState.OFF)
         assert [n.network for n in vm.nics] == ["VM Network"]
         with pytest.raises(BackendError, match=r"available: 'VM Network'\)"):
-            m.modify_vm(vm.uuid, add_nic={"network": "DC0_DVPG0"})  # no DVS on an ESXi
-        vm = m.modify_vm(vm.uuid, add_disk={"capacity_bytes": GIB})
+            m.modify_vm(vm.uuid, VMChange(add_nics=[NicSpec(network="DC0_DVPG0")]))  # no DVS
+        vm = m.modify_vm(vm.uuid, VMChange(add_disks=[DiskSpec(capacity_bytes=GIB)]))
         assert [d.device for d in vm.disks] == ["Hard disk 1", "Hard disk 2"]
         assert len(m.list_vms()) == 2
         m.undefine_vm(vm.uuid)
@@ -882,3 +895,25 @@ def test_standalone_esxi(vcsim_binary):
             assert m.get_vm(vm.uuid).name == vm.name
         assert set(m.bulk_stats()) == {vm.uuid for vm in vms}
         m.close()
+
+
+def test_features_and_slow_actions(mgr):
+    from vrmgmt.backends.base import Feature
+
+    assert mgr.features() == {
+        Feature.DEFINE,
+        Feature.MODIFY,
+        Feature.UNDEFINE,
+        Feature.SNAPSHOTS,
+        Feature.METRICS_SOURCE,
+        Feature.GUEST_AGENT,
+        Feature.SUSPEND,
+    }  # no PAUSE (vSphere cannot pause); vMotion, pools, host power not implemented yet
+    slow = {a for a in PowerAction if mgr.is_slow(a)}
+    assert slow == {
+        PowerAction.START,
+        PowerAction.RESUME,
+        PowerAction.POWER_OFF,
+        PowerAction.SAVE,
+        PowerAction.RESET,
+    }  # every task; ShutdownGuest / RebootGuest return at once

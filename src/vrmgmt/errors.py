@@ -42,3 +42,14 @@ class ConfigError(VrmError):
 class LimitReached(VrmError):
     """A configured bound on stored objects (jobs, subscriptions, …) is reached; the
     message names the bound and what frees room."""
+
+
+class InvalidSpec(VrmError):
+    """A VM spec or change (vrmgmt.model.specs) is malformed; ``field`` names the bad
+    field as ``Class.field`` (``VMSpec.disks[1].capacity_bytes``), ``reason`` says why.
+    The CIM layer reports it as an invalid parameter."""
+
+    def __init__(self, field: str, reason: str):
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason

@@ -18,10 +18,10 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from vrmgmt.backends import Manager, create_manager
+from vrmgmt.backends import Feature, Manager, create_manager
 from vrmgmt.config import BackendConfig
 from vrmgmt.errors import BackendUnavailable, NotFound, VrmError
-from vrmgmt.model import Host, HostStatus, PowerAction, VirtualMachine
+from vrmgmt.model import Host, HostStatus, PowerAction, VirtualMachine, VMChange, VMSpec
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -245,9 +245,20 @@ class Inventory:
             self._vm_backend.pop(uuid.lower(), None)
             raise
 
-    def perform(self, uuid: str, action: PowerAction, backend_id: str | None = None) -> None:
+    def perform(
+        self,
+        uuid: str,
+        action: PowerAction,
+        backend_id: str | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        """Carry out a power action, bounded by the backend's timeout or, when given,
+        by ``timeout`` (a job may wait longer than a request, e.g. for a vSphere task)."""
         bid = backend_id or self.backend_of(uuid)
-        self.call(bid, lambda m: m.perform(uuid.lower(), action))
+        if timeout is None:
+            self.call(bid, lambda m: m.perform(uuid.lower(), action))
+        else:
+            self.call_long(bid, lambda m: m.perform(uuid.lower(), action), timeout)
 
     # -- typed queries for the CIM classes (no manager objects, no lambdas there) -----
     def backend_ids(self) -> list[str]:
@@ -271,6 +282,80 @@ class Inventory:
         for vm in vms:
             self._vm_backend[vm.uuid] = backend_id
         return vms
+
+    # -- capabilities and VM definitions (typed, for the CIM classes and jobs) ---------
+    def features(self, backend_id: str) -> frozenset[Feature]:
+        """The optional capabilities of one backend (what capabilities classes advertise)."""
+        return self.manager(backend_id).features()
+
+    def is_slow(self, backend_id: str, action: PowerAction) -> bool:
+        """Can this power action take longer than about a second on that backend (run it
+        as a job then)?"""
+        return self.manager(backend_id).is_slow(action)
+
+    def long_call_timeout(self, backend_id: str) -> float:
+        """How long a job waits for slow work on that backend (define, modify, undefine,
+        a slow power action) when it names no timeout itself."""
+        return self.manager(backend_id).long_call_timeout
+
+    def define_vm(
+        self, backend_id: str, spec: VMSpec, timeout: float | None = None
+    ) -> VirtualMachine:
+        """Create a VM on the backend; the new VM. Bounded by ``timeout`` (default: the
+        backend's long_call_timeout)."""
+        vm = self.call_long(backend_id, lambda m: m.define_vm(spec), timeout)
+        self._vm_backend[vm.uuid] = backend_id
+        return vm
+
+    def modify_vm(
+        self, uuid: str, change: VMChange, timeout: float | None = None
+    ) -> VirtualMachine:
+        """Apply a VMChange to the VM; the VM afterwards. Bounded like define_vm."""
+        bid = self.backend_of(uuid)
+        try:
+            return self.call_long(bid, lambda m: m.modify_vm(uuid.lower(), change), timeout)
+        except NotFound:
+            self._vm_backend.pop(uuid.lower(), None)
+            raise
+
+    def undefine_vm(self, uuid: str, timeout: float | None = None) -> None:
+        """Remove the VM (see each backend's undefine_vm). Bounded like define_vm."""
+        bid = self.backend_of(uuid)
+        try:
+            self.call_long(bid, lambda m: m.undefine_vm(uuid.lower()), timeout)
+        finally:
+            self._vm_backend.pop(uuid.lower(), None)
+
+    def call_long(
+        self, backend_id: str, fn: Callable[[Manager], T], timeout: float | None = None
+    ) -> T:
+        """Run fn(manager) bounded by ``timeout`` (default: the backend's
+        long_call_timeout) instead of the request timeout, on a thread of its own: a
+        call that rightly runs for a minute (a vSphere task) must neither hold a pool
+        worker nor make the pool's hang detection fail the backend's other calls."""
+        mgr = self.manager(backend_id)
+        bound = mgr.long_call_timeout if timeout is None else timeout
+        fut: Future = Future()
+
+        def run() -> None:
+            if not fut.set_running_or_notify_cancel():
+                return
+            try:
+                fut.set_result(fn(mgr))
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller
+                fut.set_exception(exc)
+
+        threading.Thread(target=run, name=f"backend-{backend_id}-long", daemon=True).start()
+        try:
+            value = fut.result(timeout=bound)
+        except FutureTimeout:
+            self._mark(backend_id, f"no answer within {bound:g} s")
+            raise BackendUnavailable(backend_id, f"no answer within {bound:g} s") from None
+        except BackendUnavailable as exc:
+            self._mark(backend_id, exc.detail)
+            raise
+        self._mark(backend_id, "")
+        return value
 
 
 def _list_vms(m: Manager) -> list[VirtualMachine]:

@@ -3,15 +3,64 @@
 One Manager instance serves one configured backend (one libvirt URI, one vCenter or
 ESXi). Managers return vrmgmt.model objects and raise vrmgmt.errors exceptions; they
 never expose library objects. Methods may be called from several threads at once.
+
+Each Manager says what it can do with ``features()`` (a set of Feature, so capabilities
+classes advertise exactly what works) and which power actions take long with
+``is_slow()`` (the CIM layer runs those as jobs). define_vm / modify_vm take the typed
+specs of vrmgmt.model.specs.
 """
 
 from __future__ import annotations
 
 import abc
+import enum
 from collections.abc import Iterable, Iterator
 
-from vrmgmt.errors import NotSupported
-from vrmgmt.model import Host, PowerAction, PowerState, Snapshot, VirtualMachine
+from vrmgmt.errors import InvalidSpec, NotSupported
+from vrmgmt.model import (
+    Host,
+    PowerAction,
+    PowerState,
+    Snapshot,
+    VirtualMachine,
+    VMChange,
+    VMSpec,
+)
+
+
+class Feature(enum.Enum):
+    """An optional capability of a backend (beyond listing VMs and power actions)."""
+
+    DEFINE = "define"  # define_vm
+    MODIFY = "modify"  # modify_vm
+    UNDEFINE = "undefine"  # undefine_vm
+    SNAPSHOTS = "snapshots"  # create/list/revert/delete_snapshot
+    MIGRATION = "migration"  # migrate_vm (to another host of the same kind)
+    POOLS = "pools"  # resource pools (storage / compute)
+    HOST_POWER = "host-power"  # power the host itself (standby, reboot)
+    PROCESSES = "processes"  # processes inside the guest (through the guest agent)
+    METRICS_SOURCE = "metrics-source"  # bulk_stats
+    GUEST_AGENT = "guest-agent"  # VirtualMachine.guest_agent_running is reported
+    PAUSE = "pause"  # PowerAction.PAUSE / RESUME of a paused VM
+    SUSPEND = "suspend"  # PowerAction.SAVE (state to disk)
+
+
+#: the Manager method that implements a Feature (None: nothing beyond reporting); a
+#: backend has a feature when its driver can do it AND its class implements the method
+FEATURE_METHODS: dict[Feature, str | None] = {
+    Feature.DEFINE: "define_vm",
+    Feature.MODIFY: "modify_vm",
+    Feature.UNDEFINE: "undefine_vm",
+    Feature.SNAPSHOTS: "create_snapshot",
+    Feature.MIGRATION: "migrate_vm",
+    Feature.POOLS: "list_pools",
+    Feature.HOST_POWER: "host_power",
+    Feature.PROCESSES: "list_processes",
+    Feature.METRICS_SOURCE: "bulk_stats",
+    Feature.GUEST_AGENT: None,
+    Feature.PAUSE: None,
+    Feature.SUSPEND: None,
+}
 
 # Which actions make sense from which state, for backends that have no finer rule.
 DEFAULT_TRANSITIONS: dict[PowerState, frozenset[PowerAction]] = {
@@ -100,26 +149,61 @@ class Manager(abc.ABC):
     def perform(self, uuid: str, action: PowerAction) -> None:
         """Carry out a power action. InvalidStateTransition if the state forbids it."""
 
+    def is_slow(self, action: PowerAction) -> bool:
+        """True when perform(uuid, action) can take longer than about a second (the CIM
+        layer then runs RequestStateChange as a job)."""
+        return False
+
+    @property
+    def long_call_timeout(self) -> float:
+        """Bound for a call that waits for the hypervisor to finish work (define, modify,
+        undefine, a slow power action): the call timeout here; vSphere adds the time it
+        waits for a task."""
+        return self.timeout
+
+    # -- capabilities -------------------------------------------------------------
+    def driver_features(self) -> frozenset[Feature]:
+        """What the hypervisor behind this backend can do; features() narrows it to
+        what this class implements. Backends override it."""
+        return frozenset()
+
+    def features(self) -> frozenset[Feature]:
+        """The optional capabilities this backend really offers: those its driver has
+        (driver_features) whose Manager method (FEATURE_METHODS) this class implements,
+        and PAUSE / SUSPEND when supported_actions() has PAUSE / SAVE."""
+        found = set()
+        for feature in self.driver_features():
+            method = FEATURE_METHODS[feature]
+            if method is None or _overrides(type(self), method):
+                found.add(feature)
+        actions = self.supported_actions()
+        if PowerAction.PAUSE in actions:
+            found.add(Feature.PAUSE)
+        if PowerAction.SAVE in actions:
+            found.add(Feature.SUSPEND)
+        return frozenset(found)
+
+    @staticmethod
+    def _check_spec(spec: object, kind: type) -> None:
+        """A typed spec is required (InvalidSpec for a dict or anything else)."""
+        if not isinstance(spec, kind):
+            raise InvalidSpec(
+                kind.__name__,
+                f"a {kind.__name__} is required, got {type(spec).__name__} "
+                f"(convert a mapping with {kind.__name__}.from_mapping)",
+            )
+
     # -- optional capabilities (issue-by-issue) -----------------------------------
-    def define_vm(self, spec: dict) -> VirtualMachine:
+    def define_vm(self, spec: VMSpec) -> VirtualMachine:
+        """Create a persistent VM from the spec; the new VM (powered off)."""
         raise NotSupported(f"{self.kind} backend cannot define VMs")
 
     def undefine_vm(self, uuid: str) -> None:
         raise NotSupported(f"{self.kind} backend cannot undefine VMs")
 
-    def modify_vm(
-        self,
-        uuid: str,
-        vcpus: int | None = None,
-        memory_kib: int | None = None,
-        add_disk: dict | None = None,
-        remove_disk: str | dict | None = None,
-        add_nic: dict | None = None,
-        remove_nic: str | dict | None = None,
-    ) -> VirtualMachine:
-        """Change vCPUs, memory and devices; the VM as it is afterwards. add_* take
-        dicts as in define_vm's spec; remove_disk names a device or its source,
-        remove_nic a MAC address."""
+    def modify_vm(self, uuid: str, change: VMChange) -> VirtualMachine:
+        """Apply the change (fields left None / empty stay as they are); the VM as it
+        is afterwards."""
         raise NotSupported(f"{self.kind} backend cannot modify VMs")
 
     def create_snapshot(
@@ -138,3 +222,9 @@ class Manager(abc.ABC):
 
     def bulk_stats(self, uuids: Iterable[str] | None = None) -> dict[str, dict[str, float]]:
         raise NotSupported(f"{self.kind} backend has no bulk statistics")
+
+
+def _overrides(cls: type, method: str) -> bool:
+    """Does cls implement ``method`` (present, and not Manager's NotSupported default)?"""
+    impl = getattr(cls, method, None)
+    return impl is not None and impl is not getattr(Manager, method, None)

@@ -34,6 +34,8 @@ def to_cim_error(exc: BaseException) -> CIMError:
         return exc
     if isinstance(exc, errors.NotFound):
         return CIMError(pywbem.CIM_ERR_NOT_FOUND, str(exc))
+    if isinstance(exc, errors.InvalidSpec):
+        return CIMError(pywbem.CIM_ERR_INVALID_PARAMETER, str(exc))
     if isinstance(exc, errors.NotSupported):
         return CIMError(pywbem.CIM_ERR_NOT_SUPPORTED, str(exc))
     if isinstance(exc, errors.InvalidStateTransition):

@@ -1,7 +1,8 @@
-"""Plain data shared by every layer: hosts, VMs, devices, power states and actions.
+"""VMs as backends report them: VirtualMachine, its Disk and Nic devices, Snapshot
+trees, and the hypervisor-neutral PowerState / PowerAction.
 
-Backends fill these in; the CIM layer maps them to DMTF classes. Nothing here knows
-a hypervisor library or CIM.
+Backends fill these in; the CIM layer maps them to DMTF classes (DSP1057 virtual
+system profile). Nothing here knows a hypervisor library or CIM.
 """
 
 from __future__ import annotations
@@ -35,12 +36,6 @@ class PowerAction(enum.Enum):
     PAUSE = "pause"
     REBOOT = "reboot"  # graceful restart
     RESET = "reset"  # hard restart
-
-
-class HostStatus(enum.Enum):
-    OK = "ok"
-    LOST_COMMUNICATION = "lost-communication"
-    ERROR = "error"
 
 
 @dataclass(slots=True)
@@ -82,26 +77,6 @@ class VirtualMachine:
     guest_agent_running: bool | None = None
     disks: list[Disk] = field(default_factory=list)
     nics: list[Nic] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class Host:
-    """A hypervisor host as one configured backend sees it."""
-
-    backend_id: str
-    hostname: str
-    hypervisor_type: str  # e.g. "QEMU", "Test", "Xen", "LXC", "VMware ESX"
-    hypervisor_version: str
-    virtual_system_type: str
-    cpu_model: str = ""
-    cpu_count: int = 0
-    cpu_mhz: int = 0
-    memory_total_kib: int = 0
-    memory_free_kib: int | None = None
-    uri: str = ""
-    backend_type: str = ""  # "libvirt" | "vsphere" (set by the inventory)
-    status: HostStatus = HostStatus.OK
-    status_detail: str = ""
 
 
 @dataclass(slots=True)

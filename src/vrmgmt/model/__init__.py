@@ -1,0 +1,29 @@
+"""Plain data shared by every layer: hosts, VMs, devices, power states and actions, and
+the typed VM specs that define_vm / modify_vm take.
+
+Backends fill these in; the CIM layer maps them to DMTF classes. Nothing here knows
+a hypervisor library or CIM. ``from vrmgmt.model import X`` works for every name of
+the submodules vm, host and specs.
+"""
+
+from __future__ import annotations
+
+from vrmgmt.model.host import Host, HostStatus
+from vrmgmt.model.specs import DiskSpec, FilesystemSpec, NicSpec, VMChange, VMSpec
+from vrmgmt.model.vm import Disk, Nic, PowerAction, PowerState, Snapshot, VirtualMachine
+
+__all__ = [
+    "Disk",
+    "DiskSpec",
+    "FilesystemSpec",
+    "Host",
+    "HostStatus",
+    "Nic",
+    "NicSpec",
+    "PowerAction",
+    "PowerState",
+    "Snapshot",
+    "VMChange",
+    "VMSpec",
+    "VirtualMachine",
+]
