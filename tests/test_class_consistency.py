@@ -19,9 +19,14 @@ from support.cache import cache_dir
 from vrmgmt.cim.association import Association
 from vrmgmt.cim.classprovider import ClassProvider
 from vrmgmt.cim.loader import ProviderTable, default_registration_file
+from vrmgmt.cim.methods import MethodCall
 from vrmgmt.cim.provider import ProviderContext, ProviderEnv
+from vrmgmt.classes.jobs import concrete_job
+from vrmgmt.classes.system import computer_system
 from vrmgmt.config import BackendConfig
+from vrmgmt.errors import VrmError
 from vrmgmt.inventory import Inventory
+from vrmgmt.jobs import JobStore
 from vrmgmt.registration import load_registration
 from vrmgmt.server.repository import ClassRepository, load_classes
 
@@ -40,9 +45,21 @@ def table(tmp_path_factory):
     inv = Inventory.from_config(
         [BackendConfig(id=kit.BACKEND, type="libvirt", options={"uri": f"test://{node}"})]
     )
-    env = ProviderEnv(inventory=inv, namespaces=["root/virt", "root/interop"])
+    jobs = JobStore(tmp_path_factory.mktemp("jobs"))
+    env = ProviderEnv(inventory=inv, namespaces=["root/virt", "root/interop"], jobs=jobs)
+    # a finished and a failed job, so the job classes have instances to check
+    vm = computer_system.path(kit.VMS["alpha"][0], "root/virt")
+    call = MethodCall(env, ProviderContext(namespace="root/virt"), vm, "RequestStateChange")
+    for fn in (lambda progress: {"ok": True}, _fail):
+        _, out = concrete_job.start(call, fn, name="consistency", description="", affected=[vm])
+        jobs.wait(concrete_job.parse(out["Job"]), 10)
     yield ProviderTable(env, REGS)
+    jobs.close()
     inv.close()
+
+
+def _fail(progress):
+    raise VrmError("this job fails on purpose")
 
 
 @pytest.mark.parametrize("reg", REGS, ids=[r.class_name for r in REGS])

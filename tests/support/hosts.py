@@ -127,6 +127,17 @@ class CmpiHost:
         cls = query.split(" FROM ")[1].split()[0] if " FROM " in query else ""
         return self._insts(self.mb.exec_query(cls, query, lang, ns=ns))
 
+    _CTYPES = {"uint16": "CMPI_uint16", "uint32": "CMPI_uint32", "string": "CMPI_string"}
+
+    def invoke_typed(self, path, method, **params):
+        """InvokeMethod with pywbem-typed parameters; (return value, out params)."""
+        items = []
+        for k, v in params.items():
+            ctype = "CMPI_string" if isinstance(v, str) else self._CTYPES[v.cimtype]
+            items.append((k, v if isinstance(v, str) else int(v), getattr(cmpi, ctype)))
+        res = self._check(self.mb.invoke_method(self._cop(path), method, self.mb.args(items)))
+        return cmpi._plain(res.data[0]), self.conv.args_from_cmpi(res.out)
+
     def invoke(self, path, method, **params):
         items = [(k, int(v), cmpi.CMPI_uint16) for k, v in params.items()]
         res = self._check(self.mb.invoke_method(self._cop(path), method, self.mb.args(items)))

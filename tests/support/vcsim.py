@@ -209,6 +209,7 @@ class Vcsim:
         standalone_hosts: int = 0,
         dc: int = 1,
         tools_running: int = 0,
+        method_delay: dict[str, int] | None = None,
         esx: bool = False,
         username: str = "vcsim-admin",
         password: str | None = None,
@@ -217,6 +218,8 @@ class Vcsim:
         self.hosts, self.clusters, self.vms = hosts, clusters, vms
         self.standalone_hosts, self.dc, self.tools_running = standalone_hosts, dc, tools_running
         self.esx = esx
+        #: SOAP method -> milliseconds the simulator waits before serving it
+        self.method_delay = dict(method_delay or {})
         self.username = username
         self.password = password if password is not None else "pw-" + secrets.token_urlsafe(12)
         self.start_timeout = start_timeout
@@ -313,6 +316,8 @@ class Vcsim:
         ]
         if self.esx:
             args.append("-esx")
+        if self.method_delay:
+            args += ["-method-delay", ",".join(f"{m}={ms}" for m, ms in self.method_delay.items())]
         tmp = self._workdir / "tmp"  # simulated datastores live here
         tmp.mkdir(exist_ok=True)
         env = dict(os.environ, TMPDIR=str(tmp), VCSIM_PASSWORD=self.password)

@@ -639,6 +639,9 @@ class Dispatcher(QueryOperations):
                     attrs["PARAMTYPE"] = ptype
                 if value is None:
                     continue  # a NULL output parameter is omitted (wbemcli crashes on one)
+                sample = value[0] if is_array and value else value
+                if isinstance(sample, CIMInstance):  # DSP0201 §5.2.10: an embedded instance
+                    attrs["EmbeddedObject"] = "instance"
                 with xf.element("PARAMVALUE", attrs):
                     if is_array:
                         with xf.element("VALUE.ARRAY"):

@@ -31,6 +31,8 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -51,6 +53,9 @@ func main() {
 	vms := flag.Int("vm", 2, "VMs per resource pool (each cluster and standalone host has one)")
 	portgroups := flag.Int("pg", 1, "distributed port groups per datacenter (VPX only)")
 	tools := flag.Int("tools-running", 0, "report VMware Tools running for the first N VMs by name (-1: all)")
+	delays := flag.String("method-delay", "",
+		"comma-separated METHOD=MILLISECONDS: serve these SOAP methods that much later "+
+			"(e.g. PowerOffVM_Task=1500, to make a task take its time)")
 	certFile := flag.String("tls-cert", "", "PEM certificate file (generated when missing)")
 	keyFile := flag.String("tls-key", "", "PEM key file (generated when missing)")
 	flag.Parse()
@@ -74,6 +79,18 @@ func main() {
 	defer model.Remove()
 
 	markToolsRunning(*tools)
+
+	if *delays != "" {
+		model.DelayConfig.MethodDelay = map[string]int{}
+		for _, item := range strings.Split(*delays, ",") {
+			parts := strings.SplitN(item, "=", 2)
+			ms, err := strconv.Atoi(strings.TrimSpace(parts[len(parts)-1]))
+			if len(parts) != 2 || err != nil || ms < 0 {
+				log.Fatalf("vcsim: -method-delay: %q is not METHOD=MILLISECONDS", item)
+			}
+			model.DelayConfig.MethodDelay[strings.TrimSpace(parts[0])] = ms
+		}
+	}
 
 	cert, err := loadOrCreateCert(*certFile, *keyFile)
 	if err != nil {
