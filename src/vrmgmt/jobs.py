@@ -1004,6 +1004,7 @@ class JobStore:
         if entry is None:
             return
         fn, event = entry
+        self._running[job_id] = event  # from here on close() sees it
 
         def start(rec: dict) -> dict | None:
             if JobState(rec["state"]) != JobState.NEW:
@@ -1017,11 +1018,15 @@ class JobStore:
 
         try:
             rec = self._mutate(job_id, start)
-        except errors.NotFound:
+        except errors.NotFound:  # its file was found corrupt and moved aside
+            self._running.pop(job_id, None)
             return
+        except BaseException:
+            self._running.pop(job_id, None)
+            raise
         if JobState(rec["state"]) != JobState.RUNNING or rec["runner"]["store"] != self._token:
+            self._running.pop(job_id, None)
             return  # killed while queued, or marked by close()
-        self._running[job_id] = event
         outcome: tuple[str, Any]
         try:
             outcome = ("ok", fn(JobProgress(self, job_id, event)))
