@@ -3,7 +3,7 @@
 A class module (``vrmgmt/classes/<area>/<class>.py``) owns one CIM class. An instance
 class module has::
 
-    CLASS = "VRM_Something"
+    CLASS = "PFX_Something"
     def path(...) -> CIMInstanceName            # the only place its paths are built
     def parse(path) -> ...                       # the only place its keys are read
     def instances(env, ns, paths=None, *, bulk=False) -> Iterator[CIMInstance]
