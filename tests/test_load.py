@@ -1,7 +1,7 @@
 """Load: concurrent pywbem clients against a real server, zero failures, stable RSS.
 
 The short CI form of `python -m bench.load` (same code: bench/load.py): 8 clients in
-4 worker processes for 8 s after a 4 s warm-up, over 200 test-driver domains, mixing
+4 worker processes for 8 s after an 8 s warm-up, over 200 test-driver domains, mixing
 EnumerateInstances, GetInstance, Associators and pause/resume RequestStateChange pairs
 on each client's own VMs.
 
@@ -43,7 +43,7 @@ def load(tmp_path_factory):
         clients=CLIENTS,
         seconds=SECONDS,
         domains=200,
-        warmup=4,
+        warmup=8,  # caches and encodings filled first, also on a loaded machine
         workdir=tmp_path_factory.mktemp("load"),
     )
     print()

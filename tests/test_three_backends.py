@@ -152,6 +152,22 @@ def test_one_enumeration_covers_all_three_backends(env):
         assert [h["Name"] for h in assoc] == [vms[u]["BackendID"]], u
 
 
+JOB_STARTED, JOB_COMPLETED = 4096, 7
+
+
+def _rsc_job(conn, path, state, timeout=30.0) -> int:
+    """RequestStateChange that must answer with a job; the JobState it finishes in."""
+    rv, out = conn.InvokeMethod("RequestStateChange", path, RequestedState=Uint16(state))
+    assert rv == JOB_STARTED, rv
+    deadline = time.monotonic() + timeout
+    while True:
+        job = conn.GetInstance(out["Job"])
+        if job["JobState"] >= JOB_COMPLETED:
+            return int(job["JobState"])
+        assert time.monotonic() < deadline, job["JobState"]
+        time.sleep(0.1)
+
+
 def test_request_state_change_round_trips(env):
     conn = env.srv.conn()
     vms = _enum_vms(conn)
@@ -168,11 +184,12 @@ def test_request_state_change_round_trips(env):
     # vcsim VM: suspend, resume
     vc_uuid = sorted(_vc_vms(vms))[0]
     vpath = vms[vc_uuid].path
+    # (vSphere power operations are tasks: 4096 and a job, polled to completion)
     if conn.GetInstance(vpath)["EnabledState"] != ES_ENABLED:
-        assert _rsc(conn, vpath, 2) == RC_COMPLETED
-    assert _rsc(conn, vpath, 6) == RC_COMPLETED
+        assert _rsc_job(conn, vpath, 2) == JOB_COMPLETED
+    assert _rsc_job(conn, vpath, 6) == JOB_COMPLETED
     assert conn.GetInstance(vpath)["EnabledState"] == ES_ENABLED_OFFLINE
-    assert _rsc(conn, vpath, 2) == RC_COMPLETED
+    assert _rsc_job(conn, vpath, 2) == JOB_COMPLETED
     assert conn.GetInstance(vpath)["EnabledState"] == ES_ENABLED
 
     # vSphere cannot pause: 1 (not supported), and nothing changes

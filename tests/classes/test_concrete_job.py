@@ -103,6 +103,18 @@ def poll(host, job_path, timeout=30.0) -> tuple[pywbem.CIMInstance, list[int]]:
         time.sleep(0.1)
 
 
+def an_off_vm(host) -> pywbem.CIMInstance:
+    """A powered-off VM, powering one off (through a job) when none is."""
+    off = vms_in(host, 3)
+    if off:
+        return off[0]
+    vm = vms_in(host, 2)[0]
+    rv, out = rsc(host, vm, 3)
+    assert rv == 4096
+    assert poll(host, out["Job"])[0]["JobState"] == 7
+    return host.get(vm.path)
+
+
 def rsc(host, vm, state):
     return host.invoke_typed(vm.path, "RequestStateChange", RequestedState=pywbem.Uint16(state))
 
@@ -138,7 +150,7 @@ def test_slow_power_off_is_a_job_polled_to_completion(host):
 def test_a_failed_job_reports_its_error(host):
     """Two starts of one VM: the second passes every check while the first task is still
     under way, and vCenter refuses it when its turn comes (InvalidPowerState)."""
-    vm = vms_in(host, 3)[0]
+    vm = an_off_vm(host)
     rv1, out1 = rsc(host, vm, 2)
     rv2, out2 = rsc(host, vm, 2)
     assert (rv1, rv2) == (4096, 4096)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import time
 from collections.abc import Iterable, Iterator
 
 import pywbem
@@ -23,13 +24,15 @@ from vrmgmt.cim.methods import MethodCall, MethodTable
 from vrmgmt.cim.provider import ProviderEnv
 from vrmgmt.classes.jobs import concrete_job
 from vrmgmt.errors import (
+    BackendError,
     BackendUnavailable,
     InvalidStateTransition,
     NotFound,
     NotSupported,
     VrmError,
 )
-from vrmgmt.model import PowerAction, VirtualMachine
+from vrmgmt.jobs import JobCancelled
+from vrmgmt.model import PowerAction, PowerState, VirtualMachine
 
 CLASS = "VRM_ComputerSystem"
 
@@ -266,7 +269,7 @@ def request_state_change(call: MethodCall, requested_state=None, timeout_period=
 
 
 #: How long a job waits for a slow power action (a vSphere task, a guest's shutdown)
-JOB_ACTION_TIMEOUT = 600.0
+JOB_ACTION_TIMEOUT = 300.0
 
 
 def _as_job(call: MethodCall, vm: VirtualMachine, action: PowerAction, requested, audit):
@@ -276,8 +279,13 @@ def _as_job(call: MethodCall, vm: VirtualMachine, action: PowerAction, requested
 
     def run(progress):
         progress.update(0, f"{action.value} of {vm.name} requested")
+        deadline = time.monotonic() + JOB_ACTION_TIMEOUT
         try:
             inv.perform(vm.uuid, action, vm.backend_id, timeout=JOB_ACTION_TIMEOUT)
+            target = _SETTLES_IN.get(action)
+            if target is not None:  # a guest shutdown returns once the guest was asked
+                progress.update(50, f"waiting for {vm.name} to be {target.value}")
+                _wait_for_state(inv, vm, target, deadline, progress)
         except VrmError as exc:
             audit(f"job failed: {exc}")
             raise
@@ -293,6 +301,34 @@ def _as_job(call: MethodCall, vm: VirtualMachine, action: PowerAction, requested
     )
     audit(f"job started ({action.value}): {result[1]['Job']['InstanceID']}")
     return result
+
+
+#: The state a VM is in once an action has taken effect (REBOOT and RESET end where they
+#: began, so there is nothing to wait for)
+_SETTLES_IN = {
+    PowerAction.SHUTDOWN: PowerState.OFF,
+    PowerAction.POWER_OFF: PowerState.OFF,
+    PowerAction.SAVE: PowerState.SUSPENDED,
+    PowerAction.START: PowerState.RUNNING,
+    PowerAction.RESUME: PowerState.RUNNING,
+    PowerAction.PAUSE: PowerState.PAUSED,
+}
+_POLL_SECONDS = 0.5
+
+
+def _wait_for_state(inv, vm: VirtualMachine, target: PowerState, deadline: float, progress):
+    while True:
+        state = inv.get_vm(vm.uuid, vm.backend_id).state
+        if state is target:
+            return
+        if progress.cancelled:
+            raise JobCancelled()
+        if time.monotonic() >= deadline:
+            raise BackendError(
+                f"VM {vm.name} is still {state.value} {JOB_ACTION_TIMEOUT:g} s after the "
+                f"request (the guest did not react)",
+            )
+        time.sleep(_POLL_SECONDS)
 
 
 def _nonzero_interval(value) -> bool:
