@@ -1,5 +1,6 @@
-"""The README's first tour, run line by line against a real server on the default
-backend (test:///default) with default authentication (generated admin password)."""
+"""The README's tours, run line by line against a real server with default
+authentication (generated admin password): the first tour on the default backend
+(test:///default), the jobs tour with a vCenter simulator as a second backend."""
 
 from __future__ import annotations
 
@@ -9,13 +10,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pywbem
+
 from support.server import PROJECT, VrmServer
+from support.vcsim import Vcsim
 
 
-def tour_lines() -> list[str]:
+def tour_lines(name: str = "") -> list[str]:
     text = (PROJECT / "README.md").read_text()
-    block = re.search(r"<!-- tour:begin -->\s*```sh\n(.*?)```\s*<!-- tour:end -->", text, re.S)
-    assert block, "README has no tour block"
+    tag = f"tour:{name}:" if name else "tour:"
+    block = re.search(rf"<!-- {tag}begin -->\s*```sh\n(.*?)```\s*<!-- {tag}end -->", text, re.S)
+    assert block, f"README has no {tag} block"
     return block.group(1).splitlines()
 
 
@@ -46,3 +51,59 @@ def test_readme_tour_runs(tmp_path):
     assert out.count("RequestStateChange: 0") == 2  # wbemcli cm, both
     audit = (srv.state_dir / "audit.log").read_text().splitlines()
     assert len(audit) == 4 and all('"user": "admin"' in line for line in audit)
+
+
+def _run_tour(srv: VrmServer, name: str, tmp_path, **subst) -> subprocess.CompletedProcess:
+    script = "\n".join(tour_lines(name))
+    script = script.replace("127.0.0.1:5988", f"127.0.0.1:{srv.port}")
+    script = script.replace("/var/lib/vrmgmt/admin-password", str(srv.state_dir / "admin-password"))
+    script = script.replace("$PWD/.venv/bin", str(Path(sys.executable).parent))
+    for old, new in subst.items():
+        script = script.replace(old, new)
+    r = subprocess.run(
+        ["bash", "-e", "-x", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env=dict(os.environ),
+    )
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    return r
+
+
+def test_readme_jobs_tour_runs(tmp_path):
+    with Vcsim(hosts=1, vms=1, method_delay={"PowerOffVM_Task": 800}) as sim:
+        cred = tmp_path / "vc.cred"
+        cred.write_text(f'username = "{sim.username}"\npassword = "{sim.password}"\n')
+        cred.chmod(0o600)
+        backends = [
+            {"id": "test", "type": "libvirt", "uri": "test:///default"},
+            {
+                "id": "vc",
+                "type": "vsphere",
+                "host": sim.host,
+                "port": sim.port,
+                "credentials": str(cred),
+                "verify_tls": True,
+                "ca_file": sim.ca_file,
+                "timeout": 10,
+            },
+        ]
+        srv = VrmServer(tmp_path / "srv", backends)
+        (srv.state_dir / "users").unlink()
+        with srv:
+            admin_pw = (srv.state_dir / "admin-password").read_text().strip()
+            conn = pywbem.WBEMConnection(
+                srv.url, ("admin", admin_pw), default_namespace="root/virt"
+            )
+            (vm,) = [
+                i for i in conn.EnumerateInstances("VRM_ComputerSystem") if i["BackendID"] == "vc"
+            ]
+            r = _run_tour(srv, "jobs", tmp_path, **{"UUID-OF-A-VCENTER-VM": vm["Name"]})
+            assert conn.GetInstance(vm.path)["EnabledState"] == 3  # off, as the job said
+    out = r.stdout
+    assert "ReturnValue=4096" in out, out
+    assert "instance of VRM_ConcreteJob" in out and "JobState = 7;" in out, out
+    assert "PercentComplete = 100;" in out
+    assert "VRM_ConcreteJob.InstanceID=" in out  # the associator from the VM to its job
