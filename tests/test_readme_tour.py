@@ -31,19 +31,7 @@ def test_readme_tour_runs(tmp_path):
     with srv:
         pw_file = srv.state_dir / "admin-password"
         assert pw_file.exists() and oct(pw_file.stat().st_mode & 0o777) == "0o600"
-        script = "\n".join(tour_lines())
-        script = script.replace("127.0.0.1:5988", f"127.0.0.1:{srv.port}")
-        script = script.replace("/var/lib/vrmgmt/admin-password", str(pw_file))
-        script = script.replace("$PWD/.venv/bin", str(Path(sys.executable).parent))
-        r = subprocess.run(
-            ["bash", "-e", "-x", "-c", script],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            cwd=tmp_path,
-            env=dict(os.environ),
-        )
-        assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+        r = _run_tour(srv, "", tmp_path)
     out = r.stdout
     assert "6695eb01-f6a4-8304-79aa-97f2502e193f" in out
     assert "instance of VRM_HostSystem" in out
@@ -74,21 +62,9 @@ def _run_tour(srv: VrmServer, name: str, tmp_path, **subst) -> subprocess.Comple
 
 def test_readme_jobs_tour_runs(tmp_path):
     with Vcsim(hosts=1, vms=1, method_delay={"PowerOffVM_Task": 800}) as sim:
-        cred = tmp_path / "vc.cred"
-        cred.write_text(f'username = "{sim.username}"\npassword = "{sim.password}"\n')
-        cred.chmod(0o600)
         backends = [
             {"id": "test", "type": "libvirt", "uri": "test:///default"},
-            {
-                "id": "vc",
-                "type": "vsphere",
-                "host": sim.host,
-                "port": sim.port,
-                "credentials": str(cred),
-                "verify_tls": True,
-                "ca_file": sim.ca_file,
-                "timeout": 10,
-            },
+            sim.backend_config(tmp_path),
         ]
         srv = VrmServer(tmp_path / "srv", backends)
         (srv.state_dir / "users").unlink()

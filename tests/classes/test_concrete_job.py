@@ -34,26 +34,10 @@ def sim():
         yield s
 
 
-def _backend(sim, d) -> dict:
-    cred = d / "vc.cred"
-    cred.write_text(f'username = "{sim.username}"\npassword = "{sim.password}"\n')
-    cred.chmod(0o600)
-    return {
-        "id": "vc",
-        "type": "vsphere",
-        "host": sim.host,
-        "port": sim.port,
-        "credentials": str(cred),
-        "verify_tls": True,
-        "ca_file": sim.ca_file,
-        "timeout": 10,
-    }
-
-
 @pytest.fixture(scope="module", params=["server", "cmpi"])
 def host(request, sim, tmp_path_factory):
     d = tmp_path_factory.mktemp(f"jobs-{request.param}")
-    backend = _backend(sim, d)
+    backend = sim.backend_config(d)
     if request.param == "server":
         with inproc_server(d / "state", [backend]) as conn:
             yield ServerHost(conn)

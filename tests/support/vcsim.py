@@ -278,6 +278,23 @@ class Vcsim:
         opts.update(overrides)
         return opts
 
+    def backend_config(self, workdir: Path, backend_id: str = "vc", timeout: float = 10) -> dict:
+        """A `[[backends]]` entry of vrmgmt's configuration for this simulator, with its
+        credentials in a 0600 file under workdir (as an administrator would keep them)."""
+        cred = Path(workdir) / f"{backend_id}.cred"
+        cred.write_text(f'username = "{self.username}"\npassword = "{self.password}"\n')
+        cred.chmod(0o600)
+        return {
+            "id": backend_id,
+            "type": "vsphere",
+            "host": self.host,
+            "port": self.port,
+            "credentials": str(cred),
+            "verify_tls": True,
+            "ca_file": self.ca_file,
+            "timeout": timeout,
+        }
+
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
         return f"<Vcsim {self.host}:{self.port} {state}>"
