@@ -30,7 +30,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from pywbem import CIMError, CIMInstance, CIMInstanceName
+from pywbem import CIMInstance, CIMInstanceName
 
 from vrmgmt.cim import fastinst, paths
 from vrmgmt.cim.errors import describe, not_found
@@ -163,11 +163,3 @@ class Association(Provider):
                 if not result_class or ctx.is_subclass(inst.classname, result_class):
                     yield inst
 
-
-def ignore_missing(items: Iterable[Any]) -> Iterator[Any]:
-    """Yield from items, ending quietly where a far end turns out not to exist."""
-    try:
-        yield from items
-    except CIMError as exc:
-        if exc.status_code != 6:  # CIM_ERR_NOT_FOUND
-            raise
