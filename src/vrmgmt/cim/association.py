@@ -162,4 +162,3 @@ class Association(Provider):
             for inst in self.far_instances(ctx, near, object_name, property_list):
                 if not result_class or ctx.is_subclass(inst.classname, result_class):
                     yield inst
-
