@@ -21,7 +21,8 @@ from vrmgmt.audit import AuditLog
 from vrmgmt.auth import Authenticator, ensure_initial_user
 from vrmgmt.cim.loader import ProviderTable
 from vrmgmt.cim.provider import ProviderEnv
-from vrmgmt.config import Config
+from vrmgmt.config import Config, validate
+from vrmgmt.errors import ConfigError
 from vrmgmt.inventory import Inventory
 from vrmgmt.server.app import CIMApp, TrailerGateway
 from vrmgmt.server.dispatcher import Dispatcher
@@ -59,6 +60,7 @@ class Server:
 
 def build_server(config: Config, mof_dir: Path | None = None) -> Server:
     t0 = time.monotonic()
+    validate(config)  # also when called without the command line (tests, embedding)
     state = config.state_dir
     state.mkdir(parents=True, exist_ok=True)
     classes = load_classes(mof_dir or default_mof_dir(), config.schema_dir, state / "schema-cache")
@@ -74,7 +76,7 @@ def build_server(config: Config, mof_dir: Path | None = None) -> Server:
         created = ensure_initial_user(config.users_path, state)
         if created:
             log.warning("created user 'admin'; its password is in %s", created)
-        authenticator = Authenticator(config.users_path)
+        authenticator = Authenticator(config.users_path, config.default_role)
     else:
         log.warning('authentication is OFF ([auth] mode = "none")')
     app = CIMApp(dispatcher, authenticator, config.server.max_request_bytes)
@@ -91,6 +93,7 @@ def build_server(config: Config, mof_dir: Path | None = None) -> Server:
         from cheroot.ssl.builtin import BuiltinSSLAdapter
 
         cert, key = _certificate(config)
+        check_certificate(cert, key)
         srv = _wsgi_server(app, sc.https_bind, sc.https_port, sc.threads, sc.max_request_bytes)
         srv.ssl_adapter = BuiltinSSLAdapter(str(cert), str(key))
         listeners.append(("https", srv))
@@ -126,6 +129,38 @@ def _certificate(config: Config) -> tuple[Path, Path]:
         _self_signed(cert, key)
         log.warning("generated a self-signed certificate %s", cert)
     return cert, key
+
+
+def check_certificate(cert: Path, key: Path) -> None:
+    """ConfigError naming the file if the certificate or key is missing, unreadable,
+    not PEM, or if they do not belong together."""
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    for what, path in (("certificate", cert), ("private key", key)):
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"[server] {what} {path}: {exc.strerror}") from None
+        try:
+            if what == "certificate":
+                x509.load_pem_x509_certificate(data)
+            else:
+                serialization.load_pem_private_key(data, password=None)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(
+                f"[server] {what} {path} is not a usable PEM {what} "
+                f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+            ) from None
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        ctx.load_cert_chain(str(cert), str(key))
+    except ssl.SSLError as exc:
+        raise ConfigError(
+            f"[server] certificate {cert} and private key {key} do not match ({exc.reason})"
+        ) from None
 
 
 def _self_signed(cert_path: Path, key_path: Path) -> None:
