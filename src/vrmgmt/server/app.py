@@ -15,6 +15,7 @@ import time
 import urllib.parse
 from collections.abc import Iterable, Iterator
 
+import pywbem
 from cheroot import wsgi
 from cheroot.errors import MaxSizeExceeded
 
@@ -27,6 +28,40 @@ from vrmgmt.server.dispatcher import Dispatcher
 log = logging.getLogger(__name__)
 _MAN_NS = re.compile(r"mapping\.http#;\s*ns=(\d+)", re.I)
 SERVER_HEADER = f"vrmgmt/{__version__}"
+
+
+def _key_text(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, pywbem.CIMInstanceName):
+        return str(sorted((k.lower(), _key_text(x)) for k, x in v.keybindings.items()))
+    return str(v)
+
+
+def _check_object_header(obj: str, target, namespace: str) -> str | None:
+    """DSP0200 §7.3.1.4: the CIMObject header of a method call is the object path of the
+    target (namespace:class[.keys]); it must name the same object as the body."""
+    ns, sep, rest = obj.partition(":")
+    if not sep or not rest:
+        return f"CIMObject header {obj!r} is not an object path (namespace:class[.keys])"
+    if ns.strip("/").lower() != namespace.strip("/").lower():
+        return f"CIMObject header {obj!r} does not match the namespace {namespace!r}"
+    cls = rest.split(".", 1)[0]
+    if cls.lower() != target.classname.lower():
+        return f"CIMObject header {obj!r} does not match the class {target.classname!r}"
+    if not isinstance(target, pywbem.CIMInstanceName):
+        return None if "." not in rest else f"CIMObject header {obj!r} names an instance"
+    if "." not in rest:
+        return f"CIMObject header {obj!r} names a class, the request an instance"
+    try:
+        hdr = pywbem.CIMInstanceName.from_wbem_uri("/" + ns.strip("/") + ":" + rest)
+    except (ValueError, TypeError) as exc:
+        return f"CIMObject header {obj!r} is not a valid object path ({exc})"
+    want = {k.lower(): _key_text(v) for k, v in target.keybindings.items()}
+    got = {k.lower(): _key_text(v) for k, v in hdr.keybindings.items()}
+    if want != got:
+        return f"CIMObject header {obj!r} does not match the target path in the request"
+    return None
 
 
 class TrailerGateway(wsgi.Gateway_10):
@@ -249,9 +284,11 @@ class CIMApp:
         if cim_object is None:
             return "CIMObject header is missing"
         obj = urllib.parse.unquote(cim_object).strip()
-        if req.kind == "imethod" and obj.strip("/").lower() != req.namespace.strip("/").lower():
-            return f"CIMObject header {obj!r} does not match the namespace {req.namespace!r}"
-        return None
+        if req.kind == "imethod":
+            if obj.strip("/").lower() != req.namespace.strip("/").lower():
+                return f"CIMObject header {obj!r} does not match the namespace {req.namespace!r}"
+            return None
+        return _check_object_header(obj, req.target, req.namespace)
 
     def _stream(
         self, start_response, chunks: Iterator[bytes], req, result, t0, trailers: list | None = None

@@ -7,6 +7,7 @@ IncludeQualifiers, IncludeClassOrigin, LocalOnly for classes) and DSP0004 status
 from __future__ import annotations
 
 import logging
+import re
 import socket
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -102,6 +103,11 @@ class Dispatcher(QueryOperations):
         lazily (the client accepted a CIMStatusCode trailer for late errors)."""
         intrinsic = req.kind == "imethod"
         try:
+            if req.duplicates:  # DSP0200 §5.3.1: each parameter at most once
+                raise CIMError(
+                    pywbem.CIM_ERR_INVALID_PARAMETER,
+                    f"parameter {req.duplicates[0]} is given more than once",
+                )
             ns = self.repo.canonical_namespace(req.namespace)
             ctx = self._context(ns, user)
             ctx.streaming = streaming
@@ -690,17 +696,27 @@ def _scalar(decl: pywbem.CIMParameter, v: Any) -> Any:
     if decl.embedded_object or isinstance(v, CIMInstance | pywbem.CIMClass):
         return v
     if isinstance(v, str):
-        v = v.strip() if decl.type not in ("string", "char16") else v
+        v = v.strip(" \t\r\n") if decl.type not in ("string", "char16") else v
         if decl.type == "boolean":
             low = v.lower()
             if low not in ("true", "false"):
                 raise ValueError("expected TRUE or FALSE")
             return low == "true"
         if decl.type in ("real32", "real64"):
+            if not _REAL.fullmatch(v):
+                raise ValueError("not an ASCII real number (DSP0201)")
             return pywbem.cimvalue(float(v), decl.type)
         if decl.type.startswith(("uint", "sint")):
-            return pywbem.cimvalue(int(v, 0) if v.lower().startswith("0x") else int(v), decl.type)
+            if not _DECIMAL.fullmatch(v):
+                raise ValueError("integers are ASCII decimal digits (DSP0201)")
+            return pywbem.cimvalue(int(v), decl.type)
     return pywbem.cimvalue(v, decl.type)
+
+
+# DSP0201 §3.2.x value formats: integers in decimal, reals as XML Schema float/double;
+# Python's int()/float() would also take "1_0", non-ASCII digits and hex.
+_DECIMAL = re.compile(r"[+-]?[0-9]+", re.ASCII)
+_REAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?|[+-]?INF|NaN", re.ASCII)
 
 
 def _path_key(p: CIMInstanceName) -> tuple:
