@@ -20,7 +20,8 @@ from cheroot import wsgi
 from cheroot.errors import MaxSizeExceeded
 
 from vrmgmt import __version__
-from vrmgmt.auth import Authenticator
+from vrmgmt.auth import Authenticator, Login
+from vrmgmt.roles import ADMIN
 from vrmgmt.server import cimxml_writer as xw
 from vrmgmt.server.cimxml_request import RequestError, parse_request
 from vrmgmt.server.dispatcher import Dispatcher
@@ -94,10 +95,12 @@ class CIMApp:
         dispatcher: Dispatcher,
         authenticator: Authenticator | None,
         max_request_bytes: int = 4 * 1024 * 1024,
+        audit=None,
     ):
         self.dispatcher = dispatcher
         self.auth = authenticator
         self.max_request_bytes = max_request_bytes
+        self.audit = audit  # AuditLog: failed logins (best effort)
 
     # -- helpers -----------------------------------------------------------------------
     @staticmethod
@@ -136,20 +139,36 @@ class CIMApp:
         start_response(status, headers)
         return [body]
 
-    def _authenticate(self, environ) -> tuple[bool, str | None]:
+    def _authenticate(self, environ) -> Login:
+        """The login of this request. Without authentication ([auth] mode = "none",
+        loopback only) every client is admin."""
         if self.auth is None:
-            return True, None
+            return Login(True, None, ADMIN)
         header = environ.get("HTTP_AUTHORIZATION", "")
+        if not header.strip():
+            return Login(False, None, reason="no credentials")
         if not header.lower().startswith("basic "):
-            return False, None
+            return Login(False, None, reason="not HTTP Basic credentials")
         try:
             decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
         except (ValueError, UnicodeDecodeError):
-            return False, None
+            return Login(False, None, reason="malformed Basic credentials")
         user, sep, password = decoded.partition(":")
         if not sep:
-            return False, None
-        return self.auth.check(user, password), user
+            return Login(False, None, reason="malformed Basic credentials")
+        return self.auth.authenticate(user, password, environ.get("REMOTE_ADDR", ""))
+
+    def _refuse_login(self, environ, login: Login) -> None:
+        client = environ.get("REMOTE_ADDR", "")
+        log.warning("401 for user %s from %s: %s", login.user or "-", client or "-", login.reason)
+        if self.audit is not None:
+            self.audit.best_effort(
+                user=login.user,
+                client=client,
+                action="login",
+                target=environ.get("PATH_INFO", ""),
+                outcome=f"refused: {login.reason}",
+            )
 
     # -- WSGI ----------------------------------------------------------------------------
     def __call__(self, environ, start_response) -> Iterable[bytes]:
@@ -184,8 +203,10 @@ class CIMApp:
             )
         if path.rstrip("/") not in ("/cimom", ""):
             return fail("404 Not Found", None, f"no CIM service at {path}; use /cimom")
-        ok, user = self._authenticate(environ)
-        if not ok:
+        login = self._authenticate(environ)
+        user = login.user
+        if not login.ok:
+            self._refuse_login(environ, login)
             return fail(
                 "401 Unauthorized",
                 None,
@@ -260,7 +281,9 @@ class CIMApp:
         # in the CIMStatusCode trailer; others get it materialised first.
         trailers = environ.get("vrmgmt.trailers")
         streaming = trailers is not None and "trailers" in environ.get("HTTP_TE", "").lower()
-        result = self.dispatcher.dispatch(req, user, streaming=streaming)
+        result = self.dispatcher.dispatch(
+            req, user, streaming=streaming, role=login.role, client=environ.get("REMOTE_ADDR")
+        )
         chunks = xw.response(
             req.message_id,
             result.method,

@@ -67,9 +67,11 @@ def build_server(config: Config, mof_dir: Path | None = None) -> Server:
     repo = ClassRepository(classes)
     inventory = Inventory.from_config(config.backends)
     audit = AuditLog(state / "audit.log")
-    env = ProviderEnv(inventory=inventory, config=config, audit=audit)
+    # Providers add detail records after a change; the dispatcher's records (written
+    # before the change, fail closed) are the authoritative ones.
+    env = ProviderEnv(inventory=inventory, config=config, audit=audit.best_effort)
     providers = ProviderTable(env)
-    dispatcher = Dispatcher(repo, providers)
+    dispatcher = Dispatcher(repo, providers, audit=audit)
     env.extras.update(namespaces=list(repo.namespaces), hostname=dispatcher.hostname)
     authenticator = None
     if config.auth_mode == "basic":
@@ -79,7 +81,7 @@ def build_server(config: Config, mof_dir: Path | None = None) -> Server:
         authenticator = Authenticator(config.users_path, config.default_role)
     else:
         log.warning('authentication is OFF ([auth] mode = "none")')
-    app = CIMApp(dispatcher, authenticator, config.server.max_request_bytes)
+    app = CIMApp(dispatcher, authenticator, config.server.max_request_bytes, audit=audit)
     listeners = []
     sc = config.server
     if sc.http_port:
