@@ -16,8 +16,6 @@ import urllib.parse
 from collections.abc import Iterable, Iterator
 
 import pywbem
-from cheroot import wsgi
-from cheroot.errors import MaxSizeExceeded
 
 from vrmgmt import __version__
 from vrmgmt.auth import Authenticator, Login
@@ -35,7 +33,7 @@ def _key_text(v) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, pywbem.CIMInstanceName):
-        return str(sorted((k.lower(), _key_text(x)) for k, x in v.keybindings.items()))
+        return str(sorted(((k or "").lower(), _key_text(x)) for k, x in v.keybindings.items()))
     return str(v)
 
 
@@ -58,35 +56,11 @@ def _check_object_header(obj: str, target, namespace: str) -> str | None:
         hdr = pywbem.CIMInstanceName.from_wbem_uri("/" + ns.strip("/") + ":" + rest)
     except (ValueError, TypeError) as exc:
         return f"CIMObject header {obj!r} is not a valid object path ({exc})"
-    want = {k.lower(): _key_text(v) for k, v in target.keybindings.items()}
-    got = {k.lower(): _key_text(v) for k, v in hdr.keybindings.items()}
+    want = {(k or "").lower(): _key_text(v) for k, v in target.keybindings.items()}
+    got = {(k or "").lower(): _key_text(v) for k, v in hdr.keybindings.items()}
     if want != got:
         return f"CIMObject header {obj!r} does not match the target path in the request"
     return None
-
-
-class TrailerGateway(wsgi.Gateway_10):
-    """cheroot WSGI gateway that can end a chunked response with HTTP trailers: the app
-    appends (name, value) pairs to environ["vrmgmt.trailers"] while streaming."""
-
-    def get_environ(self):
-        env = super().get_environ()
-        self._trailers: list[tuple[str, str]] = []
-        env["vrmgmt.trailers"] = self._trailers
-        env["vrmgmt.close_connection"] = self._close
-        return env
-
-    def _close(self) -> None:
-        """Close after this response instead of draining an unread request body."""
-        self.req.close_connection = True
-
-    def respond(self):
-        super().respond()
-        req = self.req
-        if self._trailers and req.chunked_write:
-            lines = "".join(f"{k}: {v}\r\n" for k, v in self._trailers).encode("latin-1")
-            req.conn.wfile.write(b"0\r\n" + lines + b"\r\n")
-            req.chunked_write = False  # cheroot must not write its own last-chunk
 
 
 class CIMApp:
@@ -238,8 +212,8 @@ class CIMApp:
             body = environ["wsgi.input"].read(length if length else self.max_request_bytes + 1)
         except TimeoutError:
             return fail("408 Request Timeout", None, "the request body did not arrive in time")
-        except (MaxSizeExceeded, OSError) as exc:  # cheroot's chunked reader: "Too Large"
-            if isinstance(exc, MaxSizeExceeded) or "too large" in str(exc).lower():
+        except OSError as exc:
+            if "too large" in str(exc).lower():
                 return fail(
                     "413 Payload Too Large",
                     None,

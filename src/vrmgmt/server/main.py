@@ -1,6 +1,6 @@
 """`vrmgmt serve`: assemble configuration, class repository, inventory, providers and the
-HTTP(S) listeners (cheroot, DSP0200 over HTTP on 5988 and HTTPS on 5989), and run until
-SIGINT/SIGTERM."""
+HTTP(S) listeners (server/http.py, DSP0200 over HTTP on 5988 and HTTPS on 5989), and run
+until SIGINT/SIGTERM."""
 
 from __future__ import annotations
 
@@ -8,13 +8,12 @@ import datetime
 import logging
 import os
 import signal
+import ssl
 import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-
-from cheroot import wsgi
 
 from vrmgmt import __version__
 from vrmgmt.audit import AuditLog
@@ -24,8 +23,9 @@ from vrmgmt.cim.provider import ProviderEnv
 from vrmgmt.config import Config, validate
 from vrmgmt.errors import ConfigError
 from vrmgmt.inventory import Inventory
-from vrmgmt.server.app import CIMApp, TrailerGateway
+from vrmgmt.server.app import CIMApp
 from vrmgmt.server.dispatcher import Dispatcher
+from vrmgmt.server.http import FrontEnd, Limits
 from vrmgmt.server.repository import ClassRepository, default_mof_dir, load_classes
 
 log = logging.getLogger(__name__)
@@ -38,24 +38,20 @@ class Server:
     inventory: Inventory
     providers: ProviderTable
     app: CIMApp
-    listeners: list[tuple[str, wsgi.Server]]
+    frontend: FrontEnd
 
     def start(self) -> None:
-        for name, srv in self.listeners:
-            srv.prepare()
-            t = threading.Thread(target=srv.serve, name=f"listener-{name}", daemon=True)
-            t.start()
-            host, port = srv.bind_addr[:2]
+        self.frontend.start()
+        for name, host, port in self.frontend.addresses():
             log.info("listening on %s://%s:%d/cimom", name, host, port)
 
     def stop(self) -> None:
-        for _, srv in self.listeners:
-            srv.stop()
+        self.frontend.stop()
         self.providers.cleanup()
         self.inventory.close()
 
     def ports(self) -> dict[str, int]:
-        return {name: srv.bind_addr[1] for name, srv in self.listeners}
+        return {name: port for name, _host, port in self.frontend.addresses()}
 
 
 def build_server(config: Config, mof_dir: Path | None = None) -> Server:
@@ -82,23 +78,31 @@ def build_server(config: Config, mof_dir: Path | None = None) -> Server:
     else:
         log.warning('authentication is OFF ([auth] mode = "none")')
     app = CIMApp(dispatcher, authenticator, config.server.max_request_bytes, audit=audit)
-    listeners = []
     sc = config.server
-    if sc.http_port:
-        listeners.append(
-            (
-                "http",
-                _wsgi_server(app, sc.http_bind, sc.http_port, sc.threads, sc.max_request_bytes),
-            )
-        )
-    if sc.https_port:
-        from cheroot.ssl.builtin import BuiltinSSLAdapter
-
+    frontend = FrontEnd(
+        app,
+        Limits(
+            header_timeout=sc.header_timeout,
+            body_timeout=sc.body_timeout,
+            idle_timeout=sc.idle_timeout,
+            max_connections=sc.max_connections,
+            max_connections_per_client=sc.max_connections_per_client,
+            max_request_bytes=sc.max_request_bytes,
+            threads=sc.threads,
+        ),
+    )
+    tls = None
+    if sc.https_port:  # before any socket listens: clients may connect at once
         cert, key = _certificate(config)
         check_certificate(cert, key)
-        srv = _wsgi_server(app, sc.https_bind, sc.https_port, sc.threads, sc.max_request_bytes)
-        srv.ssl_adapter = BuiltinSSLAdapter(str(cert), str(key))
-        listeners.append(("https", srv))
+        tls = tls_context(cert, key)
+    try:
+        if sc.http_port:
+            frontend.listen("http", sc.http_bind, sc.http_port, None)
+        if tls is not None:
+            frontend.listen("https", sc.https_bind, sc.https_port, tls)
+    except OSError as exc:
+        raise ConfigError(f"[server] {exc.strerror}") from None
     log.info(
         "vrmgmt %s ready to listen (%d classes, backends: %s) in %.2f s",
         __version__,
@@ -106,19 +110,18 @@ def build_server(config: Config, mof_dir: Path | None = None) -> Server:
         ", ".join(inventory.managers),
         time.monotonic() - t0,
     )
-    return Server(config, inventory, providers, app, listeners)
+    return Server(config, inventory, providers, app, frontend)
 
 
-def _wsgi_server(app, host: str, port: int, threads: int, max_request_bytes: int) -> wsgi.Server:
-    srv = wsgi.Server(
-        (host, port), app, numthreads=threads, server_name="vrmgmt", timeout=30, shutdown_timeout=2
-    )
-    # cheroot refuses bodies over the limit itself (before the app, and without reading
-    # them); the app repeats the check to answer with a clear message.
-    srv.max_request_body_size = max_request_bytes
-    srv.max_request_header_size = 64 * 1024
-    srv.gateway = TrailerGateway
-    return srv
+def tls_context(cert: Path, key: Path) -> ssl.SSLContext:
+    """TLS 1.2 and 1.3 only, forward-secret AEAD suites, no compression or
+    renegotiation."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.set_ciphers("ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20")
+    ctx.options |= ssl.OP_NO_COMPRESSION | ssl.OP_NO_RENEGOTIATION | ssl.OP_CIPHER_SERVER_PREFERENCE
+    ctx.load_cert_chain(str(cert), str(key))
+    return ctx
 
 
 def _certificate(config: Config) -> tuple[Path, Path]:
@@ -223,12 +226,9 @@ def run(config: Config) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     server.start()
-    ports = server.ports()
     print(
         f"vrmgmt {__version__} serving CIM-XML: "
-        + ", ".join(
-            f"{n}://{dict(server.listeners)[n].bind_addr[0]}:{p}/cimom" for n, p in ports.items()
-        ),
+        + ", ".join(f"{n}://{h}:{p}/cimom" for n, h, p in server.frontend.addresses()),
         flush=True,
     )
     stop.wait()
