@@ -3,6 +3,7 @@ backend (test:///default) with default authentication (generated admin password)
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -45,4 +46,9 @@ def test_readme_tour_runs(tmp_path):
     assert "EnabledState = 9;" in out  # the get between pause and resume
     assert out.count("RequestStateChange: 0") == 2  # wbemcli cm, both
     audit = (srv.state_dir / "audit.log").read_text().splitlines()
-    assert len(audit) == 4 and all('"user": "admin"' in line for line in audit)
+    assert all('"user": "admin"' in line for line in audit)
+    records = [json.loads(line) for line in audit]
+    # the 4 RequestStateChange calls: recorded before (fail closed) and after, with the
+    # client address
+    host_records = [r for r in records if r.get("client")]
+    assert [r["outcome"] for r in host_records] == ["attempted", "completed, return value 0"] * 4
