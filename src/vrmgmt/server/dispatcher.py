@@ -789,13 +789,24 @@ _DECIMAL = re.compile(r"[+-]?[0-9]+", re.ASCII)
 _REAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?|[+-]?INF|NaN", re.ASCII)
 
 
-_CHANGE_OPS = {"createinstance", "modifyinstance", "deleteinstance"}
+#: intrinsic operations that change nothing (DSP0200 §5.3); every other one (Create/
+#: Modify/DeleteInstance, and class/qualifier/property writes should they ever be
+#: implemented) needs roles.INSTANCE_CHANGE_ROLE and is audited
+_READ_OPS = {
+    "getclass", "enumerateclasses", "enumerateclassnames", "getinstance",
+    "enumerateinstances", "enumerateinstancenames", "associators", "associatornames",
+    "references", "referencenames", "getqualifier", "enumeratequalifiers", "execquery",
+    "getproperty", "openenumerateinstances", "openenumerateinstancepaths",
+    "openassociatorinstances", "openassociatorinstancepaths", "openreferenceinstances",
+    "openreferenceinstancepaths", "openqueryinstances", "pullinstanceswithpath",
+    "pullinstancepaths", "pullinstances", "closeenumeration", "enumerationcount",
+}  # fmt: skip
 
 
 def _needed_role(req: Request) -> str:
     """The role an operation needs (roles.py holds the table of methods)."""
     if req.kind == "imethod":
-        return roles.INSTANCE_CHANGE_ROLE if req.name.lower() in _CHANGE_OPS else roles.READER
+        return roles.READER if req.name.lower() in _READ_OPS else roles.INSTANCE_CHANGE_ROLE
     return roles.method_role(getattr(req.target, "classname", ""), req.name)
 
 
