@@ -24,6 +24,7 @@ tests/test_fuzz.py runs the same checks, driven by hypothesis, on fewer cases.
 from __future__ import annotations
 
 import argparse
+import base64
 import random
 import re
 import socket
@@ -184,13 +185,36 @@ def _read_reply(reader: _Reader, reply: Reply) -> None:
         reply.body = reader.rest(MAX_REPLY)
 
 
+#: Cases that send credentials other than the fuzz user's connect from this address:
+#: the server locks a (user, client address) pair after repeated wrong passwords
+#: (docs/security.md "Lockout policy"), which would otherwise lock the run's own valid
+#: requests (and every later case with the right password) out.
+WRONG_CREDENTIALS_SOURCE = "127.0.0.2"
+_AUTHORIZATION = re.compile(rb"\r\nauthorization:[ \t]*([^\r\n]*)", re.I)
+
+
+def _source(head: bytes, host: str) -> str | None:
+    if host not in ("127.0.0.1", "localhost"):
+        return None
+    m = _AUTHORIZATION.search(head)
+    if m is None:
+        return None
+    from support.server import PASSWORD, USER
+
+    good = b"Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode())
+    return None if m.group(1).strip() == good else WRONG_CREDENTIALS_SOURCE
+
+
 def exchange(port: int, case: Case, timeout: float = 10.0, host: str = "127.0.0.1") -> Reply:
     """Send one case on a new connection; read the reply (see Case.mode)."""
     reply = Reply()
     t0 = time.monotonic()
     deadline = t0 + timeout
+    source = _source(case.head, host)
     try:
-        sock = socket.create_connection((host, port), timeout=timeout)
+        sock = socket.create_connection(
+            (host, port), timeout=timeout, source_address=(source, 0) if source else None
+        )
     except OSError as exc:
         reply.error = f"connect: {exc}"
         return reply

@@ -30,7 +30,7 @@ def test_builtin_default():
     "data,fragment",
     [
         ({"server": {"http_bind": "0.0.0.0"}}, "plain HTTP may only listen on loopback"),
-        ({"server": {"http_port": 70000}}, "http_port must be a port number"),
+        ({"server": {"http_port": 70000}}, "http_port must be between 0 and 65535"),
         ({"server": {"colour": "blue"}}, "unknown key(s): colour"),
         ({"bogus": {}}, "unknown section(s): bogus"),
         ({"auth": {"mode": "maybe"}}, "mode must be 'basic' or 'none'"),

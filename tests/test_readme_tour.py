@@ -4,6 +4,7 @@ authentication (generated admin password): the first tour on the default backend
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -38,7 +39,12 @@ def test_readme_tour_runs(tmp_path):
     assert "EnabledState = 9;" in out  # the get between pause and resume
     assert out.count("RequestStateChange: 0") == 2  # wbemcli cm, both
     audit = (srv.state_dir / "audit.log").read_text().splitlines()
-    assert len(audit) == 4 and all('"user": "admin"' in line for line in audit)
+    assert all('"user": "admin"' in line for line in audit)
+    records = [json.loads(line) for line in audit]
+    # the 4 RequestStateChange calls: recorded before (fail closed) and after, with the
+    # client address
+    host_records = [r for r in records if r.get("client")]
+    assert [r["outcome"] for r in host_records] == ["attempted", "completed, return value 0"] * 4
 
 
 def _run_tour(srv: VrmServer, name: str, tmp_path, **subst) -> subprocess.CompletedProcess:

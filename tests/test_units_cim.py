@@ -256,7 +256,7 @@ def test_compiled_schema_is_cached_between_starts(tmp_path, monkeypatch):
     shutil.copytree(default_mof_dir(), mof)
     cache = tmp_path / "cache"
     first = repository.load_classes(mof, None, cache)
-    assert len(list(cache.glob("classes-*.pickle"))) == 1
+    assert len(list(cache.glob("classes-*.json"))) == 1
 
     def no_compile(*a, **k):
         raise AssertionError("compiled again although the cache is valid")

@@ -24,15 +24,18 @@ def _setup_logging(level: str) -> None:
 
 
 def _load(args):
-    from vrmgmt.config import load_config
+    from vrmgmt.config import load_config, validate
 
-    cfg = load_config(args.config)
+    cfg = load_config(args.config, check=False)
     if getattr(args, "port", None) is not None:
         cfg.server.http_port = args.port
     if getattr(args, "https_port", None) is not None:
         cfg.server.https_port = args.https_port
     if getattr(args, "state_dir", None):
         cfg.state_dir = Path(args.state_dir)
+    if getattr(args, "port", None) is not None or getattr(args, "https_port", None) is not None:
+        cfg.source += " (with command-line overrides)"
+    validate(cfg)  # once, after every override
     return cfg
 
 
@@ -58,8 +61,13 @@ def cmd_passwd(args) -> int:
     if len(password) < 8:
         print("vrmgmt passwd: use at least 8 characters", file=sys.stderr)
         return 1
-    set_password(cfg.users_path, args.user, password)
-    print(f"password of {args.user} set in {cfg.users_path}")
+    try:
+        set_password(cfg.users_path, args.user, password, args.role)
+    except ValueError as exc:
+        print(f"vrmgmt passwd: {exc}", file=sys.stderr)
+        return 1
+    role = f" (role {args.role})" if args.role else ""
+    print(f"password of {args.user} set in {cfg.users_path}{role}")
     return 0
 
 
@@ -133,6 +141,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--password-stdin",
         action="store_true",
         help="read the password from the first line of standard input",
+    )
+    pw.add_argument(
+        "--role",
+        choices=["reader", "operator", "admin"],
+        help="the user's role (default: keep the current one; new users get [auth] default_role)",
     )
     pw.set_defaults(func=cmd_passwd)
 

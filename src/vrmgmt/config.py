@@ -11,11 +11,17 @@ Example::
     certificate = "/etc/vrmgmt/server.pem"   # default: self-signed in the state dir
     private_key = "/etc/vrmgmt/server.key"
     max_request_bytes = 4194304
-    threads = 16
+    threads = 16                # worker threads (requests being processed at once)
+    header_timeout = 10         # seconds for a client to send its request headers
+    body_timeout = 30           # seconds for a client to send its request body
+    idle_timeout = 30           # seconds a keep-alive connection may stay idle
+    max_connections = 4096      # open client connections in total
+    max_connections_per_client = 64   # open connections per client address
 
     [auth]
-    mode = "basic"              # "basic" (users file) or "none"
+    mode = "basic"              # "basic" (users file) or "none" (loopback only)
     users_file = "/var/lib/vrmgmt/users"
+    default_role = "admin"      # role of users-file lines without a role column
 
     [paths]
     state_dir = "/var/lib/vrmgmt"
@@ -33,10 +39,16 @@ Example::
     host = "vcenter.example.com"
     credentials = "/etc/vrmgmt/vc.cred"     # TOML: username, password; mode 0600
     verify_tls = true
+
+Everything is checked once by `validate()`, after the command line has overridden the
+file: type and range of every [server] value, plain HTTP and `mode = "none"` on loopback
+only; the certificate and key are checked when the server loads them (errors name the
+file).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import stat
 import tomllib
@@ -75,6 +87,11 @@ class ServerConfig:
     private_key: str | None = None
     max_request_bytes: int = 4 * 1024 * 1024
     threads: int = 16
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    idle_timeout: float = 30.0
+    max_connections: int = 4096
+    max_connections_per_client: int = 64
 
 
 @dataclass
@@ -83,6 +100,7 @@ class Config:
     backends: list[BackendConfig] = field(default_factory=list)
     auth_mode: str = "basic"
     users_file: Path | None = None
+    default_role: str = "admin"
     state_dir: Path = field(default_factory=default_state_dir)
     schema_dir: Path | None = None
     allow_host_power: bool = False
@@ -103,7 +121,7 @@ _SERVER_KEYS = set(ServerConfig.__dataclass_fields__)
 _BACKEND_KEYS = {"id", "type", "timeout", "credentials"}
 
 
-def load_config(path: str | os.PathLike | None = None) -> Config:
+def load_config(path: str | os.PathLike | None = None, check: bool = True) -> Config:
     """Load the configuration named on the command line, else the system file, else
     the built-in default. Errors name the file and the offending key."""
     if path is None:
@@ -117,10 +135,31 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
         raise ConfigError(f"{path}: no such configuration file") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    return parse_config(data, str(path))
+    return parse_config(data, str(path), check)
 
 
-def parse_config(data: dict[str, Any], source: str = "<config>") -> Config:
+#: [server] key -> (accepted types, minimum, maximum); None: no bound
+_SERVER_RULES: dict[str, tuple[tuple[type, ...], float | None, float | None]] = {
+    "http_port": ((int,), 0, 65535),
+    "https_port": ((int,), 0, 65535),
+    "http_bind": ((str,), None, None),
+    "https_bind": ((str,), None, None),
+    "certificate": ((str,), None, None),
+    "private_key": ((str,), None, None),
+    "max_request_bytes": ((int,), 1024, 1 << 30),
+    "threads": ((int,), 1, 1024),
+    "header_timeout": ((int, float), 0.1, 3600),
+    "body_timeout": ((int, float), 0.1, 3600),
+    "idle_timeout": ((int, float), 0.1, 86400),
+    "max_connections": ((int,), 1, 1_000_000),
+    "max_connections_per_client": ((int,), 1, 1_000_000),
+}
+_AUTH_KEYS = {"mode", "users_file", "default_role"}
+
+
+def parse_config(data: dict[str, Any], source: str = "<config>", check: bool = True) -> Config:
+    """The configuration from parsed TOML; check=False leaves validate() to the caller
+    (the command line validates once, after its overrides)."""
     cfg = Config(source=source)
     unknown = set(data) - {"server", "auth", "paths", "backends", "host_control"}
     if unknown:
@@ -130,21 +169,14 @@ def parse_config(data: dict[str, Any], source: str = "<config>") -> Config:
     if bad:
         raise ConfigError(f"{source}: [server]: unknown key(s): {', '.join(sorted(bad))}")
     cfg.server = ServerConfig(**server)
-    for key in ("http_port", "https_port"):
-        port = getattr(cfg.server, key)
-        if not isinstance(port, int) or not 0 <= port <= 65535:
-            raise ConfigError(f"{source}: [server] {key} must be a port number, got {port!r}")
-    if cfg.server.http_port and cfg.server.http_bind not in LOOPBACK:
-        raise ConfigError(
-            f"{source}: [server] plain HTTP may only listen on loopback "
-            f"(http_bind={cfg.server.http_bind!r}); use https_port for remote clients"
-        )
     auth = data.get("auth", {})
+    bad = set(auth) - _AUTH_KEYS
+    if bad:
+        raise ConfigError(f"{source}: [auth]: unknown key(s): {', '.join(sorted(bad))}")
     cfg.auth_mode = auth.get("mode", "basic")
-    if cfg.auth_mode not in ("basic", "none"):
-        raise ConfigError(f"{source}: [auth] mode must be 'basic' or 'none'")
     if auth.get("users_file"):
         cfg.users_file = Path(auth["users_file"])
+    cfg.default_role = auth.get("default_role", "admin")
     paths = data.get("paths", {})
     if paths.get("state_dir"):
         cfg.state_dir = Path(paths["state_dir"])
@@ -158,7 +190,60 @@ def parse_config(data: dict[str, Any], source: str = "<config>") -> Config:
         seen: set[str] = set()
         for i, entry in enumerate(backends):
             cfg.backends.append(_backend(entry, i, source, seen))
+    if check:
+        validate(cfg)
     return cfg
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a bind address only accepts connections from this machine."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def validate(cfg: Config) -> None:
+    """Check the whole configuration, after the command line has overridden the file:
+    raise ConfigError naming the source and the offending value."""
+    from vrmgmt.roles import ROLES
+
+    src = cfg.source
+    sc = cfg.server
+    for key, (types, lo, hi) in _SERVER_RULES.items():
+        v = getattr(sc, key)
+        if v is None and key in ("certificate", "private_key"):
+            continue
+        if isinstance(v, bool) or not isinstance(v, types):
+            want = " or ".join("number" if t is float else t.__name__ for t in types)
+            raise ConfigError(f"{src}: [server] {key} must be of type {want}, got {v!r}")
+        if lo is not None and not lo <= v <= hi:
+            raise ConfigError(f"{src}: [server] {key} must be between {lo:g} and {hi:g}, got {v!r}")
+        if isinstance(v, str) and key.endswith("_bind") and not v.strip():
+            raise ConfigError(f"{src}: [server] {key} must not be empty")
+    if not sc.http_port and not sc.https_port:
+        raise ConfigError(f"{src}: [server] http_port and https_port are both 0: nothing to serve")
+    if sc.http_port and not is_loopback(sc.http_bind):
+        raise ConfigError(
+            f"{src}: plain HTTP may only listen on loopback (http_bind={sc.http_bind!r}, "
+            f"http_port={sc.http_port}); use https_port for remote clients"
+        )
+    if bool(sc.certificate) != bool(sc.private_key):
+        raise ConfigError(f"{src}: [server] certificate and private_key must be given together")
+    if cfg.auth_mode not in ("basic", "none"):
+        raise ConfigError(f"{src}: [auth] mode must be 'basic' or 'none', got {cfg.auth_mode!r}")
+    if cfg.auth_mode == "none" and sc.https_port and not is_loopback(sc.https_bind):
+        raise ConfigError(
+            f'{src}: [auth] mode = "none" is only allowed on loopback, but HTTPS listens on '
+            f'{sc.https_bind!r}; use mode = "basic" or https_bind = "127.0.0.1"'
+        )
+    if cfg.default_role not in ROLES:
+        raise ConfigError(
+            f"{src}: [auth] default_role must be one of {', '.join(ROLES)}, "
+            f"got {cfg.default_role!r}"
+        )
 
 
 def _backend(entry: dict[str, Any], index: int, source: str, seen: set[str]) -> BackendConfig:

@@ -1,10 +1,14 @@
-"""The configured backends as one inventory: parallel fan-out with per-backend
-timeouts, health tracking, and VM-UUID -> backend lookup.
+"""The configured backends as one inventory: per-backend bounded call pools and
+timeouts, down-marking with background reconnect, parallel fan-out, and VM-UUID ->
+backend lookup.
 
-A slow, hung or unreachable backend never blocks the others beyond its own timeout:
-its VMs are left out, its host is reported with HostStatus.LOST_COMMUNICATION, and the
-result names it. While a call to a backend is still hanging, further calls to it fail
-fast instead of piling up threads.
+Each backend has its own small pool of call threads (a hung backend can exhaust only
+its own) and its own timeout. A call that times out marks the backend down: from then
+on calls to it fail at once (BackendUnavailable, no waiting) and its host is answered
+from its last known state with HostStatus.LOST_COMMUNICATION, while a background probe
+(Manager.host() in a thread of its own, every PROBE_INTERVAL seconds) reconnects it and
+clears the mark. Enumerations ask all live backends in parallel and wait for the
+slowest of them at most, never for the sum of their timeouts.
 """
 
 from __future__ import annotations
@@ -26,6 +30,13 @@ from vrmgmt.model import Host, HostStatus, PowerAction, VirtualMachine, VMChange
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+#: call threads per backend (calls beyond this wait in the backend's queue)
+WORKERS_PER_BACKEND = 8
+#: calls queued or running per backend at most; more fail at once ("busy")
+MAX_PENDING_PER_BACKEND = 256
+#: seconds between reconnect probes of a backend that is down
+PROBE_INTERVAL = 2.0
+
 
 @dataclass
 class FanOut:
@@ -35,6 +46,32 @@ class FanOut:
     failures: dict[str, str] = field(default_factory=dict)
 
 
+class _Backend:
+    """One backend's pool, health and last known state."""
+
+    def __init__(self, mgr: Manager):
+        self.mgr = mgr
+        self.pool = self._new_pool()
+        self.pending = 0  # calls queued or running in pool
+        self.down = ""  # why the backend is down; "" = up
+        self.last_failure = ""  # the last failure reported (health())
+        self.probing = False
+        self.lock = threading.Lock()
+
+    def _new_pool(self) -> ThreadPoolExecutor:
+        return ThreadPoolExecutor(
+            max_workers=WORKERS_PER_BACKEND, thread_name_prefix=f"backend-{self.mgr.backend_id}"
+        )
+
+    def renew_pool(self) -> None:
+        """A fresh pool after a hang: calls stuck in the old one cannot delay new ones
+        (the old threads end when their calls do)."""
+        old, self.pool = self.pool, self._new_pool()
+        with self.lock:
+            self.pending = 0
+        old.shutdown(wait=False, cancel_futures=True)
+
+
 class Inventory:
     def __init__(self, managers: Iterable[Manager]):
         self.managers: dict[str, Manager] = {}
@@ -42,27 +79,26 @@ class Inventory:
             if m.backend_id in self.managers:
                 raise VrmError(f"duplicate backend id {m.backend_id!r}")
             self.managers[m.backend_id] = m
-        self._pool = ThreadPoolExecutor(
-            max_workers=max(16, 4 * len(self.managers)), thread_name_prefix="backend"
-        )
-        # backend id -> {future: start time} of calls not finished yet
-        self._inflight: dict[str, dict[Future, float]] = {}
-        self._lock = threading.RLock()  # _done may run inside _submit
+        self._backends = {bid: _Backend(m) for bid, m in self.managers.items()}
+        self._lock = threading.RLock()
         self._vm_backend: dict[str, str] = {}  # uuid -> backend id
         self._last_host: dict[str, Host] = {}
-        self._health: dict[str, str] = {}  # backend id -> last failure ("" = healthy)
+        self._closed = threading.Event()
+        self.probe_interval = PROBE_INTERVAL
 
     @classmethod
     def from_config(cls, backends: Iterable[BackendConfig]) -> Inventory:
         return cls(create_manager(b.id, b.type, timeout=b.timeout, **b.options) for b in backends)
 
     def close(self) -> None:
+        self._closed.set()
         for m in self.managers.values():
             try:
                 m.close()
             except Exception:  # noqa: BLE001 - closing must not fail shutdown
                 log.exception("closing backend %s", m.backend_id)
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        for b in self._backends.values():
+            b.pool.shutdown(wait=False, cancel_futures=True)
 
     def manager(self, backend_id: str) -> Manager:
         try:
@@ -72,81 +108,146 @@ class Inventory:
 
     # -- calls with timeouts -------------------------------------------------------
     def call(self, backend_id: str, fn: Callable[[Manager], T]) -> T:
-        """Run fn(manager) bounded by the backend's timeout."""
-        mgr = self.manager(backend_id)
-        fut = self._submit(mgr, fn)
+        """Run fn(manager) in the backend's pool, bounded by its timeout; at once
+        BackendUnavailable if the backend is marked down."""
+        self.manager(backend_id)
+        b = self._backends[backend_id]
+        fut = self._submit(b, fn)
+        return self._result(b, fut, time.monotonic() + b.mgr.timeout)
+
+    def _result(self, b: _Backend, fut: Future, deadline: float):
+        bid = b.mgr.backend_id
         try:
-            value = fut.result(timeout=mgr.timeout)
+            value = fut.result(timeout=max(0.0, deadline - time.monotonic()))
         except FutureTimeout:
-            self._mark(backend_id, f"no answer within {mgr.timeout:g} s")
-            raise BackendUnavailable(backend_id, f"no answer within {mgr.timeout:g} s") from None
+            why = f"no answer within {b.mgr.timeout:g} s"
+            self._set_down(b, why)
+            raise BackendUnavailable(bid, why) from None
         except BackendUnavailable as exc:
-            self._mark(backend_id, exc.detail)
+            self._set_down(b, exc.detail)
             raise
-        self._mark(backend_id, "")
+        self._mark(bid, "")
         return value
 
     def fan_out(self, fn: Callable[[Manager], T]) -> FanOut:
-        """Run fn on every backend in parallel; wait at most each backend's timeout."""
-        futures = {}
+        """Run fn on every live backend in parallel; wait for each at most its timeout
+        from the common start (so for the slowest one at most, not for the sum)."""
+        futures: dict[str, tuple[_Backend, Future, float]] = {}
         out = FanOut()
-        for bid, mgr in self.managers.items():
+        start = time.monotonic()
+        for bid, b in self._backends.items():
             try:
-                futures[bid] = self._submit(mgr, fn)
+                futures[bid] = (b, self._submit(b, fn), start + b.mgr.timeout)
             except BackendUnavailable as exc:
                 out.failures[bid] = exc.detail
-        for bid, fut in futures.items():
-            mgr = self.managers[bid]
+        for bid, (b, fut, deadline) in futures.items():
             try:
-                out.results[bid] = fut.result(timeout=mgr.timeout)
-                self._mark(bid, "")
-            except FutureTimeout:
-                out.failures[bid] = f"no answer within {mgr.timeout:g} s"
+                out.results[bid] = self._result(b, fut, deadline)
             except BackendUnavailable as exc:
                 out.failures[bid] = exc.detail
             except VrmError as exc:
                 out.failures[bid] = str(exc)
+                self._mark(bid, str(exc))
             except Exception as exc:  # noqa: BLE001 - one backend's bug must not fail all
                 log.exception("backend %s failed", bid)
                 out.failures[bid] = f"{type(exc).__name__}: {exc}"
-        for bid, why in out.failures.items():
-            self._mark(bid, why)
+                self._mark(bid, out.failures[bid])
         return out
 
-    def _submit(self, mgr: Manager, fn: Callable[[Manager], T]) -> Future:
-        """Start fn(mgr) in the pool. Calls to one backend run concurrently; but while
-        one of them has been running longer than the backend's timeout (the backend
-        hangs), new calls fail fast instead of piling up threads behind it."""
-        now = time.monotonic()
-        with self._lock:
-            running = self._inflight.setdefault(mgr.backend_id, {})
-            for fut, started in list(running.items()):
-                if fut.done():
-                    del running[fut]
-                elif now - started > mgr.timeout:
-                    raise BackendUnavailable(
-                        mgr.backend_id,
-                        f"a request has been unanswered for {now - started:.0f} s",
-                    )
-            fut = self._pool.submit(fn, mgr)
-            running[fut] = now
-            fut.add_done_callback(lambda f, r=running: self._done(r, f))
+    def _submit(self, b: _Backend, fn: Callable[[Manager], T]) -> Future:
+        bid = b.mgr.backend_id
+        if b.down:
+            raise BackendUnavailable(bid, f"{b.down} (marked down; reconnecting)")
+        with b.lock:
+            if b.pending >= MAX_PENDING_PER_BACKEND:
+                raise BackendUnavailable(bid, f"busy: {b.pending} calls in progress")
+            b.pending += 1
+        try:
+            fut = b.pool.submit(fn, b.mgr)
+        except RuntimeError:  # the pool was renewed or shut down meanwhile
+            with b.lock:
+                b.pending -= 1
+            raise BackendUnavailable(bid, "shutting down") from None
+        pool = b.pool
+        fut.add_done_callback(lambda _f, p=pool: self._done(b, p))
         return fut
 
-    def _done(self, running: dict[Future, float], fut: Future) -> None:
+    @staticmethod
+    def _done(b: _Backend, pool: ThreadPoolExecutor) -> None:
+        if pool is b.pool:
+            with b.lock:
+                b.pending = max(0, b.pending - 1)
+
+    # -- health: down-marking and background reconnect -----------------------------
+    def _set_down(self, b: _Backend, why: str) -> None:
+        self._mark(b.mgr.backend_id, why)
         with self._lock:
-            running.pop(fut, None)
+            if b.down:
+                b.down = why if why else b.down
+                return
+            b.down = why
+            if not b.probing and not self._closed.is_set():
+                b.probing = True
+                threading.Thread(
+                    target=self._probe_loop,
+                    args=(b,),
+                    name=f"probe-{b.mgr.backend_id}",
+                    daemon=True,
+                ).start()
+
+    def _probe_loop(self, b: _Backend) -> None:
+        """Until the backend answers Manager.host() within its timeout again. Each probe
+        runs in a thread of its own; a probe that hangs is waited for, never stacked."""
+        bid = b.mgr.backend_id
+        try:
+            while not self._closed.wait(self.probe_interval):
+                fut: Future = Future()
+
+                def probe(f=fut) -> None:
+                    try:
+                        f.set_result(b.mgr.host())
+                    except BaseException as exc:  # noqa: BLE001 - reported below
+                        f.set_exception(exc)
+
+                t = threading.Thread(target=probe, name=f"probe-call-{bid}", daemon=True)
+                t.start()
+                try:
+                    host = fut.result(timeout=b.mgr.timeout)
+                except FutureTimeout:
+                    self._mark(bid, f"no answer within {b.mgr.timeout:g} s")
+                    while t.is_alive() and not self._closed.wait(self.probe_interval):
+                        pass
+                    continue
+                except Exception as exc:  # noqa: BLE001 - still down
+                    detail = exc.detail if isinstance(exc, BackendUnavailable) else str(exc)
+                    self._mark(bid, detail)
+                    continue
+                host.backend_type = b.mgr.kind
+                self._last_host[bid] = host
+                b.renew_pool()
+                with self._lock:
+                    b.down = ""
+                self._mark(bid, "")
+                return
+        finally:
+            with self._lock:
+                b.probing = False
 
     def _mark(self, backend_id: str, failure: str) -> None:
-        before = self._health.get(backend_id)
-        self._health[backend_id] = failure
+        b = self._backends[backend_id]
+        before = b.last_failure
+        b.last_failure = failure
         if failure and before != failure:
             log.warning("backend %s unavailable: %s", backend_id, failure)
         elif not failure and before:
             log.info("backend %s is back", backend_id)
 
     def health(self) -> dict[str, str]:
-        return dict(self._health)
+        """backend id -> why it is unavailable ("" = healthy)."""
+        return {bid: b.down or b.last_failure for bid, b in self._backends.items()}
+
+    def is_down(self, backend_id: str) -> bool:
+        return bool(self._backends[backend_id].down)
 
     # -- domain queries ----------------------------------------------------------
     def hosts(self) -> list[Host]:
@@ -201,11 +302,19 @@ class Inventory:
         return vms, res.failures
 
     def iter_vms(self) -> Iterator[VirtualMachine]:
-        """All VMs, streamed backend by backend: each backend's listing is bounded by
-        its timeout; unreachable backends are skipped (and marked, as in list_vms)."""
-        for bid in self.managers:
+        """All VMs, streamed backend by backend. The listings of all backends start in
+        parallel (each bounded by its timeout, so the wait is that of the slowest);
+        unreachable backends are skipped (and marked, as in list_vms)."""
+        start = time.monotonic()
+        started: list[tuple[str, _Backend, Future | None]] = []
+        for bid, b in self._backends.items():
             try:
-                it = self.call(bid, lambda m: m.iter_vms())
+                started.append((bid, b, self._submit(b, lambda m: m.iter_vms())))
+            except BackendUnavailable as exc:
+                log.warning("backend %s left out of the enumeration: %s", bid, exc)
+        for bid, b, fut in started:
+            try:
+                it = self._result(b, fut, start + b.mgr.timeout)
             except VrmError as exc:
                 log.warning("backend %s left out of the enumeration: %s", bid, exc)
                 continue

@@ -67,6 +67,9 @@ class ProviderContext:
     #: the host streams this result in batches (pull operations): providers should
     #: produce it lazily and not cache it
     bulk: bool = False
+    #: the caller's role (vrmgmt.roles: reader/operator/admin), set by the host per
+    #: request; None when the host has no roles
+    role: str | None = None
 
     def get_instance(
         self, path: pywbem.CIMInstanceName, property_list: Iterable[str] | None = None

@@ -15,11 +15,11 @@ import time
 import urllib.parse
 from collections.abc import Iterable, Iterator
 
-from cheroot import wsgi
-from cheroot.errors import MaxSizeExceeded
+import pywbem
 
 from vrmgmt import __version__
-from vrmgmt.auth import Authenticator
+from vrmgmt.auth import Authenticator, Login
+from vrmgmt.roles import ADMIN
 from vrmgmt.server import cimxml_writer as xw
 from vrmgmt.server.cimxml_request import RequestError, parse_request
 from vrmgmt.server.dispatcher import Dispatcher
@@ -29,28 +29,38 @@ _MAN_NS = re.compile(r"mapping\.http#;\s*ns=(\d+)", re.I)
 SERVER_HEADER = f"vrmgmt/{__version__}"
 
 
-class TrailerGateway(wsgi.Gateway_10):
-    """cheroot WSGI gateway that can end a chunked response with HTTP trailers: the app
-    appends (name, value) pairs to environ["vrmgmt.trailers"] while streaming."""
+def _key_text(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, pywbem.CIMInstanceName):
+        return str(sorted(((k or "").lower(), _key_text(x)) for k, x in v.keybindings.items()))
+    return str(v)
 
-    def get_environ(self):
-        env = super().get_environ()
-        self._trailers: list[tuple[str, str]] = []
-        env["vrmgmt.trailers"] = self._trailers
-        env["vrmgmt.close_connection"] = self._close
-        return env
 
-    def _close(self) -> None:
-        """Close after this response instead of draining an unread request body."""
-        self.req.close_connection = True
-
-    def respond(self):
-        super().respond()
-        req = self.req
-        if self._trailers and req.chunked_write:
-            lines = "".join(f"{k}: {v}\r\n" for k, v in self._trailers).encode("latin-1")
-            req.conn.wfile.write(b"0\r\n" + lines + b"\r\n")
-            req.chunked_write = False  # cheroot must not write its own last-chunk
+def _check_object_header(obj: str, target, namespace: str) -> str | None:
+    """DSP0200 §7.3.1.4: the CIMObject header of a method call is the object path of the
+    target (namespace:class[.keys]); it must name the same object as the body."""
+    ns, sep, rest = obj.partition(":")
+    if not sep or not rest:
+        return f"CIMObject header {obj!r} is not an object path (namespace:class[.keys])"
+    if ns.strip("/").lower() != namespace.strip("/").lower():
+        return f"CIMObject header {obj!r} does not match the namespace {namespace!r}"
+    cls = rest.split(".", 1)[0]
+    if cls.lower() != target.classname.lower():
+        return f"CIMObject header {obj!r} does not match the class {target.classname!r}"
+    if not isinstance(target, pywbem.CIMInstanceName):
+        return None if "." not in rest else f"CIMObject header {obj!r} names an instance"
+    if "." not in rest:
+        return f"CIMObject header {obj!r} names a class, the request an instance"
+    try:
+        hdr = pywbem.CIMInstanceName.from_wbem_uri("/" + ns.strip("/") + ":" + rest)
+    except (ValueError, TypeError) as exc:
+        return f"CIMObject header {obj!r} is not a valid object path ({exc})"
+    want = {(k or "").lower(): _key_text(v) for k, v in target.keybindings.items()}
+    got = {(k or "").lower(): _key_text(v) for k, v in hdr.keybindings.items()}
+    if want != got:
+        return f"CIMObject header {obj!r} does not match the target path in the request"
+    return None
 
 
 class CIMApp:
@@ -59,10 +69,12 @@ class CIMApp:
         dispatcher: Dispatcher,
         authenticator: Authenticator | None,
         max_request_bytes: int = 4 * 1024 * 1024,
+        audit=None,
     ):
         self.dispatcher = dispatcher
         self.auth = authenticator
         self.max_request_bytes = max_request_bytes
+        self.audit = audit  # AuditLog: failed logins (best effort)
 
     # -- helpers -----------------------------------------------------------------------
     @staticmethod
@@ -101,20 +113,36 @@ class CIMApp:
         start_response(status, headers)
         return [body]
 
-    def _authenticate(self, environ) -> tuple[bool, str | None]:
+    def _authenticate(self, environ) -> Login:
+        """The login of this request. Without authentication ([auth] mode = "none",
+        loopback only) every client is admin."""
         if self.auth is None:
-            return True, None
+            return Login(True, None, ADMIN)
         header = environ.get("HTTP_AUTHORIZATION", "")
+        if not header.strip():
+            return Login(False, None, reason="no credentials")
         if not header.lower().startswith("basic "):
-            return False, None
+            return Login(False, None, reason="not HTTP Basic credentials")
         try:
             decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
         except (ValueError, UnicodeDecodeError):
-            return False, None
+            return Login(False, None, reason="malformed Basic credentials")
         user, sep, password = decoded.partition(":")
         if not sep:
-            return False, None
-        return self.auth.check(user, password), user
+            return Login(False, None, reason="malformed Basic credentials")
+        return self.auth.authenticate(user, password, environ.get("REMOTE_ADDR", ""))
+
+    def _refuse_login(self, environ, login: Login) -> None:
+        client = environ.get("REMOTE_ADDR", "")
+        log.warning("401 for user %s from %s: %s", login.user or "-", client or "-", login.reason)
+        if self.audit is not None:
+            self.audit.best_effort(
+                user=login.user,
+                client=client,
+                action="login",
+                target=environ.get("PATH_INFO", ""),
+                outcome=f"refused: {login.reason}",
+            )
 
     # -- WSGI ----------------------------------------------------------------------------
     def __call__(self, environ, start_response) -> Iterable[bytes]:
@@ -149,8 +177,10 @@ class CIMApp:
             )
         if path.rstrip("/") not in ("/cimom", ""):
             return fail("404 Not Found", None, f"no CIM service at {path}; use /cimom")
-        ok, user = self._authenticate(environ)
-        if not ok:
+        login = self._authenticate(environ)
+        user = login.user
+        if not login.ok:
+            self._refuse_login(environ, login)
             return fail(
                 "401 Unauthorized",
                 None,
@@ -182,8 +212,8 @@ class CIMApp:
             body = environ["wsgi.input"].read(length if length else self.max_request_bytes + 1)
         except TimeoutError:
             return fail("408 Request Timeout", None, "the request body did not arrive in time")
-        except (MaxSizeExceeded, OSError) as exc:  # cheroot's chunked reader: "Too Large"
-            if isinstance(exc, MaxSizeExceeded) or "too large" in str(exc).lower():
+        except OSError as exc:
+            if "too large" in str(exc).lower():
                 return fail(
                     "413 Payload Too Large",
                     None,
@@ -225,7 +255,9 @@ class CIMApp:
         # in the CIMStatusCode trailer; others get it materialised first.
         trailers = environ.get("vrmgmt.trailers")
         streaming = trailers is not None and "trailers" in environ.get("HTTP_TE", "").lower()
-        result = self.dispatcher.dispatch(req, user, streaming=streaming)
+        result = self.dispatcher.dispatch(
+            req, user, streaming=streaming, role=login.role, client=environ.get("REMOTE_ADDR")
+        )
         chunks = xw.response(
             req.message_id,
             result.method,
@@ -249,9 +281,11 @@ class CIMApp:
         if cim_object is None:
             return "CIMObject header is missing"
         obj = urllib.parse.unquote(cim_object).strip()
-        if req.kind == "imethod" and obj.strip("/").lower() != req.namespace.strip("/").lower():
-            return f"CIMObject header {obj!r} does not match the namespace {req.namespace!r}"
-        return None
+        if req.kind == "imethod":
+            if obj.strip("/").lower() != req.namespace.strip("/").lower():
+                return f"CIMObject header {obj!r} does not match the namespace {req.namespace!r}"
+            return None
+        return _check_object_header(obj, req.target, req.namespace)
 
     def _stream(
         self, start_response, chunks: Iterator[bytes], req, result, t0, trailers: list | None = None

@@ -19,6 +19,9 @@ from lxml import etree
 from pywbem import _tupleparse
 
 MAX_REFERENCE_DEPTH = 4  # VALUE.REFERENCE inside key bindings inside VALUE.REFERENCE …
+#: CIM-XML elements have at most 7 attributes (DSP0201 PROPERTY); pywbem checks the
+#: attributes of an element in time quadratic in their number, so more are refused.
+MAX_ATTRIBUTES = 32
 _XML_DECL_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*\bencoding\s*=\s*["']([^"']+)["']""")
 
 
@@ -79,6 +82,8 @@ class Request:
     target: Any = None
     #: extrinsic: PARAMVALUE name -> (PARAMTYPE or None, raw value)
     method_params: dict[str, tuple[str | None, Any]] = field(default_factory=dict)
+    #: parameter names given more than once (the dispatcher refuses the request)
+    duplicates: list[str] = field(default_factory=list)
 
 
 def _to_tupletree(elem: etree._Element, ref_depth: int = 0) -> tuple:
@@ -90,18 +95,25 @@ def _to_tupletree(elem: etree._Element, ref_depth: int = 0) -> tuple:
             raise RequestError(
                 400, "request-not-valid", f"references nested deeper than {MAX_REFERENCE_DEPTH}"
             )
+    if len(elem.attrib) > MAX_ATTRIBUTES:
+        raise RequestError(
+            400,
+            "request-not-valid",
+            f"element {elem.tag} has {len(elem.attrib)} attributes (at most {MAX_ATTRIBUTES})",
+        )
     children: list = []
-    if elem.text:
-        children.append(elem.text)
+    text: list[str] = [elem.text] if elem.text else []  # joined once: linear, not quadratic
     for child in elem:
         if not isinstance(child.tag, str):  # entity reference or other non-element
             raise RequestError(400, "request-not-well-formed", "entity references are refused")
+        if text:
+            children.append("".join(text))
+            text = []
         children.append(_to_tupletree(child, ref_depth))
         if child.tail:
-            if children and isinstance(children[-1], str):
-                children[-1] += child.tail
-            else:
-                children.append(child.tail)
+            text.append(child.tail)
+    if text:
+        children.append("".join(text))
     return (elem.tag, dict(elem.attrib), children)
 
 
@@ -165,6 +177,7 @@ def parse_request(body: bytes) -> Request:
             message_id=msg_id,
             protocol_version=proto,
             params={k: v for k, v in params},
+            duplicates=_duplicates(k for k, _ in params),
         )
     _, attrs, target, params = call
     mparams = {}
@@ -172,6 +185,7 @@ def parse_request(body: bytes) -> Request:
         pname, ptype, value = p
         mparams[pname] = (ptype, value)
     return Request(
+        duplicates=_duplicates(p[0] for p in params),
         kind="method",
         name=attrs["NAME"],
         namespace=target.namespace or "",
@@ -180,6 +194,18 @@ def parse_request(body: bytes) -> Request:
         target=target,
         method_params=mparams,
     )
+
+
+def _duplicates(names) -> list[str]:
+    """Names that occur more than once (case-insensitive, DSP0004 §6)."""
+    seen: set[str] = set()
+    dups = []
+    for n in names:
+        low = n.lower()
+        if low in seen and n not in dups:
+            dups.append(n)
+        seen.add(low)
+    return dups
 
 
 def _first_line(exc: Exception) -> str:

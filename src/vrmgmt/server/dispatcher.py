@@ -7,6 +7,7 @@ IncludeQualifiers, IncludeClassOrigin, LocalOnly for classes) and DSP0004 status
 from __future__ import annotations
 
 import logging
+import re
 import socket
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -15,6 +16,8 @@ from typing import Any
 import pywbem
 from pywbem import CIMClassName, CIMError, CIMInstance, CIMInstanceName
 
+from vrmgmt import roles
+from vrmgmt.audit import AuditError
 from vrmgmt.cim import paths as cim_paths
 from vrmgmt.cim.errors import describe, to_cim_error
 from vrmgmt.cim.loader import ProviderTable
@@ -49,10 +52,16 @@ class OpContext(ProviderContext):
 
 class Dispatcher(QueryOperations):
     def __init__(
-        self, repo: ClassRepository, providers: ProviderTable, hostname: str | None = None
+        self,
+        repo: ClassRepository,
+        providers: ProviderTable,
+        hostname: str | None = None,
+        audit: Any = None,
     ):
         self.repo = repo
         self.providers = providers
+        #: AuditLog (or None: nothing recorded); raises AuditError if it cannot write
+        self.audit = audit
         self.hostname = hostname or socket.gethostname()
         self.enum_contexts = EnumContextStore()
         self._intrinsic = {
@@ -98,13 +107,79 @@ class Dispatcher(QueryOperations):
         }
 
     # -- entry point ---------------------------------------------------------------
-    def dispatch(self, req: Request, user: str | None, streaming: bool = False) -> Result:
-        """Run one operation. streaming=True lets provider output flow into the response
+    def dispatch(
+        self,
+        req: Request,
+        user: str | None,
+        streaming: bool = False,
+        role: str | None = None,
+        client: str | None = None,
+    ) -> Result:
+        """Run one operation for user with role (None: no role, nothing allowed) from
+        client (address). streaming=True lets provider output flow into the response
         lazily (the client accepted a CIMStatusCode trailer for late errors)."""
+        needed = _needed_role(req)
+        if needed != roles.READER:  # a change attempt: checked, audited, fail closed
+            return self._dispatch_change(req, user, streaming, role, client, needed)
+        if not roles.allows(role, needed):
+            return Result(req.name, req.kind == "imethod", error=_denied(req, user, role, needed))
+        return self._dispatch(req, user, streaming, role)
+
+    # -- roles and audit (issue 14): kept apart from the operations -------------------
+    def _dispatch_change(self, req, user, streaming, role, client, needed) -> Result:
+        intrinsic = req.kind == "imethod"
+        rec = {
+            "user": user,
+            "client": client,
+            "action": req.name,
+            "target": _audit_target(req),
+            "params": req.params if intrinsic else req.method_params,
+        }
+        if not roles.allows(role, needed):
+            err = _denied(req, user, role, needed)
+            self._record(rec, f"refused: {err.status_description}", required=False)
+            return Result(req.name, intrinsic, error=err)
+        try:
+            self._record(rec, "attempted", required=True)
+        except AuditError:
+            return Result(
+                req.name,
+                intrinsic,
+                error=CIMError(
+                    pywbem.CIM_ERR_FAILED,
+                    "the operation was not performed: it could not be audited (see the server log)",
+                ),
+            )
+        result = self._dispatch(req, user, streaming, role)
+        if result.error is not None:
+            e = result.error
+            outcome = f"failed: {e.status_code_name} ({e.status_code}): {e.status_description}"
+        else:
+            rv = getattr(result.body, "return_value", None)
+            outcome = "completed" if rv is None else f"completed, return value {rv}"
+        self._record(rec, outcome, required=False)
+        return result
+
+    def _record(self, rec: dict, outcome: str, required: bool) -> None:
+        if self.audit is None:
+            return
+        try:
+            self.audit(outcome=outcome, **rec)
+        except AuditError:
+            if required:
+                raise
+
+    def _dispatch(self, req: Request, user: str | None, streaming: bool, role) -> Result:
         intrinsic = req.kind == "imethod"
         try:
+            if req.duplicates:  # DSP0200 §5.3.1: each parameter at most once
+                raise CIMError(
+                    pywbem.CIM_ERR_INVALID_PARAMETER,
+                    f"parameter {req.duplicates[0]} is given more than once",
+                )
             ns = self.repo.canonical_namespace(req.namespace)
             ctx = self._context(ns, user)
+            ctx.role = role
             ctx.streaming = streaming
             # Pull operations stream large results in batches: providers read lazily
             # and nothing is cached for them.
@@ -653,6 +728,7 @@ class Dispatcher(QueryOperations):
                     else:
                         w.value(value, ptype or "string")
 
+        body.return_value = ret  # for the audit record
         return body
 
     def _typed_params(self, method: pywbem.CIMMethod, raw: dict) -> dict[str, Any]:
@@ -707,17 +783,70 @@ def _scalar(decl: pywbem.CIMParameter, v: Any) -> Any:
     if decl.embedded_object or isinstance(v, CIMInstance | pywbem.CIMClass):
         return v
     if isinstance(v, str):
-        v = v.strip() if decl.type not in ("string", "char16") else v
+        v = v.strip(" \t\r\n") if decl.type not in ("string", "char16") else v
         if decl.type == "boolean":
             low = v.lower()
             if low not in ("true", "false"):
                 raise ValueError("expected TRUE or FALSE")
             return low == "true"
         if decl.type in ("real32", "real64"):
+            if not _REAL.fullmatch(v):
+                raise ValueError("not an ASCII real number (DSP0201)")
             return pywbem.cimvalue(float(v), decl.type)
         if decl.type.startswith(("uint", "sint")):
-            return pywbem.cimvalue(int(v, 0) if v.lower().startswith("0x") else int(v), decl.type)
+            if not _DECIMAL.fullmatch(v):
+                raise ValueError("integers are ASCII decimal digits (DSP0201)")
+            return pywbem.cimvalue(int(v), decl.type)
     return pywbem.cimvalue(v, decl.type)
+
+
+# DSP0201 §3.2.x value formats: integers in decimal, reals as XML Schema float/double;
+# Python's int()/float() would also take "1_0", non-ASCII digits and hex.
+_DECIMAL = re.compile(r"[+-]?[0-9]+", re.ASCII)
+_REAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?|[+-]?INF|NaN", re.ASCII)
+
+
+#: intrinsic operations that change nothing (DSP0200 §5.3); every other one (Create/
+#: Modify/DeleteInstance, and class/qualifier/property writes should they ever be
+#: implemented) needs roles.INSTANCE_CHANGE_ROLE and is audited
+_READ_OPS = {
+    "getclass", "enumerateclasses", "enumerateclassnames", "getinstance",
+    "enumerateinstances", "enumerateinstancenames", "associators", "associatornames",
+    "references", "referencenames", "getqualifier", "enumeratequalifiers", "execquery",
+    "getproperty", "openenumerateinstances", "openenumerateinstancepaths",
+    "openassociatorinstances", "openassociatorinstancepaths", "openreferenceinstances",
+    "openreferenceinstancepaths", "openqueryinstances", "pullinstanceswithpath",
+    "pullinstancepaths", "pullinstances", "closeenumeration", "enumerationcount",
+}  # fmt: skip
+
+
+def _needed_role(req: Request) -> str:
+    """The role an operation needs (roles.py holds the table of methods)."""
+    if req.kind == "imethod":
+        return roles.READER if req.name.lower() in _READ_OPS else roles.INSTANCE_CHANGE_ROLE
+    return roles.method_role(getattr(req.target, "classname", ""), req.name)
+
+
+def _denied(req: Request, user, role, needed: str) -> CIMError:
+    what = req.name
+    if req.kind != "imethod":
+        what = f"{getattr(req.target, 'classname', '?')}.{req.name}"
+    return CIMError(
+        pywbem.CIM_ERR_ACCESS_DENIED,
+        f"{what} needs role {needed}; user {user or '-'} has role {role or 'none'}",
+    )
+
+
+def _audit_target(req: Request) -> str:
+    if req.kind != "imethod":
+        return describe(req.target)
+    for key in ("InstanceName", "ModifiedInstance", "NewInstance"):
+        v = req.params.get(key)
+        if isinstance(v, CIMInstance):
+            return describe(v.path if v.path is not None else v.classname)
+        if v is not None:
+            return describe(v)
+    return req.namespace
 
 
 def _qualifier_decl_xml(q: pywbem.CIMQualifierDeclaration):

@@ -1,9 +1,12 @@
 """Enumeration contexts of the pull operations (DSP0200 1.4 §5.3.2.x
 OpenEnumerateInstances … PullInstancesWithPath, CloseEnumeration).
 
-A context holds a lazy iterator over the provider output, so a pull enumeration of
-100,000 instances streams: only the current batch is ever encoded. Contexts expire
-after their OperationTimeout of inactivity; the number of open contexts is bounded.
+A context holds a lazy iterator over the provider output and one item looked ahead,
+so a pull enumeration of 100,000 instances streams: only the current batch is ever
+encoded, and a context's memory is bounded by its provider's iterator, not by the
+result. Contexts expire after their OperationTimeout of inactivity; the number of open
+contexts is bounded in total and per user. A context belongs to the user who opened it:
+for anybody else its id does not exist (CIM_ERR_INVALID_ENUMERATION_CONTEXT).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pywbem import CIMError
 DEFAULT_TIMEOUT = 60  # seconds, when the client names none
 MAX_TIMEOUT = 600
 MAX_CONTEXTS = 256
+MAX_CONTEXTS_PER_USER = 32
 MAX_OBJECT_COUNT = 10_000  # per open/pull response
 
 _END = object()
@@ -34,6 +38,7 @@ class EnumContext:
     kind: str  # "instances" (with path) | "paths" | "query" (instances without path)
     iterator: Iterator[Any]
     timeout: float
+    owner: str | None = None
     expires: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
     delivered: int = 0
@@ -65,8 +70,9 @@ class EnumContext:
 
 
 class EnumContextStore:
-    def __init__(self, max_contexts: int = MAX_CONTEXTS):
+    def __init__(self, max_contexts: int = MAX_CONTEXTS, per_user: int = MAX_CONTEXTS_PER_USER):
         self.max_contexts = max_contexts
+        self.per_user = per_user
         self._contexts: dict[str, EnumContext] = {}
         self._lock = threading.Lock()
 
@@ -80,11 +86,23 @@ class EnumContextStore:
             c.close()
 
     def open(
-        self, namespace: str, kind: str, iterator: Iterator[Any], timeout: float
+        self,
+        namespace: str,
+        kind: str,
+        iterator: Iterator[Any],
+        timeout: float,
+        owner: str | None = None,
     ) -> EnumContext:
         now = time.monotonic()
         with self._lock:
             self._sweep(now)
+            mine = sum(1 for c in self._contexts.values() if c.owner == owner)
+            if mine >= self.per_user:
+                raise CIMError(
+                    pywbem.CIM_ERR_SERVER_LIMITS_EXCEEDED,
+                    f"user {owner or '-'} has {mine} open enumeration contexts, the most "
+                    "allowed per user; close or finish some first",
+                )
             if len(self._contexts) >= self.max_contexts:
                 raise CIMError(
                     pywbem.CIM_ERR_SERVER_LIMITS_EXCEEDED,
@@ -97,18 +115,20 @@ class EnumContextStore:
                 kind=kind,
                 iterator=iterator,
                 timeout=timeout,
+                owner=owner,
                 expires=now + timeout,
             )
             self._contexts[ctx.id] = ctx
         return ctx
 
-    def acquire(self, ctx_id: str, namespace: str) -> EnumContext:
-        """The context for a pull, locked; raise CIM_ERR_INVALID_ENUMERATION_CONTEXT."""
+    def acquire(self, ctx_id: str, namespace: str, owner: str | None = None) -> EnumContext:
+        """The context for a pull, locked; raise CIM_ERR_INVALID_ENUMERATION_CONTEXT
+        (also when another user opened it: its id is not revealed to exist)."""
         now = time.monotonic()
         with self._lock:
             self._sweep(now)
             ctx = self._contexts.get(ctx_id)
-            if ctx is None or ctx.namespace.lower() != namespace.lower():
+            if ctx is None or ctx.namespace.lower() != namespace.lower() or ctx.owner != owner:
                 raise CIMError(
                     pywbem.CIM_ERR_INVALID_ENUMERATION_CONTEXT,
                     f"enumeration context {ctx_id!r} is unknown, closed or expired",
@@ -130,6 +150,6 @@ class EnumContextStore:
         if finished:
             ctx.close()
 
-    def remove(self, ctx_id: str, namespace: str) -> None:
-        ctx = self.acquire(ctx_id, namespace)
+    def remove(self, ctx_id: str, namespace: str, owner: str | None = None) -> None:
+        ctx = self.acquire(ctx_id, namespace, owner)
         self.release(ctx, finished=True)

@@ -1,6 +1,6 @@
 """`vrmgmt serve`: assemble configuration, class repository, inventory, providers and the
-HTTP(S) listeners (cheroot, DSP0200 over HTTP on 5988 and HTTPS on 5989), and run until
-SIGINT/SIGTERM."""
+HTTP(S) listeners (server/http.py, DSP0200 over HTTP on 5988 and HTTPS on 5989), and run
+until SIGINT/SIGTERM."""
 
 from __future__ import annotations
 
@@ -8,25 +8,26 @@ import datetime
 import logging
 import os
 import signal
+import ssl
 import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from cheroot import wsgi
-
 from vrmgmt import __version__
 from vrmgmt.audit import AuditLog
 from vrmgmt.auth import Authenticator, ensure_initial_user
 from vrmgmt.cim.loader import ProviderTable
 from vrmgmt.cim.provider import ProviderEnv
-from vrmgmt.config import Config
+from vrmgmt.config import Config, validate
+from vrmgmt.errors import ConfigError
 from vrmgmt.inventory import Inventory
 from vrmgmt.jobs import JobStore
 from vrmgmt.registration import load_registration
-from vrmgmt.server.app import CIMApp, TrailerGateway
+from vrmgmt.server.app import CIMApp
 from vrmgmt.server.dispatcher import Dispatcher
+from vrmgmt.server.http import FrontEnd, Limits
 from vrmgmt.server.repository import ClassRepository, default_mof_dir, load_classes
 
 log = logging.getLogger(__name__)
@@ -39,26 +40,22 @@ class Server:
     inventory: Inventory
     providers: ProviderTable
     app: CIMApp
-    listeners: list[tuple[str, wsgi.Server]]
+    frontend: FrontEnd
 
     def start(self) -> None:
-        for name, srv in self.listeners:
-            srv.prepare()
-            t = threading.Thread(target=srv.serve, name=f"listener-{name}", daemon=True)
-            t.start()
-            host, port = srv.bind_addr[:2]
+        self.frontend.start()
+        for name, host, port in self.frontend.addresses():
             log.info("listening on %s://%s:%d/cimom", name, host, port)
 
     def stop(self) -> None:
-        for _, srv in self.listeners:
-            srv.stop()
+        self.frontend.stop()
         self.providers.cleanup()
         if self.providers.env.jobs is not None:
             self.providers.env.jobs.close(timeout=2)
         self.inventory.close()
 
     def ports(self) -> dict[str, int]:
-        return {name: srv.bind_addr[1] for name, srv in self.listeners}
+        return {name: port for name, _host, port in self.frontend.addresses()}
 
 
 def build_server(
@@ -71,16 +68,21 @@ def build_server(
     providers_dir replace the project's mof/, registration/vrmgmt.reg and providers/
     (tests serve a tree of their own)."""
     t0 = time.monotonic()
+    validate(config)  # also when called without the command line (tests, embedding)
     state = config.state_dir
     state.mkdir(parents=True, exist_ok=True)
     classes = load_classes(mof_dir or default_mof_dir(), config.schema_dir, state / "schema-cache")
     repo = ClassRepository(classes)
     inventory = Inventory.from_config(config.backends)
     audit = AuditLog(state / "audit.log")
-    env = ProviderEnv(inventory=inventory, config=config, audit=audit, jobs=JobStore(state))
+    # Providers add detail records after a change; the dispatcher's records (written
+    # before the change, fail closed) are the authoritative ones.
+    env = ProviderEnv(
+        inventory=inventory, config=config, audit=audit.best_effort, jobs=JobStore(state)
+    )
     regs = load_registration(registration) if registration is not None else None
     providers = ProviderTable(env, regs, providers_dir)
-    dispatcher = Dispatcher(repo, providers)
+    dispatcher = Dispatcher(repo, providers, audit=audit)
     env.namespaces = list(repo.namespaces)
     env.hostname = dispatcher.hostname
     authenticator = None
@@ -88,26 +90,35 @@ def build_server(
         created = ensure_initial_user(config.users_path, state)
         if created:
             log.warning("created user 'admin'; its password is in %s", created)
-        authenticator = Authenticator(config.users_path)
+        authenticator = Authenticator(config.users_path, config.default_role)
     else:
         log.warning('authentication is OFF ([auth] mode = "none")')
-    app = CIMApp(dispatcher, authenticator, config.server.max_request_bytes)
-    listeners = []
+    app = CIMApp(dispatcher, authenticator, config.server.max_request_bytes, audit=audit)
     sc = config.server
-    if sc.http_port:
-        listeners.append(
-            (
-                "http",
-                _wsgi_server(app, sc.http_bind, sc.http_port, sc.threads, sc.max_request_bytes),
-            )
-        )
-    if sc.https_port:
-        from cheroot.ssl.builtin import BuiltinSSLAdapter
-
+    frontend = FrontEnd(
+        app,
+        Limits(
+            header_timeout=sc.header_timeout,
+            body_timeout=sc.body_timeout,
+            idle_timeout=sc.idle_timeout,
+            max_connections=sc.max_connections,
+            max_connections_per_client=sc.max_connections_per_client,
+            max_request_bytes=sc.max_request_bytes,
+            threads=sc.threads,
+        ),
+    )
+    tls = None
+    if sc.https_port:  # before any socket listens: clients may connect at once
         cert, key = _certificate(config)
-        srv = _wsgi_server(app, sc.https_bind, sc.https_port, sc.threads, sc.max_request_bytes)
-        srv.ssl_adapter = BuiltinSSLAdapter(str(cert), str(key))
-        listeners.append(("https", srv))
+        check_certificate(cert, key)
+        tls = tls_context(cert, key)
+    try:
+        if sc.http_port:
+            frontend.listen("http", sc.http_bind, sc.http_port, None)
+        if tls is not None:
+            frontend.listen("https", sc.https_bind, sc.https_port, tls)
+    except OSError as exc:
+        raise ConfigError(f"[server] {exc.strerror}") from None
     log.info(
         "vrmgmt %s ready to listen (%d classes, backends: %s) in %.2f s",
         __version__,
@@ -115,19 +126,18 @@ def build_server(
         ", ".join(inventory.managers),
         time.monotonic() - t0,
     )
-    return Server(config, inventory, providers, app, listeners)
+    return Server(config, inventory, providers, app, frontend)
 
 
-def _wsgi_server(app, host: str, port: int, threads: int, max_request_bytes: int) -> wsgi.Server:
-    srv = wsgi.Server(
-        (host, port), app, numthreads=threads, server_name="vrmgmt", timeout=30, shutdown_timeout=2
-    )
-    # cheroot refuses bodies over the limit itself (before the app, and without reading
-    # them); the app repeats the check to answer with a clear message.
-    srv.max_request_body_size = max_request_bytes
-    srv.max_request_header_size = 64 * 1024
-    srv.gateway = TrailerGateway
-    return srv
+def tls_context(cert: Path, key: Path) -> ssl.SSLContext:
+    """TLS 1.2 and 1.3 only, forward-secret AEAD suites, no compression or
+    renegotiation."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.set_ciphers("ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20")
+    ctx.options |= ssl.OP_NO_COMPRESSION | ssl.OP_NO_RENEGOTIATION | ssl.OP_CIPHER_SERVER_PREFERENCE
+    ctx.load_cert_chain(str(cert), str(key))
+    return ctx
 
 
 def _certificate(config: Config) -> tuple[Path, Path]:
@@ -140,6 +150,38 @@ def _certificate(config: Config) -> tuple[Path, Path]:
         _self_signed(cert, key)
         log.warning("generated a self-signed certificate %s", cert)
     return cert, key
+
+
+def check_certificate(cert: Path, key: Path) -> None:
+    """ConfigError naming the file if the certificate or key is missing, unreadable,
+    not PEM, or if they do not belong together."""
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    for what, path in (("certificate", cert), ("private key", key)):
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"[server] {what} {path}: {exc.strerror}") from None
+        try:
+            if what == "certificate":
+                x509.load_pem_x509_certificate(data)
+            else:
+                serialization.load_pem_private_key(data, password=None)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(
+                f"[server] {what} {path} is not a usable PEM {what} "
+                f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+            ) from None
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        ctx.load_cert_chain(str(cert), str(key))
+    except ssl.SSLError as exc:
+        raise ConfigError(
+            f"[server] certificate {cert} and private key {key} do not match ({exc.reason})"
+        ) from None
 
 
 def _self_signed(cert_path: Path, key_path: Path) -> None:
@@ -200,12 +242,9 @@ def run(config: Config) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     server.start()
-    ports = server.ports()
     print(
         f"vrmgmt {__version__} serving CIM-XML: "
-        + ", ".join(
-            f"{n}://{dict(server.listeners)[n].bind_addr[0]}:{p}/cimom" for n, p in ports.items()
-        ),
+        + ", ".join(f"{n}://{h}:{p}/cimom" for n, h, p in server.frontend.addresses()),
         flush=True,
     )
     stop.wait()

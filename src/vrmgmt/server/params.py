@@ -3,6 +3,8 @@ pywbem's tuple parser, with CIM_ERR_INVALID_PARAMETER for values of the wrong ty
 
 from __future__ import annotations
 
+import re
+
 import pywbem
 from pywbem import CIMClassName, CIMError
 
@@ -54,6 +56,10 @@ def _uint(params: dict, name: str, default: int | None, maximum: int | None = No
     if v is None:
         return default
     try:
+        if isinstance(v, bool) or (
+            isinstance(v, str) and not re.fullmatch(r"\s*\+?[0-9]+\s*", v, re.ASCII)
+        ):
+            raise ValueError("integers are ASCII decimal digits (DSP0201)")
         n = int(v)
     except (TypeError, ValueError):
         raise CIMError(

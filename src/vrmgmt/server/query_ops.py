@@ -49,7 +49,7 @@ class QueryOperations:
 
     def _open(self, ctx, kind: str, items: Iterator, params: dict):
         timeout, max_count = self._open_common(params)
-        ectx = self.enum_contexts.open(ctx.namespace, kind, items, timeout)
+        ectx = self.enum_contexts.open(ctx.namespace, kind, items, timeout, ctx.user)
         ectx.lock.acquire()
         return self._respond_batch(ectx, max_count)
 
@@ -144,7 +144,7 @@ class QueryOperations:
         if params.get("MaxObjectCount") is None:
             raise CIMError(pywbem.CIM_ERR_INVALID_PARAMETER, "MaxObjectCount is required")
         max_count = _uint(params, "MaxObjectCount", 0, MAX_OBJECT_COUNT)
-        ectx = self.enum_contexts.acquire(ctx_id, ctx.namespace)
+        ectx = self.enum_contexts.acquire(ctx_id, ctx.namespace, ctx.user)
         if ectx.kind not in kinds:
             self.enum_contexts.release(ectx, finished=False)
             raise CIMError(
@@ -169,7 +169,7 @@ class QueryOperations:
             raise CIMError(
                 pywbem.CIM_ERR_INVALID_ENUMERATION_CONTEXT, "EnumerationContext is missing"
             )
-        self.enum_contexts.remove(ctx_id, ctx.namespace)
+        self.enum_contexts.remove(ctx_id, ctx.namespace, ctx.user)
         return None
 
     def enumeration_count(self, ctx, params):

@@ -1,6 +1,8 @@
 """The class repository of the embedded CIMOM: MOF compiled with pywbem's MOF compiler
 (into pywbem_mock's public InMemoryRepository), cached on disk keyed by a hash of the MOF
-sources so later starts skip compilation.
+sources so later starts skip compilation. The cache is plain JSON (classes and
+qualifier declarations as dicts of names, types and values), read without any code
+execution: a crafted cache file can at worst fail to load, and is then recompiled.
 
 Namespaces: root/virt (implementation) and root/interop (DSP1033 interop). Both hold
 the same class set: the DMTF base classes (mof/dmtf/, or a configured full DMTF schema
@@ -13,9 +15,9 @@ list it as a namespace of its own; "interop" answers CIM_ERR_INVALID_NAMESPACE.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
-import pickle
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -29,7 +31,7 @@ log = logging.getLogger(__name__)
 IMPLEMENTATION_NS = "root/virt"
 INTEROP_NS = "root/interop"
 NAMESPACE_ALIASES: dict[str, str] = {}
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 1 was a pickle (never read again: it could run code)
 
 
 def default_mof_dir() -> Path:
@@ -186,17 +188,139 @@ def compile_classes(mof_dir: Path, schema_dir: Path | None = None) -> ClassSet:
     return ClassSet(classes=classes, qualifiers=quals)
 
 
+# -- the JSON cache: no code runs when it is read ---------------------------------
+def _val(v):
+    if isinstance(v, list):
+        return [_val(x) for x in v]
+    if v is None or isinstance(v, bool | str):
+        return v
+    if isinstance(v, int | float):
+        return v.real if not isinstance(v, bool) else v
+    return str(v)  # CIMDateTime and the like: their CIM-XML text form
+
+
+def _typed(v, cim_type):
+    if v is None:
+        return None
+    return pywbem.cimvalue(v, cim_type)
+
+
+def _quals_out(quals) -> list:
+    return [
+        [q.name, q.type, _val(q.value), q.propagated, q.overridable, q.tosubclass,
+         q.toinstance, q.translatable]
+        for q in quals.values()
+    ]  # fmt: skip
+
+
+def _quals_in(data) -> dict:
+    out = {}
+    for name, typ, value, prop, ovr, tosub, toinst, transl in data:
+        out[name] = pywbem.CIMQualifier(
+            name, _typed(value, typ), type=typ, propagated=prop, overridable=ovr,
+            tosubclass=tosub, toinstance=toinst, translatable=transl,
+        )  # fmt: skip
+    return out
+
+
+def _class_out(c: CIMClass) -> dict:
+    props = [
+        [p.name, p.type, _val(p.value), p.is_array, p.array_size, p.reference_class,
+         p.embedded_object, p.class_origin, p.propagated, _quals_out(p.qualifiers)]
+        for p in c.properties.values()
+    ]  # fmt: skip
+    methods = []
+    for m in c.methods.values():
+        params = [
+            [a.name, a.type, a.reference_class, a.is_array, a.array_size,
+             a.embedded_object, _quals_out(a.qualifiers)]
+            for a in m.parameters.values()
+        ]  # fmt: skip
+        methods.append(
+            [m.name, m.return_type, m.class_origin, m.propagated, _quals_out(m.qualifiers), params]
+        )
+    return {
+        "name": c.classname,
+        "super": c.superclass,
+        "quals": _quals_out(c.qualifiers),
+        "props": props,
+        "methods": methods,
+    }
+
+
+def _class_in(d: dict) -> CIMClass:
+    c = CIMClass(d["name"], superclass=d["super"], qualifiers=_quals_in(d["quals"]))
+    for name, typ, value, arr, size, ref, emb, origin, prop, quals in d["props"]:
+        c.properties[name] = pywbem.CIMProperty(
+            name, _typed(value, typ), type=typ, is_array=arr, array_size=size,
+            reference_class=ref, embedded_object=emb, class_origin=origin,
+            propagated=prop, qualifiers=_quals_in(quals),
+        )  # fmt: skip
+    for name, rtype, origin, prop, quals, params in d["methods"]:
+        m = pywbem.CIMMethod(
+            name, return_type=rtype, class_origin=origin, propagated=prop,
+            qualifiers=_quals_in(quals),
+        )  # fmt: skip
+        for pname, ptype, ref, arr, size, emb, pquals in params:
+            m.parameters[pname] = pywbem.CIMParameter(
+                pname, ptype, reference_class=ref, is_array=arr, array_size=size,
+                embedded_object=emb, qualifiers=_quals_in(pquals),
+            )  # fmt: skip
+        c.methods[name] = m
+    return c
+
+
+def _qdecl_out(q: pywbem.CIMQualifierDeclaration) -> list:
+    return [
+        q.name, q.type, _val(q.value), q.is_array, q.array_size, dict(q.scopes),
+        q.overridable, q.tosubclass, q.toinstance, q.translatable,
+    ]  # fmt: skip
+
+
+def _qdecl_in(d: list) -> pywbem.CIMQualifierDeclaration:
+    name, typ, value, arr, size, scopes, ovr, tosub, toinst, transl = d
+    return pywbem.CIMQualifierDeclaration(
+        name, typ, value=_typed(value, typ), is_array=arr, array_size=size, scopes=scopes,
+        overridable=ovr, tosubclass=tosub, toinstance=toinst, translatable=transl,
+    )  # fmt: skip
+
+
+def dump_classset(data: ClassSet) -> bytes:
+    """The class set as JSON (the schema cache's format)."""
+    doc = {
+        "format": CACHE_FORMAT,
+        "classes": [_class_out(c) for c in data.classes.values()],
+        "qualifiers": [_qdecl_out(q) for q in data.qualifiers.values()],
+    }
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+def load_classset(raw: bytes) -> ClassSet:
+    """A class set from dump_classset's JSON; ValueError/TypeError/KeyError if malformed."""
+    doc = json.loads(raw)
+    if not isinstance(doc, dict) or doc.get("format") != CACHE_FORMAT:
+        raise ValueError("not a schema cache of this version")
+    classes = {}
+    for d in doc["classes"]:
+        c = _class_in(d)
+        classes[c.classname.lower()] = c
+    quals = {}
+    for d in doc["qualifiers"]:
+        q = _qdecl_in(d)
+        quals[q.name.lower()] = q
+    return ClassSet(classes=classes, qualifiers=quals)
+
+
 def load_classes(
     mof_dir: Path | None = None, schema_dir: Path | None = None, cache_dir: Path | None = None
 ) -> ClassSet:
     """Compiled classes, from the cache when the MOF sources are unchanged."""
     mof_dir = mof_dir or default_mof_dir()
     key = _fingerprint(mof_dir, schema_dir)
-    cache_file = cache_dir / f"classes-{key}.pickle" if cache_dir else None
+    cache_file = cache_dir / f"classes-{key}.json" if cache_dir else None
     if cache_file is not None and cache_file.exists():
         try:
-            with cache_file.open("rb") as f:
-                data = pickle.load(f)
+            data = load_classset(cache_file.read_bytes())
             log.info("schema: %d classes from cache %s", len(data.classes), cache_file)
             return data
         except Exception as exc:  # noqa: BLE001 - a bad cache is rebuilt, not fatal
@@ -207,11 +331,12 @@ def load_classes(
     if cache_file is not None:
         try:
             cache_file.parent.mkdir(parents=True, exist_ok=True)
-            for old in cache_file.parent.glob("classes-*.pickle"):
-                old.unlink(missing_ok=True)
+            for pattern in ("classes-*.pickle", "classes-*.json"):  # pickles: never read
+                for old in cache_file.parent.glob(pattern):
+                    old.unlink(missing_ok=True)
             fd, tmp = tempfile.mkstemp(dir=cache_file.parent, prefix=".classes-")
             with os.fdopen(fd, "wb") as f:
-                pickle.dump(data, f, protocol=pickle.HIGHEST_PROTOCOL)
+                f.write(dump_classset(data))
             os.replace(tmp, cache_file)
         except OSError as exc:
             log.warning("cannot write schema cache %s: %s", cache_file, exc)
