@@ -26,11 +26,9 @@ _RANK = {name: i for i, name in enumerate(ROLES)}
 #: (subscriptions, filters, handlers, …), which is admin work.
 INSTANCE_CHANGE_ROLE = ADMIN
 
-#: The role an extrinsic method needs: class (lower case) -> method (lower case) -> role.
-#: A method not listed here changes state and needs ADMIN (DEFAULT_METHOD_ROLE).
-METHOD_ROLES: dict[str, dict[str, str]] = {
-    "vrm_computersystem": {"requeststatechange": OPERATOR},
-}
+#: The role an extrinsic method needs comes from its class's method table
+#: (vrmgmt.cim.methods: ``@METHODS.method(name, role=...)``); a method no table declares
+#: changes state and needs ADMIN (DEFAULT_METHOD_ROLE).
 DEFAULT_METHOD_ROLE = ADMIN
 
 
@@ -42,5 +40,5 @@ def allows(role: str | None, needed: str) -> bool:
 
 
 def method_role(class_name: str, method: str) -> str:
-    """The role needed to invoke class_name.method (DEFAULT_METHOD_ROLE if unlisted)."""
-    return METHOD_ROLES.get(class_name.lower(), {}).get(method.lower(), DEFAULT_METHOD_ROLE)
+    """The role needed to invoke class_name.method when its class declares none."""
+    return DEFAULT_METHOD_ROLE

@@ -76,6 +76,10 @@ class ClassProvider(Provider):
             return super().invoke_method(ctx, object_name, method, params)
         return self.methods.invoke(self.env, ctx, object_name, method, params)
 
+    def method_role(self, method: str) -> str | None:
+        m = self.methods.get(method) if self.methods is not None else None
+        return m.role if m is not None else None
+
     def create_instance(self, ctx, instance) -> CIMInstanceName:
         return self._hook("create", f"CreateInstance of {self.class_name}")(self.env, ctx, instance)
 

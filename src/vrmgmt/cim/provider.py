@@ -231,6 +231,11 @@ class Provider:
             f"method {method} of {object_name.classname} is not implemented",
         )
 
+    def method_role(self, method: str) -> str | None:
+        """The least role (vrmgmt.roles) that may invoke method; None: the host's default
+        (admin). Class modules declare it in their method table."""
+        return None
+
     # -- lifecycle --------------------------------------------------------------------
     def cleanup(self) -> None:
         """Called once when the host unloads the provider."""

@@ -118,7 +118,7 @@ class Dispatcher(QueryOperations):
         """Run one operation for user with role (None: no role, nothing allowed) from
         client (address). streaming=True lets provider output flow into the response
         lazily (the client accepted a CIMStatusCode trailer for late errors)."""
-        needed = _needed_role(req)
+        needed = self._needed_role(req)
         if needed != roles.READER:  # a change attempt: checked, audited, fail closed
             return self._dispatch_change(req, user, streaming, role, client, needed)
         if not roles.allows(role, needed):
@@ -126,6 +126,19 @@ class Dispatcher(QueryOperations):
         return self._dispatch(req, user, streaming, role)
 
     # -- roles and audit (issue 14): kept apart from the operations -------------------
+    def _needed_role(self, req: Request) -> str:
+        """The role an operation needs: intrinsic reads need reader, intrinsic changes
+        roles.INSTANCE_CHANGE_ROLE; a method what its class's method table says."""
+        if req.kind == "imethod":
+            return _needed_role(req)
+        cls = getattr(req.target, "classname", "")
+        try:
+            prov = self.providers.get(cls, self.repo.canonical_namespace(req.namespace))
+        except CIMError:
+            prov = None
+        declared = prov.method_role(req.name) if prov is not None else None
+        return declared or roles.method_role(cls, req.name)
+
     def _dispatch_change(self, req, user, streaming, role, client, needed) -> Result:
         intrinsic = req.kind == "imethod"
         rec = {
