@@ -640,7 +640,21 @@ class CMPIProxyProvider:
 
     # == lifecycle =====================================================================
     def cleanup(self, ctx, terminating):
-        """Called once per MI; the providers' cleanup() runs with the last one."""
+        """Called once per MI; the providers' cleanup() runs with the last one.
+
+        While the CIMOM is not terminating (SFCB's idle unload after
+        providerTimeoutInterval, OpenPegasus's idle unload) the answer is
+        CMPI_RC_DO_NOT_UNLOAD and nothing is released: cmpi-bindings' Cleanup() then
+        returns at once, and the CIMOM keeps the provider loaded and asks again after
+        the next idle period. Unloading would run cmpi-bindings' TargetCleanup, which
+        takes the GIL without a thread state (PyEval_AcquireLock) and kills the provider
+        process with SIGSEGV."""
+        if not terminating:
+            log.info("%s: idle cleanup declined, staying loaded", self.module_name)
+            return (
+                status.CMPI_RC_DO_NOT_UNLOAD,
+                status.message("vrmgmt providers stay loaded until the CIMOM terminates"),
+            )
 
         def run():
             with _State.lock:
