@@ -287,6 +287,7 @@ class Sfcb:
         env: dict[str, str] | None = None,
         provider_timeout: int | None = None,
         trace_mask: int | None = None,
+        config: dict[str, str] | None = None,
         lock_timeout: float = 900.0,
     ):
         self.build = build
@@ -297,6 +298,7 @@ class Sfcb:
         self.extra_env = dict(env or {})
         self.provider_timeout = provider_timeout
         self.trace_mask = trace_mask
+        self.config = dict(config or {})
         self.lock_timeout = lock_timeout
         self._lock_cm = None
         self._prepared = False
@@ -382,6 +384,7 @@ class Sfcb:
             lines["providerSampleInterval"] = "1"
         if self.trace_mask is not None:  # SFCB's trace (tracing.c) into sfcbd's log
             lines.update(traceMask=str(self.trace_mask), traceLevel="1", traceFile="stderr")
+        lines.update(self.config)
         self.cfg.write_text("".join(f"{k}: {v}\n" for k, v in lines.items()))
         # the repository a package install creates (SFCB's own classes only)
         self.tool(
