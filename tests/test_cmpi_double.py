@@ -110,6 +110,19 @@ def test_charpp_typemap_takes_bytes_only():
         assert sorted(inst2._as_dict()) == ["K"]
 
 
+def test_charp_typemap_takes_str_and_none_is_null():
+    b = cmpi.CMPIBroker()
+    with b._as_mb():
+        path = b.new_object_path("root/x", "C")
+        v = cmpi.CMPIValue()
+        v.uint8 = 1
+        with pytest.raises(TypeError, match="char const"):
+            path.add_key(b"K", v, cmpi.CMPI_uint8)  # bytes: refused by SWIG_AsCharPtrAndSize
+        with pytest.raises(cmpi.DoubleMisuse, match="NULL"):
+            path.add_key(None, v, cmpi.CMPI_uint8)  # NULL name: a crash in C
+        assert b.new_object_path(None, "C").namespace() == ""  # NULL namespace is fine
+
+
 def test_swig_argument_checks():
     b = cmpi.CMPIBroker()
     with b._as_mb():

@@ -354,8 +354,14 @@ class SwigPyObject:
 
 
 def _charp(value, what: str, allow_none: bool = True) -> str | None:
-    if value is None and allow_none:
-        return None
+    """SWIG's `char *` typemap on Python 3 (pystrings.swg, SWIG_AsCharPtrAndSize without
+    SWIG_PYTHON_STRICT_BYTE_CHAR): str only (bytes raise TypeError), None is NULL. Where
+    the C code dereferences the pointer (allow_none=False) NULL is undefined behaviour
+    in the real module - a crashed CIMOM -, which the double reports as DoubleMisuse."""
+    if value is None:
+        if allow_none:
+            return None
+        raise DoubleMisuse(f"{what}: None is passed as NULL, which the C code dereferences")
     if not isinstance(value, str):
         raise TypeError(f"in method '{what}', argument of type 'char const *' expected")
     return value
