@@ -472,3 +472,27 @@ def test_site_hook_names_the_interpreter_and_the_file(monkeypatch, tmp_path):
     with pytest.raises(embedded.EmbeddedError, match="libpy3CmpiProvider.so not found in"):
         embedded.find_library(None, [tmp_path / "empty"])
     assert embedded.find_library(None, [tmp_path]) == lib
+
+
+def test_sfcb_install_puts_the_previous_repository_back_when_a_move_fails(tmp_path, monkeypatch):
+    live, new = tmp_path / "live", tmp_path / "new"
+    (live / "repository" / "root" / "virt").mkdir(parents=True)
+    (live / "providerRegister").write_text("old\n")
+    (new / "repository" / "root" / "virt" / "classSchemas").mkdir(parents=True)
+    (new / "providerRegister").write_text("new\n")
+    real_replace = os.replace
+    calls = []
+
+    def flaky(src, dst):
+        calls.append((src, dst))
+        if len(calls) == 4:  # the new providerRegister into place
+            raise OSError("disk full")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", flaky)
+    out = io.StringIO()
+    with pytest.raises(OSError, match="disk full"):
+        sfcb._install(new, live, out)
+    assert "the previous repository was put back" in out.getvalue()
+    assert (live / "providerRegister").read_text() == "old\n"
+    assert not (live / "repository" / "root" / "virt" / "classSchemas").exists()
