@@ -396,7 +396,12 @@ def test_provider_cleanup_runs_once_after_the_last_mi(boom_mb):
     mod = next(m for k, m in sys.modules.items() if k.startswith("vrmgmt_providers.Boom"))
     mis = list(boom_mb.mis.values())
     assert len(mis) == 2 and mis[0].instance is mis[1].instance  # one proxy per miname
-    assert mis[0].cleanup(boom_mb.context(), False).ok
+    # idle unload (not terminating): declined, nothing released, the MIs stay
+    statuses = boom_mb.cleanup(terminating=False)
+    assert [st.rc for st in statuses] == [cmpi.CMPI_RC_DO_NOT_UNLOAD] * 2
+    assert mod.CLEANUPS == [] and len(boom_mb.mis) == 2
+    kit.ok(boom_mb.invoke_method(boom_mb.path("T_Boom", {"Id": "1"}), "M"))  # still served
+    assert mis[0].cleanup(boom_mb.context(), True).ok
     assert mod.CLEANUPS == []
     assert mis[1].cleanup(boom_mb.context(), True).ok
     assert len(mod.CLEANUPS) == 1  # one provider object serving two classes

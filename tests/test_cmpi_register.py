@@ -5,6 +5,7 @@ PG_ProviderModule20.mof, and the site hook for the CIMOM's embedded Python."""
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import sys
 import textwrap
@@ -14,6 +15,7 @@ import pytest
 import pywbem
 import pywbem_mock
 
+from vrmgmt.cmpi import embedded, sfcb
 from vrmgmt.cmpi import register as reg
 from vrmgmt.errors import ConfigError
 
@@ -84,9 +86,21 @@ def run(cimom, project, dry_run=True, **kw) -> tuple[int, str]:
     return rc, out.getvalue()
 
 
+def fake_sfcb(prefix: Path) -> Path:
+    """An SFCB installation prefix with stand-in tools (the real one: tests/test_sfcb.py)."""
+    (prefix / "bin").mkdir(parents=True)
+    for tool in ("sfcbstage", "sfcbrepos"):
+        (prefix / "bin" / tool).write_text("#!/bin/sh\nexit 0\n")
+        (prefix / "bin" / tool).chmod(0o755)
+    (prefix / "var/lib/sfcb/stage").mkdir(parents=True)
+    (prefix / "var/lib/sfcb/registration").mkdir(parents=True)
+    (prefix / "share/sfcb/CIM").mkdir(parents=True)
+    return prefix
+
+
 def test_sfcb_dry_run(project, tmp_path):
     work = tmp_path / "work"
-    rc, out = run("sfcb", project, work_dir=work)
+    rc, out = run("sfcb", project, work_dir=work, prefix=fake_sfcb(tmp_path / "sfcb"))
     assert rc == 0
     prov = project / "providers"
     expected_reg = textwrap.dedent(f"""\
@@ -114,20 +128,39 @@ def test_sfcb_dry_run(project, tmp_path):
            namespace: root/interop root/virt
            group: vrmgmt
         """)
+    tools = tmp_path / "sfcb" / "bin"
+    check = work / "check"
+    stage, regdir = (
+        f"{tmp_path}/sfcb/var/lib/sfcb/stage",
+        f"{tmp_path}/sfcb/var/lib/sfcb/registration",
+    )
+    schema = f"{tmp_path}/sfcb/share/sfcb/CIM"
     assert out == (
         "# vrmgmt register --cimom sfcb --dry-run: nothing is changed.\n"
         f"# Files that would be written to {work}:\n"
         f"# ---- {work}/vrmgmt.reg ----\n"
         + expected_reg
         + f"# ---- end of {work}/vrmgmt.reg ----\n"
-        f"#   {work}/vrmgmt.mof (11 lines)\n"
+        f"#   {work}/vrmgmt.mof (4 lines)\n"
         "# Commands that would run:\n"
-        f"sfcbstage -n root/virt -r {work}/vrmgmt.reg {work}/vrmgmt.mof\n"
-        f"sfcbstage -n root/interop {work}/vrmgmt.mof\n"
-        "sfcbrepos -f\n"
-        f"# vrmgmt.mof holds {project}/mof/vrmgmt.mof with #pragma includes resolved; "
-        "sfcbrepos adds SFCB's own DMTF schema to every namespace.\n"
-        "# Restart sfcbd afterwards (e.g. systemctl restart sfcb).\n"
+        f"cp -a {stage} {check}/stage\n"
+        f"cp -a {regdir} {check}/registration\n"
+        f"{tools}/sfcbstage -s {check}/stage -n root/virt -r {work}/vrmgmt.reg {work}/vrmgmt.mof\n"
+        f"{tools}/sfcbstage -s {check}/stage -n root/interop {work}/vrmgmt.mof\n"
+        f"{tools}/sfcbrepos -f -s {check}/stage -r {check}/registration -c {schema}\n"
+        f"{tools}/sfcbstage -s {stage} -n root/virt -r {work}/vrmgmt.reg {work}/vrmgmt.mof\n"
+        f"{tools}/sfcbstage -s {stage} -n root/interop {work}/vrmgmt.mof\n"
+        f"mv {regdir}/repository {regdir}/repository.previous\n"
+        f"mv {check}/registration/repository {regdir}/repository\n"
+        f"mv {regdir}/providerRegister {regdir}/providerRegister.previous\n"
+        f"mv {check}/registration/providerRegister {regdir}/providerRegister\n"
+        f"# vrmgmt.mof holds {project}/mof/vrmgmt.mof with #pragma includes resolved, "
+        "comments removed and strings holding '//' starting their line (SFCB's preprocessor "
+        "sfcbmofpp cuts them otherwise); sfcbrepos adds SFCB's own DMTF schema to every "
+        "namespace.\n"
+        f"# The classes are compiled first in {check}: if that fails, nothing live is changed "
+        "and the error names the source file and line.\n"
+        "# Restart sfcbd afterwards: systemctl restart sfcb\n"
     )
     assert not work.exists()  # dry run writes nothing
 
@@ -193,23 +226,103 @@ def test_flatten_mof(project):
 
 def test_register_writes_files_and_runs_commands(project, tmp_path):
     work = tmp_path / "work"
+    prefix = fake_sfcb(tmp_path / "sfcb")
+    live = prefix / "var/lib/sfcb/registration"
+    (live / "repository").mkdir()
+    (live / "providerRegister").write_text("old\n")
     ran = []
-    rc, out = run(
-        "sfcb", project, dry_run=False, work_dir=work, runner=lambda c: ran.append(c) or 0
-    )
-    assert rc == 0
-    assert [c[0] for c in ran] == ["sfcbstage", "sfcbstage", "sfcbrepos"]
+
+    def runner(cmd):
+        ran.append(cmd)
+        if cmd[0].endswith("sfcbrepos"):  # what sfcbrepos leaves in its -r directory
+            regdir = Path(cmd[cmd.index("-r") + 1])
+            (regdir / "repository" / "root" / "virt").mkdir(parents=True, exist_ok=True)
+            (regdir / "providerRegister").write_text("new\n")
+        return 0
+
+    rc, out = run("sfcb", project, dry_run=False, work_dir=work, runner=runner, prefix=prefix)
+    assert rc == 0, out
+    assert [Path(c[0]).name for c in ran] == ["sfcbstage"] * 2 + ["sfcbrepos"] + ["sfcbstage"] * 2
+    assert [c[c.index("-s") + 1] for c in ran] == [str(work / "check/stage")] * 3 + [
+        str(prefix / "var/lib/sfcb/stage")
+    ] * 2
     assert str(project / "providers" / "VMListProvider") in (work / "vrmgmt.reg").read_text()
     assert "class VRM_Deep" in (work / "vrmgmt.mof").read_text()
+    assert (live / "providerRegister").read_text() == "new\n"
+    assert (live / "providerRegister.previous").read_text() == "old\n"
+    assert (live / "repository" / "root" / "virt").is_dir()
+    # a failing dry compile changes nothing live
+    (live / "providerRegister").write_text("current\n")
+    rc, out = run(
+        "sfcb",
+        project,
+        dry_run=False,
+        work_dir=tmp_path / "w2",
+        runner=lambda c: 1 if c[0].endswith("sfcbrepos") else 0,
+        prefix=prefix,
+    )
+    assert rc == 1 and "Nothing was changed" in out
+    assert (live / "providerRegister").read_text() == "current\n"
     rc, out = run("pegasus", project, dry_run=False, work_dir=work, runner=lambda c: 3)
     assert rc == 3 and "cimmof failed with exit code 3" in out
     assert (work / "vrmgmt-pegasus.mof").is_file()
 
 
+def test_sfcb_mof_survives_sfcbmofpp_and_keeps_line_origins(tmp_path):
+    src = tmp_path / "a.mof"
+    src.write_text(
+        "// a comment\n"
+        "class X {\n"
+        '   [Description ( "URI, e.g. qemu:///system /* not a comment */" )]\n'
+        "   string U; /* block\n"
+        "   still comment */ string V;\n"
+        '   [ValueMap {"1", "2"}, Values {"a//b", "c"}] uint8 W; // trailing\n'
+        "};\n"
+    )
+    text, origins = sfcb.sfcb_mof([src])
+    lines = text.splitlines()
+    assert len(lines) == len(origins)
+    assert "//" not in "".join(ln for ln in lines if not ln.lstrip().startswith('"'))
+    assert '"URI, e.g. qemu:///system /* not a comment */" )]' in lines
+    assert lines[lines.index('"URI, e.g. qemu:///system /* not a comment */" )]') - 1].strip() == (
+        "[Description ("
+    )
+    assert "comment" not in text.replace("not a comment", "")
+    assert origins[lines.index('"URI, e.g. qemu:///system /* not a comment */" )]')] == (src, 3)
+    assert any(ln.startswith('"1", "2"}, Values {"a//b"') for ln in lines)
+    assert sfcb.mofpp_hazards(src) == [f"{src}:3", f"{src}:6"]
+    # the project's MOF: one such string (VRM_System.mof), none left after the fix-up
+    assert [h.rsplit("/", 1)[1] for h in sfcb.mofpp_hazards(PROJECT / "mof" / "vrmgmt.mof")] == [
+        "VRM_System.mof:37"
+    ]
+
+
+def test_sfcbmof_errors_are_mapped_to_source_lines(tmp_path):
+    staged = tmp_path / "stage/mofs/root/virt/vrmgmt.mof"
+    origins = [(Path("/p/mof/A.mof"), 1), (Path("/p/mof/B.mof"), 7)]
+    msg = f"error in {staged} line 2 near Id: syntax error\nFailed compiling the MOF files."
+    assert sfcb.explain_failure(msg, staged, origins) == (
+        f"/p/mof/B.mof:7: near Id: syntax error (sfcbmof: error in {staged} line 2 near Id: "
+        "syntax error)"
+    )
+    assert sfcb.explain_failure("boom", staged, origins) == "boom"
+
+
+def test_sfcb_layout():
+    usr = sfcb.sfcb_layout("/usr")
+    assert usr.stage_dir == Path("/var/lib/sfcb/stage")
+    assert usr.registration_dir == Path("/var/lib/sfcb/registration")
+    assert usr.config_file == Path("/etc/sfcb/sfcb.cfg")
+    opt = sfcb.sfcb_layout("/opt/sfcb", repository="/srv/reg")
+    assert opt.stage_dir == Path("/opt/sfcb/var/lib/sfcb/stage")
+    assert opt.registration_dir == Path("/srv/reg")
+    assert opt.schema_dir == Path("/opt/sfcb/share/sfcb/CIM")
+
+
 def test_register_errors(project, tmp_path, monkeypatch):
     assert run("wbemd", project)[0] == 2
     monkeypatch.setenv("PATH", str(tmp_path))  # no sfcbstage anywhere
-    rc, out = run("sfcb", project, dry_run=False, work_dir=tmp_path / "w")
+    rc, out = run("sfcb", project, dry_run=False, work_dir=tmp_path / "w", prefix=tmp_path / "p")
     assert rc == 127 and "sfcbstage not found" in out
     (project / "mof" / "vrmgmt.mof").unlink()
     for f in (project / "mof").glob("VRM_*.mof"):
@@ -316,20 +429,70 @@ def test_site_hook_makes_the_bindings_importable_without_pythonpath(tmp_path):
         "import cmpi_pywbem_bindings, vrmgmt.cmpi.proxy; "
         "assert cmpi_pywbem_bindings._IMPORT_ERROR is None; print('ok')"
     )
-    res = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        check=False,
-    )
+
+    def run(**env):
+        return subprocess.run(
+            [sys.executable, "-I", "-S", "-c", code],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            check=False,
+            env={**os.environ, **env},
+        )
+
+    # what `register --check` sets; inside a CIMOM the executable (sfcbd, ...) does it
+    res = run(VRMGMT_CMPI_CHECK="1")
     assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr
+    # any other program of that Python is left alone by the hook
+    res = run(VRMGMT_CMPI_CHECK="0")
+    assert res.returncode == 1 and "print 'python 2'" in res.stderr
 
 
-def test_print_site_hook():
+def test_site_hook_names_the_interpreter_and_the_file(monkeypatch, tmp_path):
+    lib = tmp_path / "libpy3CmpiProvider.so"
+    lib.write_bytes(b"")
+    interp = embedded.Interpreter(
+        lib, "libpython3.11.so.1.0 => /usr/lib/libpython3.11.so.1.0", "3.11", Path("/usr/bin/x")
+    )
+    monkeypatch.setattr(embedded, "interpreter_of", lambda library: interp)
+    monkeypatch.setattr(embedded, "site_packages", lambda i: Path("/usr/lib/python3/dist-packages"))
     out = io.StringIO()
-    reg.print_site_hook(out, PROJECT, python=sys.executable)
+    assert reg.site_hook(out, PROJECT, library=lib) == 0
     text = out.getvalue().splitlines()
-    assert text[0].startswith("# Save as ") and text[0].endswith("/" + reg.SITE_HOOK_FILE)
+    assert text[0] == f"# Save as /usr/lib/python3/dist-packages/{reg.SITE_HOOK_FILE}"
+    assert text[1].startswith(f"# (/usr/bin/x: the interpreter {lib} embeds, ldd: libpython3.11")
     assert any(str(PROJECT / "src") in line for line in text)
-    assert reg.embedded_python(Path("/nonexistent/libpy3CmpiProvider.so")).startswith("python3")
+    out = io.StringIO()
+    assert reg.site_hook(out, PROJECT, library=lib, site_dir=tmp_path / "s", install=True) == 0
+    assert (tmp_path / "s" / reg.SITE_HOOK_FILE).read_text().splitlines() == text[2:]
+    out = io.StringIO()
+    assert reg.site_hook(out, PROJECT, library=tmp_path / "nope.so") == 1
+    assert "nope.so does not exist" in out.getvalue()
+    monkeypatch.setattr(embedded, "COMMON_LIBRARY_DIRS", ())
+    with pytest.raises(embedded.EmbeddedError, match="libpy3CmpiProvider.so not found in"):
+        embedded.find_library(None, [tmp_path / "empty"])
+    assert embedded.find_library(None, [tmp_path]) == lib
+
+
+def test_sfcb_install_puts_the_previous_repository_back_when_a_move_fails(tmp_path, monkeypatch):
+    live, new = tmp_path / "live", tmp_path / "new"
+    (live / "repository" / "root" / "virt").mkdir(parents=True)
+    (live / "providerRegister").write_text("old\n")
+    (new / "repository" / "root" / "virt" / "classSchemas").mkdir(parents=True)
+    (new / "providerRegister").write_text("new\n")
+    real_replace = os.replace
+    calls = []
+
+    def flaky(src, dst):
+        calls.append((src, dst))
+        if len(calls) == 4:  # the new providerRegister into place
+            raise OSError("disk full")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", flaky)
+    out = io.StringIO()
+    with pytest.raises(OSError, match="disk full"):
+        sfcb._install(new, live, out)
+    assert "the previous repository was put back" in out.getvalue()
+    assert (live / "providerRegister").read_text() == "old\n"
+    assert not (live / "repository" / "root" / "virt" / "classSchemas").exists()

@@ -77,20 +77,40 @@ def cmd_register(args) -> int:
     except ImportError as exc:  # pragma: no cover - part of the package
         print(f"vrmgmt register: CMPI support missing: {exc}", file=sys.stderr)
         return 1
-    if args.print_site_hook:
-        reg.print_site_hook()
-        return 0
+    from vrmgmt.cim.loader import project_dir
+
+    root = project_dir("registration").parent
+    layout = None
+    if args.cimom == "sfcb" or args.prefix or args.stage_dir or args.repository:
+        from vrmgmt.cmpi.sfcb import sfcb_layout
+
+        layout = sfcb_layout(args.prefix, args.stage_dir, args.repository)
+    library = Path(args.cmpi_library) if args.cmpi_library else None
+    if args.print_site_hook or args.install_site_hook:
+        return reg.site_hook(
+            project_root=root,
+            cimom=args.cimom,
+            library=library,
+            layout=layout,
+            site_dir=Path(args.site_dir) if args.site_dir else None,
+            install=args.install_site_hook,
+        )
+    if args.check:
+        return reg.check_embedded(
+            project_root=root, cimom=args.cimom, library=library, layout=layout
+        )
     if not args.cimom:
         print("vrmgmt register: --cimom sfcb|pegasus is required", file=sys.stderr)
         return 2
-    from vrmgmt.cim.loader import project_dir
-
     return reg.register(
         args.cimom,
         args.dry_run,
-        project_dir("registration").parent,
+        root,
         include_dmtf=args.include_dmtf,
         interop_namespace=args.interop_namespace,
+        prefix=Path(args.prefix) if args.prefix else None,
+        stage_dir=Path(args.stage_dir) if args.stage_dir else None,
+        repository=Path(args.repository) if args.repository else None,
     )
 
 
@@ -170,9 +190,45 @@ def build_parser() -> argparse.ArgumentParser:
         "root/PG_InterOp for OpenPegasus)",
     )
     r.add_argument(
+        "--prefix",
+        metavar="DIR",
+        help="SFCB: its installation prefix (tools in DIR/bin; staging area and "
+        "repository in /var/lib/sfcb for /usr, else DIR/var/lib/sfcb; default: the "
+        "prefix of the sfcbd on PATH, else /usr)",
+    )
+    r.add_argument("--stage-dir", metavar="DIR", help="SFCB: its staging directory")
+    r.add_argument(
+        "--repository",
+        metavar="DIR",
+        help="SFCB: its registration directory (holds repository/ and providerRegister)",
+    )
+    r.add_argument(
+        "--cmpi-library",
+        metavar="PATH",
+        help="cmpi-bindings' libpy3CmpiProvider.so (default: found in the CIMOM's "
+        "provider directories)",
+    )
+    r.add_argument(
+        "--check",
+        action="store_true",
+        help="check that the Python the CIMOM embeds imports cmpi, cmpi_pywbem_bindings "
+        "and vrmgmt, and say what is missing",
+    )
+    r.add_argument(
         "--print-site-hook",
         action="store_true",
-        help="print the .pth line that makes vrmgmt importable by the CIMOM's embedded Python",
+        help="print the .pth file that makes vrmgmt importable by the CIMOM's embedded "
+        "Python, and where it goes",
+    )
+    r.add_argument(
+        "--install-site-hook",
+        action="store_true",
+        help="write that .pth file there",
+    )
+    r.add_argument(
+        "--site-dir",
+        metavar="DIR",
+        help="site directory for the hook (default: the embedded Python's site-packages)",
     )
     r.set_defaults(func=cmd_register)
     return p

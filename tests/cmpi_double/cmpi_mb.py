@@ -543,10 +543,16 @@ class MiniMB:
         return res
 
     def cleanup(self, terminating: bool = True) -> list[Status]:
+        """Cleanup of every MI, as cmpi_provider.c's Cleanup(): when not terminating,
+        an MI answering CMPI_RC_DO_NOT_UNLOAD or CMPI_RC_NEVER_UNLOAD stays loaded
+        (TargetCleanup is skipped); every other one is released."""
         out = []
-        for mi in list(self.mis.values()):
-            out.append(mi.cleanup(self.context(), terminating))
-        self.mis.clear()
+        for key, mi in list(self.mis.items()):
+            st = mi.cleanup(self.context(), terminating)
+            out.append(st)
+            keep = st.rc in (cmpi.CMPI_RC_DO_NOT_UNLOAD, cmpi.CMPI_RC_NEVER_UNLOAD)
+            if terminating or not keep:
+                del self.mis[key]
         return out
 
     # -- broker up-calls (CBGetInstance & co.) ------------------------------------------

@@ -30,7 +30,7 @@ from vrmgmt.cim import wql
 from vrmgmt.cim.loader import forget_provider_modules, load_provider_module
 from vrmgmt.cim.provider import Provider, ProviderContext, ProviderEnv
 from vrmgmt.cmpi import status
-from vrmgmt.cmpi.convert import Converter, broker_fn, cmpi_module, obj_text, text
+from vrmgmt.cmpi.convert import Converter, broker_fn, charpp, cmpi_module, obj_text, text
 from vrmgmt.cmpi.indications import IndicationSender, mi_call
 from vrmgmt.errors import ConfigError
 
@@ -245,7 +245,7 @@ class _Call:
         """ProviderContext.get_instance through CBGetInstance (routed by the CIMOM to
         whichever provider serves path.classname)."""
         cop = self.conv.path_to_cmpi(path, self.ns)
-        props = None if property_list is None else [str(p) for p in property_list]
+        props = charpp(property_list)  # the char ** typemap takes bytes only
         try:
             ci = broker_fn(self.proxy.broker, "getInstance", "get_instance")(self.ctx, cop, props)
         except Exception as exc:
@@ -654,7 +654,21 @@ class CMPIProxyProvider:
 
     # == lifecycle =====================================================================
     def cleanup(self, ctx, terminating):
-        """Called once per MI; the providers' cleanup() runs with the last one."""
+        """Called once per MI; the providers' cleanup() runs with the last one.
+
+        While the CIMOM is not terminating (SFCB's idle unload after
+        providerTimeoutInterval, OpenPegasus's idle unload) the answer is
+        CMPI_RC_DO_NOT_UNLOAD and nothing is released: cmpi-bindings' Cleanup() then
+        returns at once, and the CIMOM keeps the provider loaded and asks again after
+        the next idle period. Unloading would run cmpi-bindings' TargetCleanup, which
+        takes the GIL without a thread state (PyEval_AcquireLock) and kills the provider
+        process with SIGSEGV."""
+        if not terminating:
+            log.info("%s: idle cleanup declined, staying loaded", self.module_name)
+            return (
+                status.CMPI_RC_DO_NOT_UNLOAD,
+                status.message("vrmgmt providers stay loaded until the CIMOM terminates"),
+            )
 
         def run():
             with _State.lock:

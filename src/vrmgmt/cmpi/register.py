@@ -31,7 +31,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-import sysconfig
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ from pathlib import Path
 from typing import TextIO
 
 from vrmgmt import BRAND, __version__
+from vrmgmt.cmpi import embedded, sfcb
 from vrmgmt.errors import ConfigError
 from vrmgmt.registration import Registration, load_registration
 
@@ -49,7 +49,11 @@ INTEROP_ALIASES = frozenset({"root/interop", "interop", "root/pg_interop"})
 SFCB_INTEROP = "root/interop"
 PEGASUS_INTEROP = "root/PG_InterOp"
 MODULE_NAME = "vrmgmt"
-SITE_HOOK_FILE = "vrmgmt-cmpi.pth"
+SITE_HOOK_FILE = embedded.SITE_HOOK_FILE
+SITE_HOOK_NOTE = (
+    "The CIMOM's embedded Python must import cmpi, cmpi_pywbem_bindings and vrmgmt: "
+    "`vrmgmt register --check` says whether it does (site hook: docs/cmpi.md)."
+)
 
 _INCLUDE = re.compile(r'^\s*#pragma\s+include\s*\(\s*"([^"]+)"\s*\)\s*;?\s*$', re.IGNORECASE)
 
@@ -163,26 +167,59 @@ def sfcb_registration(
     return "\n".join(lines) + "\n"
 
 
-def sfcb_plan(
-    project_root: Path, providers_dir: Path, work_dir: Path, include_dmtf: bool = False
-) -> Plan:
+def sfcb_staging(
+    project_root: Path, providers_dir: Path, include_dmtf: bool = False
+) -> sfcb.Staging:
+    """The registration and the MOF (made safe for sfcbmofpp, with line origins)."""
     regs = project_registrations(project_root)
     dmtf, vrm = mof_files(project_root)
-    plan = Plan("sfcb", Path(work_dir))
-    plan.files["vrmgmt.reg"] = sfcb_registration(regs, providers_dir)
+    mof_text, origins = sfcb.sfcb_mof(([dmtf] if include_dmtf else []) + vrm)
+    return sfcb.Staging(
+        reg_text=sfcb_registration(regs, providers_dir),
+        mof_text=mof_text,
+        origins=origins,
+        namespaces=_all_namespaces(regs, SFCB_INTEROP),
+    )
+
+
+def sfcb_plan(
+    project_root: Path,
+    providers_dir: Path,
+    work_dir: Path,
+    include_dmtf: bool = False,
+    layout: sfcb.SfcbLayout | None = None,
+) -> Plan:
+    """What `register --cimom sfcb` does, for --dry-run (register_sfcb runs it)."""
+    layout = layout or sfcb.sfcb_layout()
+    staging = sfcb_staging(project_root, providers_dir, include_dmtf)
+    dmtf, vrm = mof_files(project_root)
     parts = ([dmtf] if include_dmtf else []) + vrm
-    plan.files["vrmgmt.mof"] = "".join(f"// ==== {p} ====\n" + flatten_mof(p) for p in parts)
+    plan = Plan("sfcb", Path(work_dir))
+    plan.files["vrmgmt.reg"] = staging.reg_text
+    plan.files["vrmgmt.mof"] = staging.mof_text
     plan.show.append("vrmgmt.reg")
-    for i, ns in enumerate(_all_namespaces(regs, SFCB_INTEROP)):
-        cmd = ["sfcbstage", "-n", ns]
-        if i == 0:
-            cmd += ["-r", str(plan.path("vrmgmt.reg"))]
-        plan.commands.append([*cmd, str(plan.path("vrmgmt.mof"))])
-    plan.commands.append(["sfcbrepos", "-f"])
+    check = plan.work_dir / "check"
+    plan.commands += [
+        ["cp", "-a", str(layout.stage_dir), str(check / "stage")],
+        ["cp", "-a", str(layout.registration_dir), str(check / "registration")],
+    ]
+    plan.commands += sfcb.stage_commands(layout, check / "stage", plan.work_dir, staging.namespaces)
+    plan.commands.append(sfcb.repos_command(layout, check / "stage", check / "registration"))
+    plan.commands += sfcb.stage_commands(
+        layout, layout.stage_dir, plan.work_dir, staging.namespaces
+    )
+    for n in ("repository", "providerRegister"):
+        live = layout.registration_dir / n
+        plan.commands.append(["mv", str(live), f"{live}.previous"])
+        plan.commands.append(["mv", str(check / "registration" / n), str(live)])
     plan.notes += [
         f"vrmgmt.mof holds {', '.join(str(p) for p in parts)} with #pragma includes "
-        "resolved; sfcbrepos adds SFCB's own DMTF schema to every namespace.",
-        "Restart sfcbd afterwards (e.g. systemctl restart sfcb).",
+        "resolved, comments removed and strings holding '//' starting their line (SFCB's "
+        "preprocessor sfcbmofpp cuts them otherwise); sfcbrepos adds SFCB's own DMTF "
+        "schema to every namespace.",
+        f"The classes are compiled first in {check}: if that fails, nothing live is "
+        "changed and the error names the source file and line.",
+        "Restart sfcbd afterwards: systemctl restart sfcb",
     ]
     return plan
 
@@ -314,12 +351,17 @@ def register(
     include_dmtf: bool = False,
     interop_namespace: str | None = None,
     runner: Callable[[list[str]], int] | None = None,
+    prefix: Path | None = None,
+    stage_dir: Path | None = None,
+    repository: Path | None = None,
 ) -> int:
     """Register vrmgmt with SFCB or OpenPegasus; with dry_run print what would be done.
     Returns a process exit code (0 ok, 2 bad input, else the failing command's code).
     `out` defaults to sys.stdout (looked up at call time); work_dir defaults to a fresh
     temporary directory (dry run: /tmp/vrmgmt-register, not created); include_dmtf also
-    stages the DMTF subset for SFCB; runner(cmd) -> exit code replaces subprocess."""
+    stages the DMTF subset for SFCB; runner(cmd) -> exit code replaces subprocess.
+    SFCB: prefix, stage_dir and repository (its registration directory) locate the
+    installation (vrmgmt.cmpi.sfcb.sfcb_layout)."""
     out = out or sys.stdout
     project_root = Path(project_root).resolve()
     providers_dir = Path(providers_dir or project_root / "providers").resolve()
@@ -332,9 +374,10 @@ def register(
             if dry_run
             else Path(tempfile.mkdtemp(prefix="vrmgmt-register-"))
         )
+    layout = sfcb.sfcb_layout(prefix, stage_dir, repository) if cimom == "sfcb" else None
     try:
         if cimom == "sfcb":
-            plan = sfcb_plan(project_root, providers_dir, work_dir, include_dmtf)
+            plan = sfcb_plan(project_root, providers_dir, work_dir, include_dmtf, layout)
         else:
             plan = pegasus_plan(
                 project_root, providers_dir, work_dir, interop_namespace or PEGASUS_INTEROP
@@ -353,6 +396,18 @@ def register(
     if dry_run:
         _print_plan(plan, out)
         return 0
+    if layout is not None:  # SFCB: dry compile, then install (vrmgmt.cmpi.sfcb)
+        staging = sfcb_staging(project_root, providers_dir, include_dmtf)
+        rc = sfcb.register_sfcb(
+            staging,
+            layout,
+            out,
+            plan.work_dir,
+            None if runner is None else (lambda cmd, env: (runner(cmd), "")),
+        )
+        if rc == 0:
+            out.write(f"# {SITE_HOOK_NOTE}\n")
+        return rc
 
     plan.work_dir.mkdir(parents=True, exist_ok=True)
     for name, content in plan.files.items():
@@ -370,10 +425,7 @@ def register(
             return rc
     for note in plan.notes:
         out.write(f"# {note}\n")
-    out.write(
-        "# The CIMOM's embedded Python must import cmpi_pywbem_bindings and vrmgmt: see "
-        "docs/cmpi.md (site hook).\n"
-    )
+    out.write(f"# {SITE_HOOK_NOTE}\n")
     return 0
 
 
@@ -399,83 +451,72 @@ def _print_plan(plan: Plan, out: TextIO) -> None:
 
 
 # --------------------------------------------------------------------------------------
-# Site hook for the CIMOM's embedded Python
+# The CIMOM's embedded Python: site hook and check (vrmgmt.cmpi.embedded)
 # --------------------------------------------------------------------------------------
-def site_hook_lines(project_root: Path | None = None, include_venv: bool = True) -> list[str]:
-    """Content of a .pth file that makes cmpi_pywbem_bindings and vrmgmt importable by
-    the Python that libpy3CmpiProvider.so embeds. That interpreter ignores PYTHONPATH
-    (Python >= 3.11 embedded with an isolated config), but processes .pth files in its
-    site-packages. When running from a virtual environment its site-packages (pywbem,
-    libvirt-python, lxml) is added too - only valid for the same Python minor version."""
-    root = Path(project_root or _default_project_root()).resolve()
-    src = str(root / "src")
-    lines = [
-        "# vrmgmt: cmpi_pywbem_bindings and vrmgmt for cmpi-bindings' embedded Python.",
-        "# src/ goes first so that it wins over cmpi-bindings' own (Python 2)",
-        "# cmpi_pywbem_bindings.py if that is installed too.",
-        f"import sys; sys.path[:0] = [p for p in [{src!r}] if p not in sys.path]",
-    ]
-    if include_venv and sys.prefix != sys.base_prefix:
-        for key in ("purelib", "platlib"):
-            p = sysconfig.get_paths()[key]
-            if p not in lines:
-                lines.append(p)
-    return lines
+def site_hook_lines(project_root: Path | None = None, scoped: bool = True) -> list[str]:
+    """The .pth file that makes cmpi_pywbem_bindings and vrmgmt importable by the
+    Python libpy3CmpiProvider.so embeds (active in CIMOM processes only)."""
+    return embedded.site_hook_lines(Path(project_root or _default_project_root()), scoped)
 
 
-def embedded_python(lib: Path | None = None) -> str:
-    """The python executable matching libpy3CmpiProvider.so's libpython (via ldd),
-    else "python3"."""
-    candidates = [lib] if lib else []
-    for d in (
-        "/usr/lib64/cmpi",
-        "/usr/lib/cmpi",
-        "/usr/lib/x86_64-linux-gnu/cmpi",
-        "/usr/lib/aarch64-linux-gnu/cmpi",
-        "/usr/lib64/sfcb",
-        "/usr/lib/sfcb",
-        "/usr/lib64",
-        "/usr/lib",
-    ):
-        candidates.append(Path(d) / "libpy3CmpiProvider.so")
-    for c in candidates:
-        if c and c.is_file() and shutil.which("ldd"):
-            try:
-                res = subprocess.run(["ldd", str(c)], capture_output=True, text=True, check=False)
-            except OSError:
-                continue
-            m = re.search(r"libpython(3\.\d+)", res.stdout)
-            if m:
-                return f"python{m.group(1)}"
-    return "python3"
+def _interpreter(cimom: str | None, library: Path | None, layout: sfcb.SfcbLayout | None):
+    dirs = layout.provider_dirs() if layout is not None else []
+    return embedded.interpreter_of(embedded.find_library(library, dirs))
 
 
-def site_packages_dir(python: str) -> Path | None:
-    """First site-packages directory of that interpreter."""
-    try:
-        res = subprocess.run(
-            [python, "-c", "import site; print(site.getsitepackages()[0])"],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=30,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return Path(res.stdout.strip()) if res.returncode == 0 and res.stdout.strip() else None
-
-
-def print_site_hook(
-    out: TextIO | None = None, project_root: Path | None = None, python: str | None = None
-) -> None:
-    """Print the site hook and the file it belongs in (that Python's site-packages)."""
+def site_hook(
+    out: TextIO | None = None,
+    project_root: Path | None = None,
+    *,
+    cimom: str | None = None,
+    library: Path | None = None,
+    layout: sfcb.SfcbLayout | None = None,
+    site_dir: Path | None = None,
+    install: bool = False,
+) -> int:
+    """--print-site-hook / --install-site-hook: the hook for the interpreter the CIMOM's
+    libpy3CmpiProvider.so embeds, and the file it goes in (site_dir, else that
+    interpreter's site-packages)."""
     out = out or sys.stdout
-    python = python or embedded_python()
-    target = site_packages_dir(python)
-    where = (
-        target / SITE_HOOK_FILE if target else Path(f"<site-packages of {python}>") / SITE_HOOK_FILE
+    try:
+        interp = _interpreter(cimom, library, layout)
+        target_dir = Path(site_dir) if site_dir else embedded.site_packages(interp)
+    except embedded.EmbeddedError as exc:
+        out.write(f"vrmgmt register: {exc}\n")
+        return 1
+    target = target_dir / SITE_HOOK_FILE
+    lines = site_hook_lines(project_root)
+    if install:
+        target_dir.mkdir(parents=True, exist_ok=True)
+        target.write_text("\n".join(lines) + "\n")
+        out.write(f"wrote {target} (for {interp.executable}, embedded by {interp.library})\n")
+        return 0
+    out.write(f"# Save as {target}\n")
+    out.write(
+        f"# ({interp.executable}: the interpreter {interp.library} embeds, ldd: "
+        f"{interp.libpython})\n"
     )
-    out.write(f"# Save as {where}\n")
-    out.write(f"# ({python} is the interpreter libpy3CmpiProvider.so embeds; check with ldd)\n")
-    for line in site_hook_lines(project_root):
+    for line in lines:
         out.write(line + "\n")
+    return 0
+
+
+def check_embedded(
+    out: TextIO | None = None,
+    project_root: Path | None = None,
+    *,
+    cimom: str | None = None,
+    library: Path | None = None,
+    layout: sfcb.SfcbLayout | None = None,
+) -> int:
+    """--check: 0 when the embedded interpreter imports everything, else 1."""
+    out = out or sys.stdout
+    try:
+        interp = _interpreter(cimom, library, layout)
+        result = embedded.check(interp, Path(project_root or _default_project_root()))
+    except embedded.EmbeddedError as exc:
+        out.write(f"vrmgmt register --check: {exc}\n")
+        return 1
+    for line in result.lines:
+        out.write(line + "\n")
+    return 0 if result.ok else 1

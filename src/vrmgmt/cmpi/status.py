@@ -28,6 +28,7 @@ CMPI_RC_ERR_ACCESS_DENIED = 2
 CMPI_RC_ERR_INVALID_CLASS = 5
 CMPI_RC_ERR_NOT_FOUND = 6
 CMPI_RC_ERR_NOT_SUPPORTED = 7
+CMPI_RC_DO_NOT_UNLOAD = 50  # Cleanup: keep the provider loaded (not while terminating)
 
 _PASS_THROUGH = frozenset(range(1, 18)) | frozenset(range(20, 29))
 
