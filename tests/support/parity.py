@@ -146,13 +146,15 @@ CASES = [
         lambda h: sorted(str(r["Dependent"].keybindings["Name"]) for r in h.refs(host(), HD)),
         ALL_UUIDS,
     ),
+    # (which properties come back differs by host: SFCB fills in the class's defaults
+    # for what the query did not select; the embedded server sends only the selected ones)
     Case(
         "query running VMs (WQL)",
         lambda h: sorted(
-            (i["ElementName"], sorted(i.keys()))
+            i["ElementName"]
             for i in h.query(f"SELECT ElementName FROM {VM} WHERE EnabledState = 2")
         ),
-        sorted((name, ["ElementName"]) for name, (_, on) in kit.VMS.items() if on),
+        sorted(name for name, (_, on) in kit.VMS.items() if on),
     ),
     Case(
         "query with an unknown property",
