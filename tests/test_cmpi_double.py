@@ -86,12 +86,36 @@ def test_target_call_interprets_returns_like_target_python_c():
     assert [type(e.exc) for e in esc] == [ValueError]
 
 
+def test_charpp_typemap_takes_bytes_only():
+    """swig/cmpi_defs.i: PyString_Check is PyBytes_Check on Python 3."""
+    b = cmpi.CMPIBroker()
+    with b._as_mb():
+        path = b.new_object_path("root/x", "C")
+        v = cmpi.CMPIValue()
+        v.uint8 = 1
+        path.add_key("K", v, cmpi.CMPI_uint8)
+        inst = b.new_instance(path, 0)
+        with pytest.raises(TypeError, match="^list contains non-string$"):
+            inst.set_property_filter(["A"])
+        with pytest.raises(TypeError, match="^list contains non-string$"):
+            b.getInstance(cmpi.CMPIContext._make(), path, ["A"])
+        inst.set_property_filter([b"A"])
+        for name in ("A", "B", "K"):
+            inst.set_property(name, v, cmpi.CMPI_uint8)
+        assert sorted(inst._as_dict()) == ["A", "K"]  # keys are added to the filter
+        inst2 = b.new_instance(path, 0)
+        inst2.set_property_filter(None)  # NULL is cloned to an empty list + the keys
+        inst2.set_property("A", v, cmpi.CMPI_uint8)
+        inst2.set_property("K", v, cmpi.CMPI_uint8)
+        assert sorted(inst2._as_dict()) == ["K"]
+
+
 def test_swig_argument_checks():
     b = cmpi.CMPIBroker()
     with b._as_mb():
         inst = b.new_instance(b.new_object_path("root/x", "C"), 0)
-        with pytest.raises(TypeError):
-            inst.set_property_filter(("A",))  # char** typemap wants a list
+        with pytest.raises(TypeError, match="expected list argument"):
+            inst.set_property_filter((b"A",))  # char** typemap wants a list
         v = cmpi.CMPIValue()
         with pytest.raises(OverflowError):
             v.uint8 = 256

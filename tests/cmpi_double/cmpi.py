@@ -35,7 +35,12 @@ CMPIDateTime           return_data, done), CMPIObjectPath (constructor (broker, 
                        cmpi_type, at, set), CMPIString (__str__), CMPIContext
                        (add_entry, get_entry, get_entry_at, get_entry_count),
                        CMPIDateTime (__str__, to_i, is_interval).
-char ** arguments      swig/cmpi_defs.i typemap: None or a *list* of str, else TypeError.
+char ** arguments      swig/cmpi_defs.i typemap: None or a *list* (not a tuple) whose items
+                       pass PyString_Check - PyBytes_Check on Python 3 (SWIG's pyhead.swg) -,
+                       so a list of bytes; str items raise TypeError("list contains
+                       non-string"), a non-list TypeError("expected list argument").
+                       There is no Python out-typemap: CMPISelectExp.filter() returns an
+                       opaque SWIG pointer of type 'char **'.
 CMPIBroker             swig/cmpi_callbacks.i (newest version): LogMessage, TraceMessage,
                        version, name, classPathIsA, deliverIndication,
                        prepareAttachThread, attachThread, detachThread,
@@ -321,15 +326,31 @@ def _raise(rc: int, msg: str) -> None:
 # helpers for SWIG argument conversion
 # --------------------------------------------------------------------------------------
 def _charpp(value, what: str) -> list[str] | None:
-    """swig/cmpi_defs.i `char **` typemap: None or a list of str."""
+    """swig/cmpi_defs.i `char **` typemap (Python): None -> NULL; otherwise
+    ``PyList_Check`` (a tuple is refused) and ``PyString_Check`` on every item, which
+    SWIG's pyhead.swg defines as ``PyBytes_Check`` on Python 3: bytes only, str refused.
+    The messages are the typemap's own (it names no method). Returns the C strings the
+    broker sees (decoded; `what` is kept for the callers' readability)."""
     if value is None:
         return None
     if not isinstance(value, list):
-        raise TypeError(f"{what}: expected list argument")
+        raise TypeError("expected list argument")
     for v in value:
-        if not isinstance(v, str):
-            raise TypeError(f"{what}: list contains non-string")
-    return list(value)
+        if not isinstance(v, bytes):
+            raise TypeError("list contains non-string")
+    # PyBytes_AsString: the C string ends at the first NUL
+    return [v.split(b"\0", 1)[0].decode("utf-8", "replace") for v in value]
+
+
+class SwigPyObject:
+    """A bare SWIG pointer (what a function returning an unwrapped C type gives)."""
+
+    def __init__(self, ctype: str, target=None):
+        self._ctype = ctype
+        self._target = target
+
+    def __repr__(self) -> str:
+        return f"<Swig Object of type '{self._ctype}'>"
 
 
 def _charp(value, what: str, allow_none: bool = True) -> str | None:
@@ -935,11 +956,9 @@ class CMPIInstance(_Handle):
 
     def set_property_filter(self, properties) -> None:
         props = _charpp(properties, "CMPIInstance_set_property_filter")
-        if props is None:
-            self._filter = None
-            return
-        # swig/cmpi_types.i adds the key names (OpenPegasus insists on them)
-        names = [p.lower() for p in props] + [k.lower() for k in self._path._keys]
+        # swig/cmpi_types.i clones the list (NULL clones to an empty one) and adds the
+        # key names (OpenPegasus insists on them): None filters down to the keys.
+        names = [p.lower() for p in props or ()] + [k.lower() for k in self._path._keys]
         self._filter = names
 
     def set_property_with_origin(self, name, value, type, origin) -> None:  # noqa: A002
@@ -1162,7 +1181,8 @@ class CMPISelectExp(_Handle):
         _raise(CMPI_RC_ERR_NOT_SUPPORTED, "the double does not evaluate queries")
 
     def filter(self):
-        return self._keys
+        """``char **filter()``: no Python out-typemap for char **, so an opaque pointer."""
+        return SwigPyObject("char **", self._keys)
 
     def __str__(self) -> str:
         return self._query

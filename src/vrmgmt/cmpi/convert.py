@@ -76,6 +76,17 @@ def text(value: Any) -> str | None:
     return value if isinstance(value, str) else str(value)
 
 
+def charpp(names: Any) -> list[bytes] | None:
+    """A property list for a ``char **`` parameter (set_property_filter, the broker's
+    getInstance/enumInstances/associators/references): swig/cmpi_defs.i's typemap takes
+    None or a *list* whose items pass ``PyString_Check``, which SWIG maps to
+    ``PyBytes_Check`` on Python 3 - so a list of bytes, str is refused with
+    "TypeError: list contains non-string"."""
+    if names is None:
+        return None
+    return [p if isinstance(p, bytes) else str(p).encode("utf-8") for p in names]
+
+
 def obj_text(obj: Any) -> str | None:
     """String form of a CMPIString / CMPIDateTime / CMPISelectExp: ``__str__`` in the
     current bindings, ``to_s()`` in older ones."""
@@ -266,7 +277,7 @@ class Converter:
         cop = self.path_to_cmpi(path, ns)
         ci = self._new_instance(cop, allow_null_ns)
         if property_list is not None:
-            ci.set_property_filter([str(p) for p in property_list])
+            ci.set_property_filter(charpp(property_list))
         for prop in inst.properties.values():
             cv, ctype, _keep = self.value_to_cmpi(
                 prop.value, prop.type, prop.is_array, prop.embedded_object, default_ns=ns

@@ -28,7 +28,7 @@ from pywbem import CIMClassName, CIMError, CIMInstance, CIMInstanceName
 from vrmgmt.cim.loader import forget_provider_modules, load_provider_module
 from vrmgmt.cim.provider import Provider, ProviderContext, ProviderEnv
 from vrmgmt.cmpi import status
-from vrmgmt.cmpi.convert import Converter, broker_fn, cmpi_module, obj_text, text
+from vrmgmt.cmpi.convert import Converter, broker_fn, charpp, cmpi_module, obj_text, text
 from vrmgmt.cmpi.indications import IndicationSender, mi_call
 from vrmgmt.errors import ConfigError
 
@@ -228,7 +228,7 @@ class _Call:
         """ProviderContext.get_instance through CBGetInstance (routed by the CIMOM to
         whichever provider serves path.classname)."""
         cop = self.conv.path_to_cmpi(path, self.ns)
-        props = None if property_list is None else [str(p) for p in property_list]
+        props = charpp(property_list)  # the char ** typemap takes bytes only
         try:
             ci = broker_fn(self.proxy.broker, "getInstance", "get_instance")(self.ctx, cop, props)
         except Exception as exc:
