@@ -131,11 +131,27 @@ def module_path(miname: str) -> Path:
     return path
 
 
+def swig_proxy(obj: Any, class_name: str) -> Any:
+    """`obj` as an instance of the SWIG proxy class `class_name` of module cmpi when it is
+    a bare SwigPyObject (what SWIG_NewPointerObj gives before cmpi.py registered its
+    classes), else unchanged. cmpi_pywbem_bindings imports cmpi before the C side wraps
+    anything, so this only guards against an embedding that imported it too late."""
+    if obj is None or type(obj).__name__ != "SwigPyObject":
+        return obj
+    cls = getattr(cmpi_module(), class_name)
+    proxy = cls.__new__(cls)
+    proxy.this = obj
+    log.warning("cmpi-bindings passed a bare SwigPyObject as %s; wrapped it", class_name)
+    return proxy
+
+
 def get_cmpi_proxy_provider(miname: Any, broker: Any, ctx: Any = None) -> CMPIProxyProvider:
     """Entry point called by cmpi-bindings' TargetInitialize for every MI it creates.
     (Older bindings pass only miname and broker.) Never raises: loading problems are
     reported by the entry points."""
     key = text(miname) or ""
+    broker = swig_proxy(broker, "CMPIBroker")
+    ctx = swig_proxy(ctx, "CMPIContext")
     with _State.lock:
         proxy = _State.proxies.get(key)
         if proxy is None:
