@@ -134,6 +134,11 @@ def test_sfcb_dry_run(project, tmp_path):
 
 def test_pegasus_dry_run(project, tmp_path):
     work = tmp_path / "work"
+    (project / "mof" / "VRM_Interop.mof").write_text(
+        "class VRM_ElementConformsToProfile : CIM_ElementConformsToProfile { };\n"
+    )
+    with (project / "mof" / "vrmgmt.mof").open("a") as f:
+        f.write('#pragma include ("VRM_Interop.mof")\n')
     rc, out = run("pegasus", project, work_dir=work)
     assert rc == 0
     prov = project / "providers"
@@ -158,11 +163,18 @@ def test_pegasus_dry_run(project, tmp_path):
     assert mof.count("instance of PG_ProviderCapabilities\n") == 3
     commands = out.split("# Commands that would run:\n")[1].splitlines()
     dm, vm = project / "mof" / "dmtf", project / "mof"
+    # the classes into root/virt, only the file with the interop class into root/PG_InterOp
     assert commands[:4] == [
         f"cimmof -I {dm} -n root/virt {dm}/dmtf.mof",
         f"cimmof -I {vm} -n root/virt {vm}/vrmgmt.mof",
-        f"cimmof -I {vm} -n root/PG_InterOp {vm}/vrmgmt.mof",
+        f"cimmof -I {vm} -n root/PG_InterOp {vm}/VRM_Interop.mof",
         f"cimmof -n root/PG_InterOp {work}/vrmgmt-pegasus.mof",
+    ]
+    # checked first in a scratch repository (the interop part needs the live one)
+    checks = out.split("# Check (compiles everything into a scratch repository first):\n")[1]
+    assert checks.splitlines()[:2] == [
+        f"cimmofl -R {work}/check -I {dm} -n root/virt {dm}/dmtf.mof",
+        f"cimmofl -R {work}/check -I {vm} -n root/virt {vm}/vrmgmt.mof",
     ]
 
 
@@ -202,7 +214,17 @@ def test_register_writes_files_and_runs_commands(project, tmp_path):
     assert str(project / "providers" / "VMListProvider") in (work / "vrmgmt.reg").read_text()
     assert "class VRM_Deep" in (work / "vrmgmt.mof").read_text()
     rc, out = run("pegasus", project, dry_run=False, work_dir=work, runner=lambda c: 3)
+    assert rc == 3 and "the check compile failed; nothing was changed" in out
+    ran = []
+    rc, out = run(
+        "pegasus",
+        project,
+        dry_run=False,
+        work_dir=work,
+        runner=lambda c: ran.append(c[0]) or (3 if c[0] == "cimmof" else 0),
+    )
     assert rc == 3 and "cimmof failed with exit code 3" in out
+    assert ran == ["cimmofl", "cimmofl", "cimmof"]  # checks first, then the real compile
     assert (work / "vrmgmt-pegasus.mof").is_file()
 
 
