@@ -607,6 +607,20 @@ class Pegasus:
         rc = None
         if self.proc is not None:
             if self.proc.poll() is None:
+                # the orderly way: `cimserver -s` (through the local socket) stops the
+                # provider agents first; SIGTERM if that does not work
+                with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+                    subprocess.run(
+                        [str(self.build.bin_dir / "cimserver"), "-s", f"shutdownTimeout={30}"],
+                        env=self.env(),
+                        cwd=self.home,
+                        capture_output=True,
+                        timeout=timeout,
+                        check=False,
+                    )
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.proc.wait(10)
+            if self.proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     self.proc.send_signal(signal.SIGTERM)
                 with contextlib.suppress(subprocess.TimeoutExpired):
