@@ -58,6 +58,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tarfile
 import time
 import tomllib
@@ -681,3 +682,24 @@ class Pegasus:
             if any(p.search(line) for p in CRASH_PATTERNS):
                 out.append(line)
         return out
+
+
+def install_vrmgmt(p: Pegasus) -> subprocess.CompletedProcess:
+    """The site hook (vrmgmt's src/ for the embedded interpreter) into p's site
+    directory, then `vrmgmt register --cimom pegasus` against p (for the benchmarks;
+    tests/test_pegasus.py does the same through the README's steps)."""
+    sys.path.insert(0, str(PROJECT_ROOT / "src"))
+    from vrmgmt.cmpi.register import site_hook_lines
+
+    hook = site_hook_lines(PROJECT_ROOT, include_venv=False)
+    (p.site_dir / "vrmgmt-cmpi.pth").write_text("\n".join(hook) + "\n")
+    env = p.env()
+    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
+    return subprocess.run(
+        [sys.executable, "-m", "vrmgmt.cli", "register", "--cimom", "pegasus"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
