@@ -88,6 +88,7 @@ FLAVOR = "vrmgmt"
 PEGASUS_TARBALL = "openpegasus-2.14.4-min.tar.xz"
 CMPI_BINDINGS_TARBALL = "cmpi-bindings-1.0.5.tar.xz"
 SITE_SWITCH_FILE = "vrmgmt-test-site.pth"
+SERVICE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 SITE_SWITCH_VAR = "VRMGMT_TEST_SITE_DIR"
 
 #: (file, function, wrong line, right line): pull AssociatorNames looked up association
@@ -307,7 +308,10 @@ def pegasus_env(build: PegasusBuild, home: Path) -> dict[str, str]:
     env.update(BUILD_ENV)
     env["PEGASUS_ROOT"] = str(build.pegasus_root)
     env["PEGASUS_HOME"] = str(home)
-    env["PATH"] = f"{build.bin_dir}:{env.get('PATH', '/usr/bin:/bin')}"
+    # a service's PATH (systemd's default): a venv's or pyenv's python3 first on PATH
+    # would become the embedded interpreter's sys.executable, and with its pyvenv.cfg
+    # bring another Python's standard library into Debian's libpython
+    env["PATH"] = f"{build.bin_dir}:{SERVICE_PATH}"
     env["LD_LIBRARY_PATH"] = str(build.lib_dir)
     return env
 
