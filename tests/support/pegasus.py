@@ -692,11 +692,8 @@ def install_vrmgmt(p: Pegasus) -> subprocess.CompletedProcess:
     """The site hook (vrmgmt's src/ for the embedded interpreter) into p's site
     directory, then `vrmgmt register --cimom pegasus` against p (for the benchmarks;
     tests/test_pegasus.py does the same through the README's steps)."""
-    sys.path.insert(0, str(PROJECT_ROOT / "src"))
-    from vrmgmt.cmpi.register import site_hook_lines
-
-    hook = site_hook_lines(PROJECT_ROOT, include_venv=False)
-    (p.site_dir / "vrmgmt-cmpi.pth").write_text("\n".join(hook) + "\n")
+    src = str(PROJECT_ROOT / "src")
+    (p.site_dir / "vrmgmt-cmpi.pth").write_text(f"import sys; sys.path[:0] = [{src!r}]\n")
     env = p.env()
     env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
     return subprocess.run(
