@@ -361,6 +361,17 @@ def test_no_provider_agent_crash_over_the_run(cimom):
     assert not cimom.crashes(), "\n".join(cimom.crashes())
 
 
+def test_the_crash_grep_sees_the_abort_at_shutdown(cimom):
+    """Runs after the check above: stopping cimserver unloads the providers with
+    `terminating` set, and cmpi-bindings 1.0.5's TargetCleanup aborts the agent
+    (docs/cmpi.md); the grep must see that, or it could not see a crash at all."""
+    assert not cimom.crashes()
+    cimom.stop()
+    found = cimom.crashes()
+    assert any("Fatal Python error: PyEval_AcquireLock" in line for line in found), found
+    assert any("A failure was detected in provider module vrmgmt" in line for line in found)
+
+
 def test_swig_proxy_wraps_a_bare_swig_object():
     """vrmgmt.cmpi.proxy.swig_proxy with the real SWIG module (cmpi.py of the build) in
     Debian's python3: a bare SwigPyObject becomes a working proxy."""

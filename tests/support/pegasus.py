@@ -475,9 +475,12 @@ def free_port() -> int:
 
 #: OpenPegasus messages that mean a provider agent died (cimserver's standard log)
 CRASH_PATTERNS = (
-    re.compile(r"cimprovagt.*(crash|signal|died|abnormal)", re.I),
-    re.compile(r"provider agent.*(crash|signal|died|abnormal|unexpected)", re.I),
+    # cimserver's standard log when an agent's pipe closes without its clean-exit notice
+    re.compile(r"A failure was detected in provider module"),
+    # the agents' stderr (cimserver's output): Python's abort, a signal
+    re.compile(r"Fatal Python error"),
     re.compile(r"(Segmentation fault|SIGSEGV|core dumped)", re.I),
+    re.compile(r"cimprovagt.*(crash|signal|died|abnormal)", re.I),
 )
 
 
