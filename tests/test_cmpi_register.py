@@ -153,8 +153,8 @@ def test_pegasus_dry_run(project, tmp_path):
         '    ModuleGroupName = "vrmgmt";',
         f'    Name = "{prov}/VMListProvider";',
         '    CapabilityID = "VRM_HostedDependency";',
-        "    ProviderType = { 2, 3 };",
-        "    ProviderType = { 2, 5 };",
+        "    ProviderType = { 2, 3, 7 };",
+        "    ProviderType = { 2, 5, 7 };",
         '    Namespaces = { "root/PG_InterOp", "root/virt" };',
     ]:
         assert line + "\n" in mof, line
@@ -307,8 +307,8 @@ def test_pegasus_registration_mof_compiles(tmp_path):
         c["ClassName"]: c for c in conn.EnumerateInstances("PG_ProviderCapabilities", namespace=ns)
     }
     assert set(caps) == {r.class_name for r in regs}
-    assert list(caps["VRM_ComputerSystem"]["ProviderType"]) == [2, 5]
-    assert list(caps["VRM_HostedDependency"]["ProviderType"]) == [2, 3]
+    assert list(caps["VRM_ComputerSystem"]["ProviderType"]) == [2, 5, 7]  # 7: InstanceQuery
+    assert list(caps["VRM_HostedDependency"]["ProviderType"]) == [2, 3, 7]
     assert list(caps["VRM_HostedDependency"]["Namespaces"]) == ["root/virt"]
     assert caps["VRM_ComputerSystem"]["ProviderName"].endswith("/providers/VMListProvider")
 

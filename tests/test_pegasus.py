@@ -122,6 +122,13 @@ class PywbemcliHost:
             self._run("instance", "references", self._uri(path), "--rc", result_class)
         )
 
+    def query(self, query, lang="WQL", ns=None):
+        # pywbemcli pulls (OpenQueryInstances); OpenPegasus 2.14.4's answer puts a
+        # VALUE.REFERENCE into INSTANCEPATH, which pywbem rejects (CIMXMLParseError), and
+        # pywbemtools 1.4 with --use-pull no fails on its own (TypeError)
+        args = ["instance", "query", query, "--ql", lang] + (["-n", ns] if ns else [])
+        return _xml_instances(self._run(*args))
+
     def invoke(self, path, method, **params):
         args = [a for k, v in params.items() for a in ("-p", f"{k}={v}")]
         out = self._run("instance", "invokemethod", self._uri(path), method, *args)

@@ -15,6 +15,7 @@ import cmpi
 
 import cmpi_pywbem_bindings
 from vrmgmt.cmpi import register as reg
+from vrmgmt.cmpi.proxy import query_and_language
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -150,3 +151,12 @@ def test_bindings_report_a_missing_swig_module(monkeypatch):
         monkeypatch.undo()
         importlib.reload(cmpi_pywbem_bindings)
     assert cmpi_pywbem_bindings._CMPI_IMPORT_ERROR is None
+
+
+def test_exec_query_arguments_in_either_order():
+    """OpenPegasus 2.14.4 hands execQuery (language, query); CMPI says (query, language)."""
+    q = "SELECT * FROM VRM_ComputerSystem WHERE EnabledState = 2"
+    assert query_and_language(q, "WQL") == (q, "WQL")
+    assert query_and_language("WQL", q) == (q, "WQL")
+    assert query_and_language(b"DMTF:CQL", q.encode()) == (q, "DMTF:CQL")
+    assert query_and_language(None, "WQL") == (None, "WQL")

@@ -121,6 +121,8 @@ BUILD_ENV = {
     "PEGASUS_DISABLE_PROV_USERCTXT": "1",
     "PEGASUS_REPOSITORY_MODE": "XML",
     "PEGASUS_DEBUG": "1",
+    # ExecQuery is compiled out unless asked for (mak/config.mak: PEGASUS_DISABLE_EXECQUERY)
+    "PEGASUS_ENABLE_EXECQUERY": "true",
 }
 _BUILD_UNSET = ("PEGASUS_HAS_SSL", "PEGASUS_PAM_AUTHENTICATION", "PEGASUS_USE_RELEASE_DIRS")
 CMPI_HEADERS = ("cmpidt.h", "cmpift.h", "cmpimacs.h", "cmpios.h", "cmpipl.h")

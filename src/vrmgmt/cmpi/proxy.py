@@ -191,6 +191,16 @@ def _ctx_string(ctx: Any, name: str) -> str | None:
     return None
 
 
+def query_and_language(query: Any, lang: Any) -> tuple[str | None, str | None]:
+    """ExecQuery's (query, language) as the MI receives them. OpenPegasus 2.14.4's
+    CMPIProviderManager passes them swapped (execQuery(..., queryLanguage, query) against
+    cmpift.h's (..., query, lang)); a language name has no blank, a query always has."""
+    q, lang_ = text(query), text(lang)
+    if q and lang_ and " " not in q.strip() and " " in lang_.strip():
+        return lang_, q
+    return q, lang_
+
+
 def _with_namespace(path: CIMInstanceName, ns: str | None) -> CIMInstanceName:
     if path.namespace or not ns:
         return path
@@ -473,8 +483,9 @@ class CMPIProxyProvider:
                     pywbem.CIM_ERR_NOT_SUPPORTED,
                     f"ExecQuery is not supported for {classname}; use EnumerateInstances",
                 )
+            q, ql = query_and_language(query, lang)
             for cn, hook in hooks:
-                for inst in hook(call.pctx, cn, text(query), text(lang)):
+                for inst in hook(call.pctx, cn, q, ql):
                     self._return_instance(call, rslt, inst, None)
             rslt.done()
 

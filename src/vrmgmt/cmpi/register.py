@@ -25,7 +25,8 @@ of vrmgmt.mof fails there with CIM_ERR_INVALID_SUPERCLASS). Registration instanc
 PG_ProviderModule (InterfaceType "CMPI", InterfaceVersion "2.0.0", Location
 "py3CmpiProvider"), PG_Provider (Name = absolute provider path) and
 PG_ProviderCapabilities (ProviderType 2 instance, 3 association, 4 indication,
-5 method) are compiled into root/PG_InterOp last, with ``cimmof``.
+5 method, and 7 InstanceQuery with every instance provider) are compiled into
+root/PG_InterOp last, with ``cimmof``.
 
 Before anything changes, every file is compiled with ``cimmofl`` into a scratch
 repository under the work directory: the implementation namespaces from nothing, the
@@ -60,6 +61,7 @@ from vrmgmt.registration import Registration, load_registration
 CIMOMS = ("sfcb", "pegasus")
 SKIP_GROUPS = frozenset({"vrmgmt-cimom"})
 PROVIDER_TYPES = {"instance": 2, "association": 3, "indication": 4, "method": 5}
+PEGASUS_INSTANCE_QUERY = 7  # PG_ProviderCapabilities.ProviderType "InstanceQuery"
 INTEROP_ALIASES = frozenset({"root/interop", "interop", "root/pg_interop"})
 SFCB_INTEROP = "root/interop"
 PEGASUS_INTEROP = "root/PG_InterOp"
@@ -269,6 +271,10 @@ def pegasus_registration_mof(
                 ]
         for r in mregs:
             types = [PROVIDER_TYPES[t] for t in r.types if t in PROVIDER_TYPES]
+            if PROVIDER_TYPES["instance"] in types:
+                # InstanceQuery: ExecQuery goes to the adapter's WQL engine (as under
+                # `vrmgmt serve`), not to OpenPegasus's own evaluation of an enumeration
+                types.append(PEGASUS_INSTANCE_QUERY)
             out += [
                 "",
                 "instance of PG_ProviderCapabilities",
