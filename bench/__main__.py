@@ -17,6 +17,7 @@ BENCHES = {
     "getinstance": ["--clients", "8", "--seconds", "20"],
     "load": ["--clients", "32", "--seconds", "60"],
     "sfcb": ["--clients", "8", "--seconds", "20", "--vms", "1000"],
+    "pegasus": ["--vms", "1000", "--clients", "8", "--seconds", "10"],
 }
 
 

@@ -167,6 +167,11 @@ def test_sfcb_dry_run(project, tmp_path):
 
 def test_pegasus_dry_run(project, tmp_path):
     work = tmp_path / "work"
+    (project / "mof" / "VRM_Interop.mof").write_text(
+        "class VRM_ElementConformsToProfile : CIM_ElementConformsToProfile { };\n"
+    )
+    with (project / "mof" / "vrmgmt.mof").open("a") as f:
+        f.write('#pragma include ("VRM_Interop.mof")\n')
     rc, out = run("pegasus", project, work_dir=work)
     assert rc == 0
     prov = project / "providers"
@@ -181,8 +186,8 @@ def test_pegasus_dry_run(project, tmp_path):
         '    ModuleGroupName = "vrmgmt";',
         f'    Name = "{prov}/VMListProvider";',
         '    CapabilityID = "VRM_HostedDependency";',
-        "    ProviderType = { 2, 3 };",
-        "    ProviderType = { 2, 5 };",
+        "    ProviderType = { 2, 3, 7 };",
+        "    ProviderType = { 2, 5, 7 };",
         '    Namespaces = { "root/PG_InterOp", "root/virt" };',
     ]:
         assert line + "\n" in mof, line
@@ -191,11 +196,18 @@ def test_pegasus_dry_run(project, tmp_path):
     assert mof.count("instance of PG_ProviderCapabilities\n") == 3
     commands = out.split("# Commands that would run:\n")[1].splitlines()
     dm, vm = project / "mof" / "dmtf", project / "mof"
+    # the classes into root/virt, only the file with the interop class into root/PG_InterOp
     assert commands[:4] == [
         f"cimmof -I {dm} -n root/virt {dm}/dmtf.mof",
         f"cimmof -I {vm} -n root/virt {vm}/vrmgmt.mof",
-        f"cimmof -I {vm} -n root/PG_InterOp {vm}/vrmgmt.mof",
+        f"cimmof -I {vm} -n root/PG_InterOp {vm}/VRM_Interop.mof",
         f"cimmof -n root/PG_InterOp {work}/vrmgmt-pegasus.mof",
+    ]
+    # checked first in a scratch repository (the interop part needs the live one)
+    checks = out.split("# Check (compiles everything into a scratch repository first):\n")[1]
+    assert checks.splitlines()[:2] == [
+        f"cimmofl -R {work}/check -I {dm} -n root/virt {dm}/dmtf.mof",
+        f"cimmofl -R {work}/check -I {vm} -n root/virt {vm}/vrmgmt.mof",
     ]
 
 
@@ -264,7 +276,17 @@ def test_register_writes_files_and_runs_commands(project, tmp_path):
     assert rc == 1 and "Nothing was changed" in out
     assert (live / "providerRegister").read_text() == "current\n"
     rc, out = run("pegasus", project, dry_run=False, work_dir=work, runner=lambda c: 3)
+    assert rc == 3 and "the check compile failed; nothing was changed" in out
+    ran = []
+    rc, out = run(
+        "pegasus",
+        project,
+        dry_run=False,
+        work_dir=work,
+        runner=lambda c: ran.append(c[0]) or (3 if c[0] == "cimmof" else 0),
+    )
     assert rc == 3 and "cimmof failed with exit code 3" in out
+    assert ran == ["cimmofl", "cimmofl", "cimmof"]  # checks first, then the real compile
     assert (work / "vrmgmt-pegasus.mof").is_file()
 
 
@@ -398,8 +420,8 @@ def test_pegasus_registration_mof_compiles(tmp_path):
         c["ClassName"]: c for c in conn.EnumerateInstances("PG_ProviderCapabilities", namespace=ns)
     }
     assert set(caps) == {r.class_name for r in regs}
-    assert list(caps["VRM_ComputerSystem"]["ProviderType"]) == [2, 5]
-    assert list(caps["VRM_HostedDependency"]["ProviderType"]) == [2, 3]
+    assert list(caps["VRM_ComputerSystem"]["ProviderType"]) == [2, 5, 7]  # 7: InstanceQuery
+    assert list(caps["VRM_HostedDependency"]["ProviderType"]) == [2, 3, 7]
     assert list(caps["VRM_HostedDependency"]["Namespaces"]) == ["root/virt"]
     assert caps["VRM_ComputerSystem"]["ProviderName"].endswith("/providers/VMListProvider")
 

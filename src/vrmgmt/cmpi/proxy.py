@@ -153,11 +153,27 @@ def module_path(miname: str) -> Path:
     return path
 
 
+def swig_proxy(obj: Any, class_name: str) -> Any:
+    """`obj` as an instance of the SWIG proxy class `class_name` of module cmpi when it is
+    a bare SwigPyObject (what SWIG_NewPointerObj gives before cmpi.py registered its
+    classes), else unchanged. cmpi_pywbem_bindings imports cmpi before the C side wraps
+    anything, so this only guards against an embedding that imported it too late."""
+    if obj is None or type(obj).__name__ != "SwigPyObject":
+        return obj
+    cls = getattr(cmpi_module(), class_name)
+    proxy = cls.__new__(cls)
+    proxy.this = obj
+    log.warning("cmpi-bindings passed a bare SwigPyObject as %s; wrapped it", class_name)
+    return proxy
+
+
 def get_cmpi_proxy_provider(miname: Any, broker: Any, ctx: Any = None) -> CMPIProxyProvider:
     """Entry point called by cmpi-bindings' TargetInitialize for every MI it creates.
     (Older bindings pass only miname and broker.) Never raises: loading problems are
     reported by the entry points."""
     key = text(miname) or ""
+    broker = swig_proxy(broker, "CMPIBroker")
+    ctx = swig_proxy(ctx, "CMPIContext")
     with _State.lock:
         proxy = _State.proxies.get(key)
         if proxy is None:
@@ -195,6 +211,16 @@ def _ctx_string(ctx: Any, name: str) -> str | None:
     except Exception:  # noqa: BLE001 - an absent entry raises in the bindings
         return None
     return None
+
+
+def query_and_language(query: Any, lang: Any) -> tuple[str | None, str | None]:
+    """ExecQuery's (query, language) as the MI receives them. OpenPegasus 2.14.4's
+    CMPIProviderManager passes them swapped (execQuery(..., queryLanguage, query) against
+    cmpift.h's (..., query, lang)); a language name has no blank, a query always has."""
+    q, lang_ = text(query), text(lang)
+    if q and lang_ and " " not in q.strip() and " " in lang_.strip():
+        return lang_, q
+    return q, lang_
 
 
 def _with_namespace(path: CIMInstanceName, ns: str | None) -> CIMInstanceName:
@@ -469,7 +495,8 @@ class CMPIProxyProvider:
 
         def run():
             call = _Call(self, ctx, objpath)
-            q = wql.compile_query(text(lang), text(query), class_repository().get_class)
+            text_q, lang_q = query_and_language(query, lang)  # OpenPegasus 2.14.4 swaps them
+            q = wql.compile_query(lang_q, text_q, class_repository().get_class)
             for cn, prov in self._targets(call, text(objpath.classname()) or q.class_name):
                 for inst in prov.enum_instances(call.pctx, cn, None):
                     if q.matches(inst, call.pctx.is_subclass):

@@ -16,16 +16,32 @@ are staged per namespace with ``sfcbstage -n <ns> [-r <reg>] <mof>``, then
 ``sfcbrepos -f`` rebuilds the repository (it compiles SFCB's own DMTF schema into every
 namespace, which is why the DMTF subset is not staged unless asked).
 
-OpenPegasus: registration instances of PG_ProviderModule (InterfaceType "CMPI",
-InterfaceVersion "2.0.0", Location "py3CmpiProvider"), PG_Provider (Name = absolute
-provider path) and PG_ProviderCapabilities (ProviderType 2 instance, 3 association,
-4 indication, 5 method) are written to a MOF file and compiled into root/PG_InterOp with
-``cimmof``, after the classes (``cimmof -n root/virt`` of the DMTF subset and the VRM
-classes; only the VRM classes into the interop namespace, which has a schema already).
+OpenPegasus: the DMTF subset and all VRM classes go into the implementation namespaces
+(root/virt); into the interop namespace (root/PG_InterOp, and root/interop where the
+CIMOM has one) only the files declaring the classes registered there (VRM_Interop.mof:
+VRM_RegisteredProfile, VRM_ReferencedProfile, VRM_ElementConformsToProfile), on top of
+OpenPegasus's own interop schema, which has their CIM_ bases and nothing else (the rest
+of vrmgmt.mof fails there with CIM_ERR_INVALID_SUPERCLASS). Registration instances of
+PG_ProviderModule (InterfaceType "CMPI", InterfaceVersion "2.0.0", Location
+"py3CmpiProvider"), PG_Provider (Name = absolute provider path) and
+PG_ProviderCapabilities (ProviderType 2 instance, 3 association, 4 indication,
+5 method, and 7 InstanceQuery with every instance provider) are compiled into
+root/PG_InterOp last, with ``cimmof``.
+
+Before anything changes, every file is compiled with ``cimmofl`` into a scratch
+repository under the work directory: the implementation namespaces from nothing, the
+interop namespaces from a copy of the live repository's classes (its directory from
+``cimconfig -g repositoryDir -c``). cimmof itself has no usable check mode: ``-E``
+checks syntax only, and creates missing namespaces on the server. A failing check stops
+the registration with the file and line (cimmofl names the line of syntax errors; for
+schema errors, which it reports by class name, the line declaring that class is
+looked up), and the previous registration keeps serving. Registering again is
+idempotent: cimmof keeps existing classes and instances ("already exists" warnings).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
@@ -45,6 +61,7 @@ from vrmgmt.registration import Registration, load_registration
 CIMOMS = ("sfcb", "pegasus")
 SKIP_GROUPS = frozenset({"vrmgmt-cimom"})
 PROVIDER_TYPES = {"instance": 2, "association": 3, "indication": 4, "method": 5}
+PEGASUS_INSTANCE_QUERY = 7  # PG_ProviderCapabilities.ProviderType "InstanceQuery"
 INTEROP_ALIASES = frozenset({"root/interop", "interop", "root/pg_interop"})
 SFCB_INTEROP = "root/interop"
 PEGASUS_INTEROP = "root/PG_InterOp"
@@ -68,6 +85,8 @@ class Plan:
     commands: list[list[str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     show: list[str] = field(default_factory=list)  # files printed in full by --dry-run
+    checks: list[list[str]] = field(default_factory=list)  # run first; change nothing
+    check_copies: list[tuple[Path, str]] = field(default_factory=list)  # (live ns dir, ns)
 
     def path(self, name: str) -> Path:
         return self.work_dir / name
@@ -289,6 +308,10 @@ def pegasus_registration_mof(
                 ]
         for r in mregs:
             types = [PROVIDER_TYPES[t] for t in r.types if t in PROVIDER_TYPES]
+            if PROVIDER_TYPES["instance"] in types:
+                # InstanceQuery: ExecQuery goes to the adapter's WQL engine (as under
+                # `vrmgmt serve`), not to OpenPegasus's own evaluation of an enumeration
+                types.append(PEGASUS_INSTANCE_QUERY)
             out += [
                 "",
                 "instance of PG_ProviderCapabilities",
@@ -306,31 +329,169 @@ def pegasus_registration_mof(
     return "\n".join(out) + "\n"
 
 
+def _included_files(path: Path) -> list[Path]:
+    """The files a MOF entry point includes (recursively, in order), else itself."""
+    path = Path(path).resolve()
+    out: list[Path] = []
+    for line in path.read_text().splitlines():
+        m = _INCLUDE.match(line)
+        if m:
+            out += _included_files(path.parent / m.group(1))
+    return out or [path]
+
+
+_CLASS_DECL = re.compile(r"^\s*class\s+(\w+)", re.IGNORECASE | re.MULTILINE)
+
+
+def declared_classes(path: Path) -> list[str]:
+    return _CLASS_DECL.findall(Path(path).read_text())
+
+
+def pegasus_interop_mof(project_root: Path, regs: Sequence[Registration]) -> list[Path]:
+    """The VRM MOF files declaring the classes registered in the interop namespace
+    (nothing else of vrmgmt belongs there)."""
+    wanted = {
+        r.class_name.lower()
+        for r in regs
+        if any(ns.lower() in INTEROP_ALIASES for ns in r.namespaces)
+    }
+    _, vrm = mof_files(project_root)
+    files = [f for entry in vrm for f in _included_files(entry)]
+    return [f for f in files if wanted & {c.lower() for c in declared_classes(f)}]
+
+
+def repository_namespace_dir(repository: Path, namespace: str) -> Path:
+    """Directory of a namespace in an OpenPegasus repository ("/" becomes "#")."""
+    return Path(repository) / namespace.replace("/", "#")
+
+
 def pegasus_plan(
     project_root: Path,
     providers_dir: Path,
     work_dir: Path,
     interop_namespace: str = PEGASUS_INTEROP,
+    extra_interop: Sequence[str] = (),
+    repository: Path | None = None,
 ) -> Plan:
+    """Files, check commands (cimmofl into the scratch repository work_dir/check) and
+    cimmof commands. `extra_interop`: further interop namespaces the CIMOM has (e.g.
+    root/interop); `repository`: the live repository whose interop namespaces the
+    check copies (None: the check of the interop namespaces is left out)."""
     regs = project_registrations(project_root)
     dmtf, vrm = mof_files(project_root)
     plan = Plan("pegasus", Path(work_dir))
+    interops = [interop_namespace, *[n for n in extra_interop if n != interop_namespace]]
     plan.files["vrmgmt-pegasus.mof"] = pegasus_registration_mof(
         regs, providers_dir, interop_namespace
     )
+    if interops[1:]:
+        plan.files["vrmgmt-pegasus.mof"] = plan.files["vrmgmt-pegasus.mof"].replace(
+            f"    Namespaces = {{ {_mof_string(interop_namespace)}",
+            "    Namespaces = { " + ", ".join(_mof_string(n) for n in interops),
+        )
     plan.show.append("vrmgmt-pegasus.mof")
-    for ns in _all_namespaces(regs, interop_namespace):
-        if ns != interop_namespace:
-            plan.commands.append(["cimmof", "-I", str(dmtf.parent), "-n", ns, str(dmtf)])
-        for f in vrm:
-            plan.commands.append(["cimmof", "-I", str(f.parent), "-n", ns, str(f)])
-    plan.commands.append(["cimmof", "-n", interop_namespace, str(plan.path("vrmgmt-pegasus.mof"))])
+    interop_files = pegasus_interop_mof(project_root, regs)
+    impl = [ns for ns in _all_namespaces(regs, interop_namespace) if ns != interop_namespace]
+
+    def compile_cmds(tool: list[str]) -> list[list[str]]:
+        cmds = []
+        for ns in impl:
+            cmds.append([*tool, "-I", str(dmtf.parent), "-n", ns, str(dmtf)])
+            cmds += [[*tool, "-I", str(f.parent), "-n", ns, str(f)] for f in vrm]
+        for ns in interops:
+            cmds += [[*tool, "-I", str(f.parent), "-n", ns, str(f)] for f in interop_files]
+        cmds.append([*tool, "-n", interop_namespace, str(plan.path("vrmgmt-pegasus.mof"))])
+        return cmds
+
+    scratch = plan.path("check")
+    checks = compile_cmds(["cimmofl", "-R", str(scratch)])
+    plan.checks = checks if repository is not None else checks[: len(impl) * (1 + len(vrm))]
+    plan.check_copies = (
+        [(repository_namespace_dir(repository, ns), ns) for ns in interops] if repository else []
+    )
+    plan.commands = compile_cmds(["cimmof"])
     plan.notes += [
-        f"The DMTF subset ({dmtf}) goes only into namespaces other than {interop_namespace}, "
-        "which already holds OpenPegasus's schema.",
+        f"Into {', '.join(impl)}: the DMTF subset ({dmtf}) and the VRM classes; into "
+        f"{', '.join(interops)}: only {', '.join(f.name for f in interop_files)} "
+        "(OpenPegasus's interop schema has the CIM_ bases).",
+        "Everything is compiled first with cimmofl into a scratch repository "
+        f"({scratch}): nothing changes unless that passes.",
         "OpenPegasus loads new registrations at once; no restart is needed.",
     ]
+    if repository is None:
+        plan.notes.append(
+            "The live repository is unknown (cimserver not running?): the interop "
+            "namespaces are not checked in advance."
+        )
     return plan
+
+
+def pegasus_repository(
+    query: Callable[[list[str]], tuple[int, str]], pegasus_home: str | None
+) -> Path | None:
+    """The running cimserver's repository directory (cimconfig -g repositoryDir -c,
+    relative values are relative to PEGASUS_HOME), or None."""
+    try:
+        rc, text_out = query(["cimconfig", "-g", "repositoryDir", "-c"])
+    except OSError:
+        return None
+    m = re.search(r"Current value:\s*(\S.*)", text_out)
+    if rc != 0 or not m:
+        return None
+    path = Path(m.group(1).strip())
+    if not path.is_absolute():
+        path = Path(pegasus_home or ".") / path
+    return path if path.is_dir() else None
+
+
+def pegasus_extra_interop(repository: Path | None, interop_namespace: str) -> list[str]:
+    """root/interop (or interop) when the repository has it besides root/PG_InterOp."""
+    if repository is None:
+        return []
+    return [
+        ns
+        for ns in ("root/interop", "interop")
+        if ns.lower() != interop_namespace.lower()
+        and repository_namespace_dir(repository, ns).is_dir()
+    ]
+
+
+def _prepare_check_repository(plan: Plan) -> None:
+    """work_dir/check/repository with the classes and qualifiers of the live interop
+    namespaces (their instances are not needed)."""
+    scratch = plan.path("check")
+    if scratch.exists():
+        shutil.rmtree(scratch)
+    repo = scratch / "repository"
+    repo.mkdir(parents=True)
+    for src, ns in plan.check_copies:
+        dst = repository_namespace_dir(repo, ns)
+        for part in ("classes", "qualifiers"):
+            if (src / part).is_dir():
+                shutil.copytree(src / part, dst / part)
+        (dst / "instances").mkdir(parents=True, exist_ok=True)
+        conf = src.parent / "repository.conf"
+        if conf.is_file() and not (repo / "repository.conf").exists():
+            shutil.copy2(conf, repo / "repository.conf")
+
+
+_MOF_LINE = re.compile(r"(\S+\.mof):(\d+):")
+_NAMED = re.compile(r"(?:class|instance of|CIM_ERR_\w+:)\s+(\w+)", re.IGNORECASE)
+
+
+def locate_mof_error(message: str, files: Sequence[Path]) -> str | None:
+    """file:line for a cimmof(l) error message: its own when it has one, else the
+    line declaring the class it names."""
+    m = _MOF_LINE.search(message)
+    if m:
+        return f"{m.group(1)}:{m.group(2)}"
+    for name in _NAMED.findall(message):
+        decl = re.compile(rf"^\s*class\s+{re.escape(name)}\b", re.IGNORECASE)
+        for f in files:
+            for lineno, line in enumerate(Path(f).read_text().splitlines(), 1):
+                if decl.match(line):
+                    return f"{f}:{lineno}"
+    return None
 
 
 # --------------------------------------------------------------------------------------
@@ -354,14 +515,16 @@ def register(
     prefix: Path | None = None,
     stage_dir: Path | None = None,
     repository: Path | None = None,
+    query: Callable[[list[str]], tuple[int, str]] | None = None,
 ) -> int:
     """Register vrmgmt with SFCB or OpenPegasus; with dry_run print what would be done.
     Returns a process exit code (0 ok, 2 bad input, else the failing command's code).
     `out` defaults to sys.stdout (looked up at call time); work_dir defaults to a fresh
     temporary directory (dry run: /tmp/vrmgmt-register, not created); include_dmtf also
-    stages the DMTF subset for SFCB; runner(cmd) -> exit code replaces subprocess.
-    SFCB: prefix, stage_dir and repository (its registration directory) locate the
-    installation (vrmgmt.cmpi.sfcb.sfcb_layout)."""
+    stages the DMTF subset for SFCB; runner(cmd) -> exit code replaces subprocess;
+    query(cmd) -> (exit code, output) replaces it for commands whose output is read
+    (OpenPegasus: cimconfig, the cimmofl checks). SFCB: prefix, stage_dir and repository
+    (its registration directory) locate the installation (vrmgmt.cmpi.sfcb.sfcb_layout)."""
     out = out or sys.stdout
     project_root = Path(project_root).resolve()
     providers_dir = Path(providers_dir or project_root / "providers").resolve()
@@ -379,8 +542,17 @@ def register(
         if cimom == "sfcb":
             plan = sfcb_plan(project_root, providers_dir, work_dir, include_dmtf, layout)
         else:
+            interop = interop_namespace or PEGASUS_INTEROP
+            if query is None and runner is None:
+                query = _query
+            pg_repo = pegasus_repository(query, os.environ.get("PEGASUS_HOME")) if query else None
             plan = pegasus_plan(
-                project_root, providers_dir, work_dir, interop_namespace or PEGASUS_INTEROP
+                project_root,
+                providers_dir,
+                work_dir,
+                interop,
+                pegasus_extra_interop(pg_repo, interop),
+                pg_repo,
             )
     except (ConfigError, OSError) as exc:
         out.write(f"vrmgmt register: {exc}\n")
@@ -414,6 +586,10 @@ def register(
         plan.path(name).write_text(content)
         out.write(f"wrote {plan.path(name)}\n")
     run = runner or _run
+    if plan.checks:
+        rc = _run_checks(plan, out, run, query)
+        if rc != 0:
+            return rc
     for cmd in plan.commands:
         out.write(f"$ {shlex.join(cmd)}\n")
         if runner is None and shutil.which(cmd[0]) is None:
@@ -433,6 +609,54 @@ def _run(cmd: list[str]) -> int:
     return subprocess.run(cmd, check=False).returncode
 
 
+def _query(cmd: list[str]) -> tuple[int, str]:
+    res = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=600)
+    return res.returncode, res.stdout + res.stderr
+
+
+_CIMMOFL_NOISE = re.compile(
+    r"^\s*(Warning: Use of cimmofl can corrupt.*|cimmofl should only be used.*|"
+    r"cimmof is the recommended OpenPegasus MOF compiler\.)\s*$"
+)
+
+
+def _run_checks(plan: Plan, out: TextIO, run, query) -> int:
+    """The dry compile: every file into the scratch repository, nothing live changes."""
+    out.write(f"# checking every file first with cimmofl in {plan.path('check')}\n")
+    try:
+        _prepare_check_repository(plan)
+    except OSError as exc:
+        out.write(f"vrmgmt register: cannot prepare the check repository: {exc}\n")
+        return 1
+    for cmd in plan.checks:
+        out.write(f"$ {shlex.join(cmd)}\n")
+        if query is None:
+            rc, text_out = run(cmd), ""
+        elif query is _query and shutil.which(cmd[0]) is None:
+            out.write(f"vrmgmt register: {cmd[0]} not found; is pegasus installed?\n")
+            return 127
+        else:
+            rc, text_out = query(cmd)
+        text_out = "\n".join(
+            line
+            for line in text_out.splitlines()
+            if line.strip() and not _CIMMOFL_NOISE.match(line)
+        )
+        if rc == 0:
+            continue
+        files = [Path(a) for a in cmd if a.endswith(".mof")]
+        sources = [f for src in files for f in (_included_files(src) if src.is_file() else [src])]
+        where = locate_mof_error(text_out, sources) or " ".join(str(f) for f in files)
+        detail = text_out.strip() or f"exit code {rc}"
+        out.write(
+            f"vrmgmt register: {where}: {detail}\n"
+            "vrmgmt register: the check compile failed; nothing was changed (the previous "
+            "registration keeps serving)\n"
+        )
+        return rc if rc > 0 else 1
+    return 0
+
+
 def _print_plan(plan: Plan, out: TextIO) -> None:
     out.write(f"# vrmgmt register --cimom {plan.cimom} --dry-run: nothing is changed.\n")
     out.write(f"# Files that would be written to {plan.work_dir}:\n")
@@ -443,6 +667,10 @@ def _print_plan(plan: Plan, out: TextIO) -> None:
             out.write(f"# ---- end of {plan.path(name)} ----\n")
         else:
             out.write(f"#   {plan.path(name)} ({content.count(chr(10))} lines)\n")
+    if plan.checks:
+        out.write("# Check (compiles everything into a scratch repository first):\n")
+        for cmd in plan.checks:
+            out.write(shlex.join(cmd) + "\n")
     out.write("# Commands that would run:\n")
     for cmd in plan.commands:
         out.write(shlex.join(cmd) + "\n")
