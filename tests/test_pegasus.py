@@ -24,13 +24,16 @@ import pytest
 import pywbem
 
 from support import pegasus
-from test_hosts_parity import CASES, HD, HOST, VM, Case, ServerHost, host, vm
+from support.parity import HD, HOST, VM, Case, ServerHost, all_cases, host, vm
 
 PROJECT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 PROFILES = {"System Virtualization", "Virtual System"}
 
 pytestmark = pytest.mark.timeout(1200)  # the first run builds OpenPegasus (~4-6 min)
+
+
+CASES = all_cases()
 
 
 class PegasusHost(ServerHost):
@@ -156,6 +159,11 @@ def run_readme_steps(p: pegasus.Pegasus, cwd: Path) -> subprocess.CompletedProce
     site = pegasus.embedded_site_packages()
     assert str(site) in script, f"the README saves the site hook elsewhere than {site}"
     script = script.replace(str(site), str(p.site_dir)).replace("localhost:5988", p.url[7:])
+    script = script.replace(
+        "/usr/lib/x86_64-linux-gnu/Pegasus/providers/libpy3CmpiProvider.so",
+        str(p.build.provider_library),
+    )
+    assert str(p.build.provider_library) in script, "the README names no libpy3CmpiProvider.so"
     return subprocess.run(
         ["bash", "-e", "-x", "-c", script],
         capture_output=True,
@@ -221,7 +229,12 @@ def test_case_table_through_pegasus(case: Case, cimom):
 
 # the state-changing cases ran above with pywbem; pywbemcli gets the read cases and one
 # state change of its own, back and forth
-PYWBEMCLI_CASES = [c for c in CASES if not c.name.startswith(("pause", "already", "start"))]
+# pywbemcli 1.4's query command fails client-side (pull answer, and --use-pull no crashes)
+PYWBEMCLI_CASES = [
+    c
+    for c in CASES
+    if not c.name.startswith(("pause", "already", "start")) and not c.name.startswith("query")
+]
 
 
 @pytest.mark.parametrize("case", PYWBEMCLI_CASES, ids=[c.name for c in PYWBEMCLI_CASES])
