@@ -35,6 +35,7 @@ CLIENTS = 8
 SECONDS = 8
 RSS_GROWTH_MAX = 0.05  # see the module docstring
 RSS_MIB_PER_1000_REQUESTS_MAX = 2.5
+RSS_NOISE_MIB = 1.0
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +61,10 @@ def test_load_has_no_failures(load):
 
 def test_load_rss_is_stable(load):
     growth_mib = (load.rss_end_kib - load.rss_warm_kib) / 1024
-    per_1000 = growth_mib / load.requests * 1000
+    # RSS moves by up to ~1 MiB with no leak at all (allocator arenas, page granularity);
+    # on a loaded machine a run may see only a few hundred requests, and that noise alone
+    # would exceed the per-request bound: it applies to the growth beyond the noise
+    per_1000 = max(0.0, growth_mib - RSS_NOISE_MIB) / load.requests * 1000
     detail = f"{growth_mib:+.1f} MiB over {load.requests} requests; {load.timeline_summary()}"
     assert load.rss_growth <= RSS_GROWTH_MAX, detail
     assert per_1000 <= RSS_MIB_PER_1000_REQUESTS_MAX, detail
