@@ -115,6 +115,8 @@ def parse_domain_xml(xml: str) -> dict:
         "nics": nics,
         "os_type": os_type,
         "guest_agent": agent,
+        "description": root.findtext("description"),
+        "on_crash": root.findtext("on_crash"),
     }
 
 

@@ -275,6 +275,8 @@ class LibvirtManager(SnapshotsMixin, LibvirtConnection, Manager):
             vm.os_type = facts["os_type"]
             vm.guest_agent_running = facts["guest_agent"]
             if details:
+                vm.description = facts["description"]
+                vm.on_crash = facts["on_crash"] or "destroy"  # libvirt's default
                 vm.disks = facts["disks"]
                 vm.nics = facts["nics"]
                 for disk in vm.disks:

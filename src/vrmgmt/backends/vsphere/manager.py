@@ -248,6 +248,8 @@ class VSphereManager(SnapshotsMixin, PerfMixin, PlacementMixin, TasksMixin, Sess
             guest_agent_running=tools,
             disks=disks,
             nics=nics,
+            description=p.get("config.annotation") or None,
+            created=_utc(p.get("config.createDate")),
         )
 
     def _find_moid(self, session: _Session, uuid: str) -> str:
