@@ -402,6 +402,11 @@ class Inventory:
         as a job then)?"""
         return self.manager(backend_id).is_slow(action)
 
+    def definitions_are_slow(self, backend_id: str) -> bool:
+        """Can define_vm / modify_vm / undefine_vm take longer than about a second on that
+        backend (run DefineSystem and friends as jobs then)?"""
+        return self.manager(backend_id).definitions_are_slow()
+
     def long_call_timeout(self, backend_id: str) -> float:
         """How long a job waits for slow work on that backend (define, modify, undefine,
         a slow power action) when it names no timeout itself."""

@@ -154,6 +154,11 @@ class Manager(abc.ABC):
         layer then runs RequestStateChange as a job)."""
         return False
 
+    def definitions_are_slow(self) -> bool:
+        """True when define_vm / modify_vm / undefine_vm can take longer than about a
+        second (the CIM layer then runs DefineSystem and friends as jobs)."""
+        return False
+
     @property
     def long_call_timeout(self) -> float:
         """Bound for a call that waits for the hypervisor to finish work (define, modify,

@@ -378,6 +378,10 @@ class VSphereManager(SnapshotsMixin, PerfMixin, PlacementMixin, TasksMixin, Sess
             found.add(Feature.MIGRATION)  # unknown until logged in: assume vCenter
         return frozenset(found)
 
+    def definitions_are_slow(self) -> bool:
+        """Defining, reconfiguring and destroying a VM are vSphere tasks."""
+        return True
+
     def is_slow(self, action: PowerAction) -> bool:
         """Every power action that is a vSphere task (power on/off, suspend, reset) is
         waited for up to ``task_timeout``; ShutdownGuest / RebootGuest only ask VMware
