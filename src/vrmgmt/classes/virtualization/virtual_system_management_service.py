@@ -149,6 +149,10 @@ def _run(
             except VrmError as exc:
                 _audit(call, target, f"job failed: {exc}")
                 raise
+            for p in _paths_in(outs):  # the new VM / RASDs: found via AffectedJobElement
+                q = p.copy()
+                q.host = None
+                progress.add_affected(q.to_wbem_uri())
             _audit(call, target, "job completed")
             return {"ReturnValue": vm_map.RC_COMPLETED, **_plain(outs)}
 
@@ -168,6 +172,15 @@ def _run(
         raise CIMError(err.status_code, f"{call.method} failed: {err.status_description}") from None
     _audit(call, target, "completed")
     return Uint32(vm_map.RC_COMPLETED), {"Job": None, **outs}
+
+
+def _paths_in(outs: dict) -> list[CIMInstanceName]:
+    found: list[CIMInstanceName] = []
+    for v in outs.values():
+        for item in v if isinstance(v, list) else [v]:
+            if isinstance(item, CIMInstanceName):
+                found.append(item)
+    return found
 
 
 def _plain(outs: dict) -> dict:
