@@ -86,7 +86,7 @@ def test_capabilities_advertise_asynchronous_methods(env):
     (caps,) = conn.Associators(vsms(), AssocClass="VRM_ElementCapabilities")
     assert list(caps["VirtualSystemTypesSupported"]) == ["VMware"]
     assert list(caps["SynchronousMethodsSupported"]) == []
-    assert sorted(caps["AsynchronousMethodsSupported"]) == [2, 3, 5, 7, 10]
+    assert sorted(caps["AsynchronousMethodsSupported"]) == [2, 3, 5, 6, 7, 10]
 
 
 def test_define_modify_destroy_on_vcsim(env):
@@ -176,6 +176,16 @@ def test_define_modify_destroy_on_vcsim(env):
     ]
     _, rasds = _rasds(conn, vm)
     assert "VRM_EthernetPortAllocationSettingData" not in rasds
+
+    # rename it and replace its notes (one ReconfigVM_Task)
+    sd_inst = conn.GetInstance(sd)
+    sd_inst["ElementName"] = "vrm-cim-renamed"
+    sd_inst["Notes"] = ["renamed over CIM"]
+    _job(conn, *conn.InvokeMethod("ModifySystemSettings", vsms(), SystemSettings=sd_inst))
+    ref = _ref(mgr, uuid)
+    assert (ref.name, ref.config.annotation) == ("vrm-cim-renamed", "renamed over CIM")
+    assert conn.GetInstance(vm)["ElementName"] == "vrm-cim-renamed"
+    assert list(conn.GetInstance(sd)["Notes"]) == ["renamed over CIM"]
 
     _job(conn, *conn.InvokeMethod("DestroySystem", vsms(), AffectedSystem=vm))
     assert _ref(mgr, uuid) is None

@@ -90,7 +90,7 @@ def test_one_service_per_host_with_capabilities(host):
     (caps,) = host.assocs(svc.path, assoc="VRM_ElementCapabilities", result_class=CAPS)
     assert list(caps["VirtualSystemTypesSupported"]) == ["Test"]
     # the test driver defines, modifies and undefines at once: all synchronous
-    assert sorted(caps["SynchronousMethodsSupported"]) == [2, 3, 5, 7, 10]
+    assert sorted(caps["SynchronousMethodsSupported"]) == [2, 3, 5, 6, 7, 10]
     assert list(caps["AsynchronousMethodsSupported"]) == []
     back = host.assoc_names(
         caps.path, assoc="VRM_ElementCapabilities", result_role="ManagedElement"
@@ -154,11 +154,20 @@ def test_define_modify_destroy(fresh_host):
     _, rasds = settings_of(h, vm)
     assert NIC not in rasds
 
-    # an unchanged ModifySystemSettings completes; a rename is not supported (yet)
+    # rename it, new notes, no autostart (an unchanged VSSD changes nothing)
     sd = h.get(vssd_path)
     assert h.invoke_typed(vsms_path(), "ModifySystemSettings", SystemSettings=sd)[0] == 0
     sd["ElementName"] = "epsilon"
-    assert h.invoke_typed(vsms_path(), "ModifySystemSettings", SystemSettings=sd)[0] == 1
+    sd["Notes"] = ["renamed"]
+    sd["AutomaticStartupAction"] = Uint16(2)
+    assert h.invoke_typed(vsms_path(), "ModifySystemSettings", SystemSettings=sd)[0] == 0
+    sd = h.get(vssd_path)
+    assert (sd["ElementName"], list(sd["Notes"]), sd["AutomaticStartupAction"]) == (
+        "epsilon",
+        ["renamed"],
+        2,
+    )
+    assert h.get(vm)["ElementName"] == "epsilon"
 
     rv, _ = h.invoke_typed(vsms_path(), "DestroySystem", AffectedSystem=vm)
     assert rv == 0
@@ -243,3 +252,13 @@ def test_destroy_needs_a_vm_of_this_host(fresh_host):
     )
     assert code == pywbem.CIM_ERR_INVALID_PARAMETER
     assert names(fresh_host.enum_names("VRM_ComputerSystem")) == ALL_UUIDS
+
+
+def test_renaming_a_running_libvirt_vm_is_an_invalid_state(fresh_host):
+    sd = fresh_host.get(
+        CIMInstanceName(VSSD, {"InstanceID": f"{kit.BACKEND}:{kit.VMS['alpha'][0]}"}, kit.NS)
+    )
+    sd["ElementName"] = "alpha2"
+    rv, _ = fresh_host.invoke_typed(vsms_path(), "ModifySystemSettings", SystemSettings=sd)
+    assert rv == 5  # CIM_VirtualSystemManagementService: Invalid State
+    assert fresh_host.get(sd.path)["ElementName"] == "alpha"

@@ -449,6 +449,16 @@ class LibvirtManager(SnapshotsMixin, LibvirtConnection, Manager):
         def run(conn: libvirt.virConnect) -> VirtualMachine:
             dom = self._lookup(conn, uuid)
             try:
+                if change.name is not None and change.name != dom.name():
+                    if dom.isActive():
+                        raise InvalidStateTransition(
+                            f"VM {dom.name()!r} runs: libvirt renames a VM only while it is off"
+                        )
+                    dom.rename(change.name, 0)
+                if change.description is not None:
+                    self._set_description(dom, change.description)
+                if change.autostart is not None:
+                    dom.setAutostart(1 if change.autostart else 0)
                 if change.vcpus is not None:
                     self._set_vcpus(dom, change.vcpus)
                 if change.memory_mib is not None:
@@ -466,6 +476,13 @@ class LibvirtManager(SnapshotsMixin, LibvirtConnection, Manager):
             return self._vm(conn, dom, details=True)
 
         return self._call(run)
+
+    def _set_description(self, dom: libvirt.virDomain, text: str) -> None:
+        """<description> of the persistent definition (and live, when it runs)."""
+        flags = libvirt.VIR_DOMAIN_AFFECT_CONFIG
+        if dom.isActive():
+            flags |= libvirt.VIR_DOMAIN_AFFECT_LIVE
+        dom.setMetadata(libvirt.VIR_DOMAIN_METADATA_DESCRIPTION, text or None, None, None, flags)
 
     def _set_vcpus(self, dom: libvirt.virDomain, n: int) -> None:
         if n < 1:

@@ -553,6 +553,11 @@ class VSphereManager(SnapshotsMixin, PerfMixin, PlacementMixin, TasksMixin, Sess
         InvalidStateTransition, power the VM off first).
         """
         self._check_spec(change, VMChange)
+        if change.autostart is not None:
+            raise NotSupported(
+                "vsphere backend: autostart is a per-host setting (AutoStartManager) that "
+                "vrmgmt does not manage"
+            )
         n_cpus = change.vcpus
         memory_mb = change.memory_mib
         disk_reqs = [
@@ -624,7 +629,13 @@ class VSphereManager(SnapshotsMixin, PerfMixin, PlacementMixin, TasksMixin, Sess
             config.memoryMB = memory_mb
         if changes.changes:
             config.deviceChange = changes.changes
-        if n_cpus is not None or memory_mb is not None or changes.changes:
+        renamed = change.name is not None and change.name != name
+        if renamed:
+            config.name = change.name
+        if change.description is not None:
+            config.annotation = change.description
+        settings = renamed or change.description is not None
+        if n_cpus is not None or memory_mb is not None or changes.changes or settings:
             try:
                 self._run_task(
                     f"modify VM {name!r}",

@@ -4,8 +4,7 @@ service supports (DSP1042 §7.4 / §10.x; CIM_VirtualSystemManagementCapabilitie
 One per host, InstanceID ``<backend id>:VirtualSystemManagementCapabilities``. Methods
 are advertised only when the backend has the Feature behind them (define_vm,
 undefine_vm, modify_vm), as synchronous on backends that answer at once and as
-asynchronous (a job) where definitions are slow (vSphere tasks). ModifySystemSettings
-is not advertised: renaming a VM, its notes and autostart cannot be changed yet.
+asynchronous (a job) where definitions are slow (vSphere tasks).
 """
 
 from __future__ import annotations
@@ -27,12 +26,18 @@ SUFFIX = "VirtualSystemManagementCapabilities"
 DEFINE_SYSTEM = 2
 DESTROY_SYSTEM = 3
 MODIFY_RESOURCE_SETTINGS = 5
+MODIFY_SYSTEM_SETTINGS = 6
 REMOVE_RESOURCES = 7
 ADD_RESOURCES = 10
 _BY_FEATURE = {
     Feature.DEFINE: (DEFINE_SYSTEM,),
     Feature.UNDEFINE: (DESTROY_SYSTEM,),
-    Feature.MODIFY: (MODIFY_RESOURCE_SETTINGS, REMOVE_RESOURCES, ADD_RESOURCES),
+    Feature.MODIFY: (
+        MODIFY_RESOURCE_SETTINGS,
+        MODIFY_SYSTEM_SETTINGS,
+        REMOVE_RESOURCES,
+        ADD_RESOURCES,
+    ),
 }
 
 

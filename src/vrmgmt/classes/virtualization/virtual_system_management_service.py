@@ -3,7 +3,8 @@ its VMs (DSP1042 System Virtualization §7.3 / §8, DSP1057 Virtual System §8;
 CIM_VirtualSystemManagementService).
 
 Methods and their answers (DSP1042 §8.1-8.6 return codes: 0 completed, 1 not supported,
-4096 job started; a job's result carries the outcome):
+5 invalid state (e.g. renaming a running libvirt VM), 4096 job started; a job's result
+carries the outcome):
 
 - DefineSystem(SystemSettings, ResourceSettings[], ReferenceConfiguration) -> the new
   VM in ResultingSystem. SystemSettings is an embedded VSSD (ElementName = the name,
@@ -18,8 +19,9 @@ Methods and their answers (DSP1042 §8.1-8.6 return codes: 0 completed, 1 not su
   processor and memory change in place, a disk or NIC is replaced (removed and added
   again) -> ResultingResourceSettings.
 - RemoveResourceSettings(ResourceSettings[] references): removes disks, DVDs, NICs.
-- ModifySystemSettings: not supported yet (1) unless nothing changes (0): the backends
-  cannot rename a VM or change its notes or autostart through a VMChange.
+- ModifySystemSettings(SystemSettings): the VSSD named by its InstanceID; renames the
+  VM (ElementName; libvirt only while it is off), replaces its Notes, sets
+  AutomaticStartupAction (libvirt autostart; vSphere: CIM_ERR_NOT_SUPPORTED).
 
 Malformed parameters (wrong class, unknown property, memory 0, a duplicate MAC, a RASD
 of a VM on another host) answer CIM_ERR_INVALID_PARAMETER with a description naming the
@@ -48,12 +50,15 @@ from vrmgmt.classes.system import computer_system as vm_cls
 from vrmgmt.classes.system import host_system as host_cls
 from vrmgmt.classes.virtualization import embedded, rasds, settings
 from vrmgmt.classes.virtualization import virtual_system_setting_data as vssd_cls
-from vrmgmt.errors import InvalidSpec, VrmError
+from vrmgmt.errors import InvalidSpec, InvalidStateTransition, VrmError
 from vrmgmt.model import VirtualMachine
 from vrmgmt.model.specs import VMChange, VMSpec
 
 CLASS = "VRM_VirtualSystemManagementService"
 NAME = "VirtualSystemManagementService"
+#: CIM_VirtualSystemManagementService return code 5 "Invalid State" (DestroySystem,
+#: Modify*Settings, RemoveResourceSettings; not the DSP1052 numbering)
+RC_INVALID_STATE = 5
 
 
 def path(backend_id: str, namespace: str | None) -> CIMInstanceName:
@@ -163,6 +168,9 @@ def _run(
         return rv, outs
     try:
         outs = work()
+    except InvalidStateTransition as exc:
+        _audit(call, target, f"invalid state: {exc}")
+        return Uint32(RC_INVALID_STATE), dict(_OUT_NONE)
     except InvalidSpec as exc:
         _audit(call, target, f"rejected: {exc}")
         raise CIMError(pywbem.CIM_ERR_INVALID_PARAMETER, f"{call.method}: {exc}") from None
@@ -507,12 +515,27 @@ def modify_system_settings(call: MethodCall, system_settings=None):
             "SystemSettings.InstanceID", f"the VM {sid.uuid} is on host {sid.backend_id}"
         )
     vm = _vm_of_service(call, bid, sid.uuid, "SystemSettings.InstanceID")
-    unchanged = (
-        sys.name in (None, vm.name)
-        and sys.description in (None, vm.description or "")
-        and sys.autostart in (None, vm.autostart)
-    )
-    if unchanged:
+    values: dict = {}
+    if sys.name is not None and sys.name != vm.name:
+        values["name"] = sys.name
+    if sys.description is not None and sys.description != (vm.description or ""):
+        values["description"] = sys.description
+    if sys.autostart is not None and sys.autostart != vm.autostart:
+        values["autostart"] = sys.autostart
+    if sys.on_crash is not None and sys.on_crash != (vm.on_crash or sys.on_crash):
+        raise CIMError(
+            pywbem.CIM_ERR_NOT_SUPPORTED,
+            "SystemSettings.AutomaticRecoveryAction: cannot be changed after DefineSystem",
+        )
+    if not values:
         return Uint32(vm_map.RC_COMPLETED), dict(_OUT_NONE)
-    _audit(call, f"{bid}: VM {vm.name}", "not supported: renaming / notes / autostart")
-    return Uint32(vm_map.RC_NOT_SUPPORTED), dict(_OUT_NONE)
+    if not _needs(call, bid, Feature.MODIFY):
+        return Uint32(vm_map.RC_NOT_SUPPORTED), dict(_OUT_NONE)
+    try:
+        change = VMChange(**values)
+    except InvalidSpec as exc:
+        field = {"name": "ElementName", "description": "Notes"}.get(exc.field.split(".")[-1])
+        raise embedded.bad(f"SystemSettings.{field or exc.field}", exc.reason) from None
+    rv, outs = _change(call, bid, vm, change, "modify system settings")
+    outs.pop("ResultingResourceSettings", None)
+    return rv, outs
