@@ -392,6 +392,14 @@ class Inventory:
             self._vm_backend[vm.uuid] = backend_id
         return vms
 
+    def vms_with_devices_of(self, backend_id: str) -> list[VirtualMachine]:
+        """The VMs of one backend with their disks, NICs, description and crash action
+        (as get_vm gives them), in one backend call bounded by its timeout."""
+        vms = self.call(backend_id, lambda m: m.list_vms_with_devices())
+        for vm in vms:
+            self._vm_backend[vm.uuid] = backend_id
+        return vms
+
     # -- capabilities and VM definitions (typed, for the CIM classes and jobs) ---------
     def features(self, backend_id: str) -> frozenset[Feature]:
         """The optional capabilities of one backend (what capabilities classes advertise)."""

@@ -124,6 +124,12 @@ class Manager(abc.ABC):
         huge host streams (pull enumerations) instead of being held in memory."""
         return iter(self.list_vms())
 
+    def list_vms_with_devices(self) -> list[VirtualMachine]:
+        """Like list_vms, but each VM with its disks, NICs, description and crash action
+        as get_vm reads them (what the settings classes show). Backends whose listing
+        has them already, or that can read them in one pass, override this."""
+        return [self.get_vm(vm.uuid) for vm in self.list_vms()]
+
     @abc.abstractmethod
     def get_vm(self, uuid: str) -> VirtualMachine:
         """One VM by UUID (lower-case canonical form); NotFound if absent."""

@@ -172,6 +172,12 @@ class LibvirtManager(SnapshotsMixin, LibvirtConnection, Manager):
         autostart, transient) and info() per domain; the domain XML only on QEMU."""
         return self._call(lambda conn: list(self._convert(conn, *self._listing(conn))))
 
+    def list_vms_with_devices(self) -> list[VirtualMachine]:
+        """list_vms with each domain's XML read for its devices (one pass, one call)."""
+        return self._call(
+            lambda conn: list(self._convert(conn, *self._listing(conn), details=True))
+        )
+
     def iter_vms(self) -> Iterator[VirtualMachine]:
         """Like list_vms, but only the listing happens now; each VM is read when the
         iterator reaches it, so a huge host is never held in memory as VM objects."""
@@ -193,7 +199,9 @@ class LibvirtManager(SnapshotsMixin, LibvirtConnection, Manager):
         transient = _uuid_set(conn, libvirt.VIR_CONNECT_LIST_DOMAINS_TRANSIENT)
         return (doms, saved, auto, transient)
 
-    def _convert(self, conn, doms, saved, auto, transient) -> Iterator[VirtualMachine]:
+    def _convert(
+        self, conn, doms, saved, auto, transient, details: bool = False
+    ) -> Iterator[VirtualMachine]:
         driver = self._driver or conn.getType()
         for dom in doms:
             try:
@@ -204,7 +212,7 @@ class LibvirtManager(SnapshotsMixin, LibvirtConnection, Manager):
                     uuid in saved,
                     uuid in auto,
                     uuid not in transient,
-                    details=False,
+                    details=details,
                     uuid=uuid,
                 )
             except libvirt.libvirtError as exc:

@@ -378,6 +378,10 @@ class VSphereManager(SnapshotsMixin, PerfMixin, PlacementMixin, TasksMixin, Sess
             found.add(Feature.MIGRATION)  # unknown until logged in: assume vCenter
         return frozenset(found)
 
+    def list_vms_with_devices(self) -> list[VirtualMachine]:
+        """The listing reads every VM's devices and annotation already."""
+        return self.list_vms()
+
     def definitions_are_slow(self) -> bool:
         """Defining, reconfiguring and destroying a VM are vSphere tasks."""
         return True
