@@ -464,6 +464,13 @@ def modify_resource_settings(call: MethodCall, resource_settings=None):
         elif sid.kind == "mem":
             if r.kind != "mem" or r.memory_mib is None:
                 raise embedded.bad(f"{r.where}.VirtualQuantity", "the memory size is required")
+            limit = r.max_memory_mib
+            if limit is not None and limit not in (r.memory_mib, _vm.max_memory_kib // 1024):
+                raise embedded.bad(
+                    f"{r.where}.Limit",
+                    "the maximum memory cannot be changed on its own (it follows "
+                    "VirtualQuantity where it must)",
+                )
             values["memory_mib"] = r.memory_mib
         elif sid.kind == "disk":
             if r.disk is None:
