@@ -15,6 +15,7 @@ import uuid as uuidlib
 from pathlib import Path
 
 import pytest
+import pywbem
 from lxml import etree
 from pywbem import CIMInstance, CIMInstanceName, Uint16, Uint64
 
@@ -171,3 +172,31 @@ def test_define_start_modify_destroy_on_qemu(env):
     assert cim.InvokeMethod("DestroySystem", vsms(), AffectedSystem=vm)[0] == 0
     assert uuid not in [d.UUIDString() for d in conn.listAllDomains(0)]
     assert os.path.exists(disk1) and os.path.exists(disk2)  # images stay, as libvirt leaves them
+
+
+def test_a_disk_image_that_does_not_exist_is_refused(env):
+    cim, conn, images = env
+    before = sorted(d.UUIDString() for d in conn.listAllDomains(0))
+    missing = str(images / "no-such-disk.img")
+    with pytest.raises(pywbem.CIMError) as info:
+        cim.InvokeMethod(
+            "DefineSystem",
+            vsms(),
+            SystemSettings=CIMInstance(
+                "VRM_VirtualSystemSettingData", {"ElementName": "vrmgmt-vsms-missing"}
+            ),
+            ResourceSettings=[
+                CIMInstance(
+                    "VRM_MemoryAllocationSettingData",
+                    {"ResourceType": Uint16(4), "VirtualQuantity": Uint64(64)},
+                ),
+                CIMInstance(
+                    "VRM_StorageAllocationSettingData",
+                    {"ResourceType": Uint16(17), "HostResource": [missing]},
+                ),
+            ],
+        )
+    assert info.value.status_code == pywbem.CIM_ERR_INVALID_PARAMETER
+    text = info.value.status_description
+    assert "ResourceSettings[1]" in text and "HostResource" in text and missing in text, text
+    assert sorted(d.UUIDString() for d in conn.listAllDomains(0)) == before

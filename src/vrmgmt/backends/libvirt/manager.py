@@ -35,6 +35,7 @@ from vrmgmt.backends.libvirt.snapshots import SnapshotsMixin
 from vrmgmt.errors import (
     BackendError,
     ConfigError,
+    InvalidSpec,
     InvalidStateTransition,
     NotFound,
     NotSupported,
@@ -367,8 +368,11 @@ class LibvirtManager(SnapshotsMixin, LibvirtConnection, Manager):
     # -- define / undefine / modify -----------------------------------------------------
     def define_vm(self, spec: VMSpec) -> VirtualMachine:
         """Define a persistent VM from a spec (see domain_xml.build_domain_xml); the new
-        VM, OFF. ``spec.autostart`` marks it to start with the host."""
+        VM, OFF. ``spec.autostart`` marks it to start with the host. On a local daemon
+        a disk's image file or block device must exist (InvalidSpec naming it)."""
         self._check_spec(spec, VMSpec)
+        for i, disk in enumerate(spec.disks):
+            self._check_source(disk, f"VMSpec.disks[{i}].source")
 
         def run(conn: libvirt.virConnect) -> VirtualMachine:
             driver = self._driver or conn.getType()
@@ -448,6 +452,8 @@ class LibvirtManager(SnapshotsMixin, LibvirtConnection, Manager):
         always stay: ``destroy_removed_disks`` is NotSupported here.
         """
         self._check_spec(change, VMChange)
+        for i, disk in enumerate(change.add_disks):
+            self._check_source(disk, f"VMChange.add_disks[{i}].source")
         if change.destroy_removed_disks:
             raise NotSupported(
                 "libvirt backend: removed disks' images are never deleted "
@@ -524,6 +530,18 @@ class LibvirtManager(SnapshotsMixin, LibvirtConnection, Manager):
                 f"memory_kib={kib}",
                 required=not persistent,
             )
+
+    def _check_source(self, disk: DiskSpec, field: str) -> None:
+        """A disk's source must exist where this process can see the host's files (a
+        local qemu/xen/lxc daemon): libvirt defines a domain with a missing image and
+        only its start fails. Remote hosts and the test driver are not checked."""
+        if disk.kind != "disk" or not disk.source or not disk.source.startswith("/"):
+            return
+        parts = urllib.parse.urlsplit(self.uri)
+        if parts.netloc or _scheme_driver(self.uri).upper() == "TEST":
+            return
+        if not os.path.exists(disk.source):
+            raise InvalidSpec(field, f"no image file or block device {disk.source!r} on the host")
 
     def _add_device(
         self,

@@ -171,6 +171,9 @@ def _run(
     except InvalidStateTransition as exc:
         _audit(call, target, f"invalid state: {exc}")
         return Uint32(RC_INVALID_STATE), dict(_OUT_NONE)
+    except CIMError as exc:  # the backend refused a setting, named by its RASD
+        _audit(call, target, f"rejected: {exc.status_description}")
+        raise
     except InvalidSpec as exc:
         _audit(call, target, f"rejected: {exc}")
         raise CIMError(pywbem.CIM_ERR_INVALID_PARAMETER, f"{call.method}: {exc}") from None
@@ -230,10 +233,33 @@ def define_system(
     target = f"{bid}: VM {spec.name}"
 
     def work() -> dict:
-        vm = call.env.inventory.define_vm(bid, spec)
+        try:
+            vm = call.env.inventory.define_vm(bid, spec)
+        except InvalidSpec as exc:  # what the backend refused, named by its RASD
+            raise _rasd_error(exc, res, "VMSpec.disks", "VMSpec.nics") from None
         return {"ResultingSystem": vm_cls.path(vm.uuid, ns)}
 
     return _run(call, bid, target, work, f"define VM {spec.name} on {bid}", [path(bid, ns)])
+
+
+_PROPERTY = {"source": "HostResource", "capacity_bytes": "Capacity", "mac": "Address"}
+
+
+def _rasd_error(exc: InvalidSpec, res: list[embedded.Resource], disks: str, nics: str):
+    """CIM_ERR_INVALID_PARAMETER for a backend's InvalidSpec on ``disks[i]`` /
+    ``nics[i]`` of a spec, naming the RASD it came from (else the spec field)."""
+    for prefix, items in (
+        (disks, [r for r in res if r.disk is not None]),
+        (nics, [r for r in res if r.nic is not None]),
+    ):
+        if exc.field.startswith(prefix + "["):
+            index, _, rest = exc.field[len(prefix) + 1 :].partition("]")
+            if index.isdigit() and int(index) < len(items):
+                prop = rest.lstrip(".")
+                return embedded.bad(
+                    f"{items[int(index)].where}.{_PROPERTY.get(prop, prop)}", exc.reason
+                )
+    return embedded.bad(exc.field, exc.reason)
 
 
 def _spec(call: MethodCall, bid: str, sys, res: list[embedded.Resource]) -> VMSpec:
@@ -334,14 +360,27 @@ def _rasd_paths(vm: VirtualMachine, ns: str) -> list[CIMInstanceName]:
     return rasds.paths_of(vm, ns)
 
 
-def _change(call: MethodCall, bid: str, vm: VirtualMachine, change: VMChange, what: str):
-    """Apply a VMChange; ResultingResourceSettings = the RASDs that are new or changed."""
+def _change(
+    call: MethodCall,
+    bid: str,
+    vm: VirtualMachine,
+    change: VMChange,
+    what: str,
+    res: list[embedded.Resource] | None = None,
+):
+    """Apply a VMChange; ResultingResourceSettings = the RASDs that are new or changed.
+    ``res``: the RASDs the added devices came from (to name them in errors)."""
     ns = call.ctx.namespace
     before = {cim_paths.identity(p) for p in _rasd_paths(vm, ns)}
     target = f"{bid}: VM {vm.name} ({vm.uuid})"
 
     def work() -> dict:
-        after = call.env.inventory.modify_vm(vm.uuid, change)
+        try:
+            after = call.env.inventory.modify_vm(vm.uuid, change)
+        except InvalidSpec as exc:
+            if res is None:
+                raise
+            raise _rasd_error(exc, res, "VMChange.add_disks", "VMChange.add_nics") from None
         new = [p for p in _rasd_paths(after, ns) if cim_paths.identity(p) not in before]
         return {"ResultingResourceSettings": new}
 
@@ -383,7 +422,7 @@ def add_resource_settings(call: MethodCall, affected_configuration=None, resourc
         add_disks=[r.disk for r in res if r.disk is not None],
         add_nics=[r.nic for r in res if r.nic is not None],
     )
-    return _change(call, bid, vm, change, "add devices")
+    return _change(call, bid, vm, change, "add devices", res)
 
 
 def _existing(call: MethodCall, bid: str, p: CIMInstanceName, where: str):
