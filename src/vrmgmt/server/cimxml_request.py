@@ -101,6 +101,11 @@ def _to_tupletree(elem: etree._Element, ref_depth: int = 0) -> tuple:
             "request-not-valid",
             f"element {elem.tag} has {len(elem.attrib)} attributes (at most {MAX_ATTRIBUTES})",
         )
+    if elem.tag == "VALUE" and len(elem) == 1 and elem[0].tag == "INSTANCE":
+        # sblim wbemcli puts an EmbeddedInstance parameter's instance into VALUE as
+        # markup, not as escaped text (DSP0201 §5.2.10): take it as that text
+        inner = etree.tostring(elem[0], encoding="unicode", with_tail=False)
+        return ("VALUE", dict(elem.attrib), [inner])
     children: list = []
     text: list[str] = [elem.text] if elem.text else []  # joined once: linear, not quadratic
     for child in elem:
