@@ -170,6 +170,20 @@ def test_get_vm_with_devices(mgr, uuids):
     assert (nic.network, nic.model) == ("default", "virtio")
 
 
+def test_list_vms_with_devices_is_get_vm_of_each(mgr):
+    """The one-pass listing the settings classes use gives what get_vm gives, per VM
+    (devices, description, crash action included)."""
+    listed = mgr.list_vms_with_devices()
+    assert sorted(v.uuid for v in listed) == sorted(v.uuid for v in mgr.list_vms())
+
+    def still(v):  # what does not move while a VM runs
+        return dataclasses.replace(v, cpu_time_ns=None, uptime_s=None)
+
+    for vm in listed:
+        assert still(vm) == still(mgr.get_vm(vm.uuid)), vm.name
+    assert any(vm.disks and vm.nics for vm in listed)
+
+
 def test_get_vm_accepts_upper_case_uuid(mgr, uuids):
     assert mgr.get_vm(uuids["vm00001"].upper()).uuid == uuids["vm00001"]
 

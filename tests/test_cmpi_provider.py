@@ -210,7 +210,8 @@ def test_associator_names(mb):
             kit.host_path(mb), "CIM_HostedDependency", role="Antecedent", result_role="Dependent"
         )
     )
-    assert names(res.paths) == ALL_VMS
+    # VRM_HostedService is a CIM_HostedDependency too: the host's management service
+    assert names(res.paths) == ALL_VMS | {"VirtualSystemManagementService"}
 
 
 def test_references_and_reference_names(mb):
@@ -221,7 +222,9 @@ def test_references_and_reference_names(mb):
     assert ref["Antecedent"]._keys_dict()["Name"] == kit.BACKEND
 
     res = kit.ok(mb.references(kit.host_path(mb), "CIM_Dependency", role="Antecedent"))
-    assert {i._as_dict()["Dependent"]._keys_dict()["Name"] for i in res.instances} == ALL_VMS
+    assert {i._as_dict()["Dependent"]._keys_dict()["Name"] for i in res.instances} == ALL_VMS | {
+        "VirtualSystemManagementService"  # VRM_HostedService
+    }
     assert not kit.ok(
         mb.references(kit.host_path(mb), "VRM_HostedDependency", role="Dependent")
     ).instances

@@ -89,3 +89,25 @@ def test_readme_jobs_tour_runs(tmp_path):
     assert "instance of VRM_ConcreteJob" in out and "JobState = 7;" in out, out
     assert "PercentComplete = 100;" in out
     assert "VRM_ConcreteJob.InstanceID=" in out  # the associator from the VM to its job
+
+
+def test_readme_vsms_tour_runs(tmp_path):
+    """The VSMS tour: define a VM with pywbem, look at its settings with pywbemcli,
+    destroy it (the test driver's host `test`)."""
+    srv = VrmServer(tmp_path / "srv", [{"id": "test", "type": "libvirt", "uri": "test:///default"}])
+    (srv.state_dir / "users").unlink()
+    with srv:
+        r = _run_tour(srv, "vsms", tmp_path)
+        admin_pw = (srv.state_dir / "admin-password").read_text().strip()
+        conn = pywbem.WBEMConnection(srv.url, ("admin", admin_pw), default_namespace="root/virt")
+        left = [i["ElementName"] for i in conn.EnumerateInstances("VRM_ComputerSystem")]
+    out = r.stdout
+    assert "DefineSystem: 0 " in out and "7f3c0a42-0d1e-4b7a-9c55-00000000701a" in out, out
+    assert 'ElementName = "tour-vm";' in out and '"defined over CIM"' in out, out
+    # the four resource settings, as the associators show them
+    assert "instance of VRM_ProcessorAllocationSettingData" in out, out
+    assert "instance of VRM_MemoryAllocationSettingData" in out and "VirtualQuantity = 1024;" in out
+    assert '"/var/lib/libvirt/images/tour.qcow2"' in out, out
+    assert 'Address = "52:54:00:00:70:1a";' in out, out
+    assert "DestroySystem: 0" in out
+    assert "tour-vm" not in left

@@ -54,3 +54,62 @@ def test_unknown_class_error(testdriver_server, wbemcli_bin):
     r = wbemcli("ei", testdriver_server.wbemcli_url("VRM_Nope"))
     assert r.returncode != 0
     assert "CIM_ERR_INVALID_CLASS" in r.stderr
+
+
+def test_ei_of_the_settings_classes(testdriver_server, wbemcli_bin):
+    """Issue 9: wbemcli enumerates VRM_VirtualSystemSettingData and the RASD classes."""
+    srv = testdriver_server
+    r = wbemcli("ei", srv.wbemcli_url("VRM_VirtualSystemSettingData"))
+    assert r.returncode == 0, r.stderr
+    for name, uuid in srv.domains:
+        assert f'InstanceID="tdhost:{uuid}"' in r.stdout
+        assert f'ElementName="{name}"' in r.stdout
+    for cls, expect in (
+        ("VRM_ProcessorAllocationSettingData", "ResourceType=3"),
+        ("VRM_MemoryAllocationSettingData", 'AllocationUnits="byte*2^20"'),
+        ("VRM_StorageAllocationSettingData", "ResourceType=17"),
+        ("VRM_EthernetPortAllocationSettingData", "ResourceType=10"),
+    ):
+        r = wbemcli("ei", srv.wbemcli_url(cls))
+        assert r.returncode == 0, (cls, r.stderr)
+        lines = [ln for ln in r.stdout.splitlines() if ln.strip()]
+        assert len(lines) == len(srv.domains), (cls, r.stdout)  # one device of each per VM
+        assert all(expect in ln for ln in lines), (cls, r.stdout)
+
+
+def test_cm_define_system_with_embedded_instances(tmp_path, wbemcli_bin):
+    """Issue 9: wbemcli calls DefineSystem with embedded instances (it sends each
+    instance as markup inside VALUE); the VM is defined, and a bad one is refused."""
+    import pywbem
+
+    from support.server import VrmServer
+    from support.testdriver import node_uri, write_node_xml
+
+    write_node_xml(tmp_path / "node.xml", 2, seed=1)
+    srv = VrmServer(
+        tmp_path, [{"id": "tdhost", "type": "libvirt", "uri": node_uri(tmp_path / "node.xml")}]
+    )
+    vsms = (
+        'VRM_VirtualSystemManagementService.SystemCreationClassName="VRM_HostSystem",'
+        'SystemName="tdhost",CreationClassName="VRM_VirtualSystemManagementService",'
+        'Name="VirtualSystemManagementService"'
+    )
+    sd = pywbem.CIMInstance("VRM_VirtualSystemSettingData", {"ElementName": "wbemvm"})
+    mem = pywbem.CIMInstance(
+        "VRM_MemoryAllocationSettingData",
+        {"ResourceType": pywbem.Uint16(4), "VirtualQuantity": pywbem.Uint64(128)},
+    )
+    with srv:
+        args = (
+            f"DefineSystem.SystemSettings={sd.tocimxmlstr()},ResourceSettings={mem.tocimxmlstr()}"
+        )
+        r = wbemcli("cm", srv.wbemcli_url(vsms), args)
+        assert r.returncode == 0, r.stderr
+        assert "DefineSystem: 0" in r.stdout and "ResultingSystem" in r.stdout, r.stdout
+        assert 'ElementName="wbemvm"' in wbemcli("ei", srv.wbemcli_url("VRM_ComputerSystem")).stdout
+        mem["VirtualQuantity"] = pywbem.Uint64(0)
+        args = (
+            f"DefineSystem.SystemSettings={sd.tocimxmlstr()},ResourceSettings={mem.tocimxmlstr()}"
+        )
+        r = wbemcli("cm", srv.wbemcli_url(vsms), args)
+        assert r.returncode != 0 and "VirtualQuantity" in r.stderr + r.stdout, (r.stdout, r.stderr)

@@ -392,6 +392,14 @@ class Inventory:
             self._vm_backend[vm.uuid] = backend_id
         return vms
 
+    def vms_with_devices_of(self, backend_id: str) -> list[VirtualMachine]:
+        """The VMs of one backend with their disks, NICs, description and crash action
+        (as get_vm gives them), in one backend call bounded by its timeout."""
+        vms = self.call(backend_id, lambda m: m.list_vms_with_devices())
+        for vm in vms:
+            self._vm_backend[vm.uuid] = backend_id
+        return vms
+
     # -- capabilities and VM definitions (typed, for the CIM classes and jobs) ---------
     def features(self, backend_id: str) -> frozenset[Feature]:
         """The optional capabilities of one backend (what capabilities classes advertise)."""
@@ -401,6 +409,11 @@ class Inventory:
         """Can this power action take longer than about a second on that backend (run it
         as a job then)?"""
         return self.manager(backend_id).is_slow(action)
+
+    def definitions_are_slow(self, backend_id: str) -> bool:
+        """Can define_vm / modify_vm / undefine_vm take longer than about a second on that
+        backend (run DefineSystem and friends as jobs then)?"""
+        return self.manager(backend_id).definitions_are_slow()
 
     def long_call_timeout(self, backend_id: str) -> float:
         """How long a job waits for slow work on that backend (define, modify, undefine,

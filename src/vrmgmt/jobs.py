@@ -274,6 +274,22 @@ class JobProgress:
         with suppress(errors.NotFound):
             self._store._mutate(self.job_id, change, sync_dir=False)
 
+    def add_affected(self, element: str) -> None:
+        """Record one more element the job acts on (e.g. the VM a DefineSystem job
+        created, DSP1042 §8.1: found through CIM_AffectedJobElement); written at once."""
+        if not isinstance(element, str) or not element:
+            raise TypeError("element must be a non-empty str")
+
+        def change(rec: dict) -> dict | None:
+            affected = list(rec.get("affected") or [])
+            if element in affected:
+                return None
+            rec["affected"] = [*affected, element]
+            return rec
+
+        with suppress(errors.NotFound):
+            self._store._mutate(self.job_id, change, sync_dir=False)
+
 
 # --- the process that runs a job -------------------------------------------------------
 

@@ -25,6 +25,20 @@ VMS = {
     "gamma": ("5f0c2d3e-1a2b-4c5d-8e9f-000000000003", False),
 }
 
+#: devices of the test VMs (name: domain XML <devices>): alpha has a disk, a CD-ROM and a
+#: NIC, so every resource allocation settings class has instances
+ALPHA_DISK = "/var/lib/vrmgmt-test/alpha.qcow2"
+ALPHA_MAC = "52:54:00:aa:00:01"
+DEVICES = {
+    "alpha": (
+        "<devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+        f"<source file='{ALPHA_DISK}'/><target dev='vda' bus='virtio'/></disk>"
+        "<disk type='file' device='cdrom'><target dev='hdc' bus='ide'/><readonly/></disk>"
+        f"<interface type='network'><mac address='{ALPHA_MAC}'/><source network='default'/>"
+        "<model type='virtio'/></interface></devices>"
+    ),
+}
+
 
 def _hierarchy() -> dict[str, str | None]:
     """What a CIMOM knows from its class repository (answering CMClassPathIsA): every
@@ -47,7 +61,7 @@ def write_node_xml(path: Path) -> Path:
         domains.append(
             f"<domain type='test' xmlns:test='{TEST_NS}'><name>{name}</name>"
             f"<uuid>{uuid}</uuid><memory unit='KiB'>524288</memory><vcpu>2</vcpu>"
-            f"<os><type arch='x86_64'>hvm</type></os>{state}</domain>"
+            f"<os><type arch='x86_64'>hvm</type></os>{DEVICES.get(name, '')}{state}</domain>"
         )
     path.write_text(
         "<node><cpu><mhz>2400</mhz><model>x86_64</model><active>4</active><total>4</total>"

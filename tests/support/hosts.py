@@ -131,12 +131,69 @@ class CmpiHost:
 
     def invoke_typed(self, path, method, **params):
         """InvokeMethod with pywbem-typed parameters; (return value, out params)."""
-        items = []
+        items, others = [], {}
         for k, v in params.items():
-            ctype = "CMPI_string" if isinstance(v, str) else self._CTYPES[v.cimtype]
-            items.append((k, v if isinstance(v, str) else int(v), getattr(cmpi, ctype)))
-        res = self._check(self.mb.invoke_method(self._cop(path), method, self.mb.args(items)))
+            if isinstance(v, str) or getattr(v, "cimtype", None) in self._CTYPES:
+                ctype = "CMPI_string" if isinstance(v, str) else self._CTYPES[v.cimtype]
+                items.append((k, v if isinstance(v, str) else int(v), getattr(cmpi, ctype)))
+            else:  # arrays, references, embedded instances: as the CIMOM passes them
+                others[k] = v
+        args = self.mb.args(items)
+        for k, v in others.items():
+            cv, ctype = self._request_value(v, path.namespace)
+            args._set(k, cv, ctype)
+        res = self._check(self.mb.invoke_method(self._cop(path), method, args))
         return cmpi._plain(res.data[0]), self.conv.args_from_cmpi(res.out)
+
+    def _request_value(self, v, ns):
+        """(CMPIValue, CMPIType) of a parameter value as the MB builds it from a client
+        request: strings, references, embedded instances and arrays of them."""
+        cv = cmpi.CMPIValue()
+        if isinstance(v, list):
+            sample = next((x for x in v if x is not None), "")
+            _, etype = self._request_value(sample, ns)
+            arr = cmpi.CMPIArray._make(len(v), etype)
+            for i, item in enumerate(v):
+                if item is not None:
+                    ev, _ = self._request_value(item, ns)
+                    arr.set(i, ev, etype)
+            cv.array = arr
+            return cv, etype | cmpi.CMPI_ARRAY
+        if isinstance(v, pywbem.CIMInstanceName):
+            cv.ref = self._cop(v)
+            return cv, cmpi.CMPI_ref
+        if isinstance(v, pywbem.CIMInstance):
+            inst = cmpi.CMPIInstance._make(cmpi.CMPIObjectPath._make(ns, v.classname))
+            for prop in v.properties.values():
+                if prop.value is None:
+                    continue
+                pv, pt = self._typed_value(prop.value, prop.type, ns)
+                inst.set_property(prop.name, pv, pt)
+            cv.inst = inst
+            return cv, cmpi.CMPI_instance
+        return self._typed_value(v, "string" if isinstance(v, str) else v.cimtype, ns)
+
+    def _typed_value(self, v, cimtype, ns):
+        if cimtype == "reference" or cimtype is None:
+            return self._request_value(v, ns)
+        base = getattr(cmpi, f"CMPI_{cimtype}")
+        member = cmpi.MEMBER_FOR_TYPE[base]
+        if isinstance(v, list):
+            arr = cmpi.CMPIArray._make(len(v), base)
+            for i, item in enumerate(v):
+                ev, _ = self._typed_value(item, cimtype, ns)
+                arr.set(i, ev, base)
+            cv = cmpi.CMPIValue()
+            cv.array = arr
+            return cv, base | cmpi.CMPI_ARRAY
+        cv = cmpi.CMPIValue()
+        if member == "string":
+            setattr(cv, member, cmpi.CMPIString._make(v))
+        elif member == "boolean":
+            cv.boolean = int(v)
+        else:
+            setattr(cv, member, int(v))
+        return cv, base
 
     def invoke(self, path, method, **params):
         items = [(k, int(v), cmpi.CMPI_uint16) for k, v in params.items()]

@@ -124,6 +124,12 @@ class Manager(abc.ABC):
         huge host streams (pull enumerations) instead of being held in memory."""
         return iter(self.list_vms())
 
+    def list_vms_with_devices(self) -> list[VirtualMachine]:
+        """Like list_vms, but each VM with its disks, NICs, description and crash action
+        as get_vm reads them (what the settings classes show). Backends whose listing
+        has them already, or that can read them in one pass, override this."""
+        return [self.get_vm(vm.uuid) for vm in self.list_vms()]
+
     @abc.abstractmethod
     def get_vm(self, uuid: str) -> VirtualMachine:
         """One VM by UUID (lower-case canonical form); NotFound if absent."""
@@ -152,6 +158,11 @@ class Manager(abc.ABC):
     def is_slow(self, action: PowerAction) -> bool:
         """True when perform(uuid, action) can take longer than about a second (the CIM
         layer then runs RequestStateChange as a job)."""
+        return False
+
+    def definitions_are_slow(self) -> bool:
+        """True when define_vm / modify_vm / undefine_vm can take longer than about a
+        second (the CIM layer then runs DefineSystem and friends as jobs)."""
         return False
 
     @property

@@ -369,7 +369,9 @@ class VMChange(_FromMapping):
     happen before additions. ``destroy_removed_disks`` (vSphere) also deletes the
     removed disks' files; by default they stay, as libvirt always leaves them.
     ``scsi_controller`` (vSphere): the controller type added when an added disk finds
-    no free SCSI slot.
+    no free SCSI slot. ``name`` renames the VM (libvirt: only while it is off),
+    ``description`` replaces its notes ("" clears them; libvirt <description>, vSphere
+    annotation), ``autostart`` (libvirt only) marks it to start with the host.
     """
 
     _NESTED: ClassVar[dict[str, type]] = {"add_disks": DiskSpec, "add_nics": NicSpec}
@@ -382,9 +384,17 @@ class VMChange(_FromMapping):
     remove_nics: tuple[str, ...] = ()
     destroy_removed_disks: bool = False
     scsi_controller: str | None = None
+    name: str | None = None
+    description: str | None = None
+    autostart: bool | None = None
 
     def __post_init__(self) -> None:
         o = "VMChange"
+        _text(o, "name", self.name)
+        if self.description is not None and not isinstance(self.description, str):
+            raise _fail(o, "description", f"must be a string, got {self.description!r}")
+        if self.autostart is not None:
+            _bool(o, "autostart", self.autostart)
         _int(o, "vcpus", self.vcpus, 1, optional=True)
         _int(o, "memory_mib", self.memory_mib, 1, optional=True)
         _items(self, "add_disks", DiskSpec)
@@ -400,5 +410,8 @@ class VMChange(_FromMapping):
         return (
             self.vcpus is None
             and self.memory_mib is None
+            and self.name is None
+            and self.description is None
+            and self.autostart is None
             and not (self.add_disks or self.remove_disks or self.add_nics or self.remove_nics)
         )

@@ -77,6 +77,13 @@ class VirtualMachine:
     guest_agent_running: bool | None = None
     disks: list[Disk] = field(default_factory=list)
     nics: list[Nic] = field(default_factory=list)
+    #: free-text notes (libvirt <description>, vSphere annotation); None when unknown
+    description: str | None = None
+    #: what the hypervisor does when the guest crashes (libvirt <on_crash>: "destroy",
+    #: "restart", ...); None when the backend has no such setting or did not read it
+    on_crash: str | None = None
+    #: when the VM was created (timezone-aware, UTC); None when the backend does not know
+    created: datetime | None = None
 
 
 @dataclass(slots=True)

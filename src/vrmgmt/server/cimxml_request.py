@@ -101,6 +101,11 @@ def _to_tupletree(elem: etree._Element, ref_depth: int = 0) -> tuple:
             "request-not-valid",
             f"element {elem.tag} has {len(elem.attrib)} attributes (at most {MAX_ATTRIBUTES})",
         )
+    if elem.tag == "VALUE" and len(elem) == 1 and elem[0].tag == "INSTANCE":
+        # sblim wbemcli puts an EmbeddedInstance parameter's instance into VALUE as
+        # markup, not as escaped text (DSP0201 §5.2.10): take it as that text
+        inner = etree.tostring(elem[0], encoding="unicode", with_tail=False)
+        return ("VALUE", dict(elem.attrib), [inner])
     children: list = []
     text: list[str] = [elem.text] if elem.text else []  # joined once: linear, not quadratic
     for child in elem:
@@ -210,3 +215,29 @@ def _duplicates(names) -> list[str]:
 
 def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def parse_instance_xml(text: str) -> pywbem.CIMInstance:
+    """An embedded instance sent as CIM-XML text (an <INSTANCE> element; DSP0201 §5.2.10:
+    what a client sends for an EmbeddedInstance string parameter when it does not mark
+    it EmbeddedObject, e.g. sblim wbemcli). Parsed with the same safe parser as
+    requests; ValueError naming the problem when it is not one instance."""
+    data = text.strip().encode("utf-8")
+    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+        raise ValueError("DTDs and entity declarations are refused")
+    try:
+        root = etree.fromstring(data, parser=_parser())
+        tt = _to_tupletree(root)
+    except etree.XMLSyntaxError as exc:
+        raise ValueError(f"not well-formed XML: {exc}") from None
+    except RequestError as exc:
+        raise ValueError(exc.message) from None
+    if root.tag != "INSTANCE":
+        raise ValueError(f"expected an INSTANCE element, got {root.tag}")
+    try:
+        inst = _tupleparse.TupleParser().parse_instance(tt)
+    except (pywbem.CIMXMLParseError, pywbem.XMLParseError) as exc:
+        raise ValueError(f"invalid CIM-XML instance: {_first_line(exc)}") from None
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        raise ValueError(f"invalid CIM-XML instance: {exc}") from None
+    return inst

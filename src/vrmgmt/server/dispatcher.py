@@ -731,7 +731,11 @@ class Dispatcher(QueryOperations):
                 if isinstance(sample, CIMInstance):  # DSP0201 §5.2.10: an embedded instance
                     attrs["EmbeddedObject"] = "instance"
                 with xf.element("PARAMVALUE", attrs):
-                    if is_array:
+                    if is_array and (ptype == "reference" or isinstance(sample, CIMInstanceName)):
+                        with xf.element("VALUE.REFARRAY"):  # DSP0201 §5.2.4
+                            for item in value:
+                                w.value_reference(item)
+                    elif is_array:
                         with xf.element("VALUE.ARRAY"):
                             for item in value:
                                 with xf.element("VALUE"):

@@ -8,6 +8,8 @@ elements, so it is unit-testable on literal XML (tests/unit/test_domain_xml.py).
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from datetime import UTC, datetime
 
 from lxml import etree
@@ -65,7 +67,20 @@ def virtual_system_type(driver: str, domain_type: str | None) -> str:
 
 
 def parse_domain_xml(xml: str) -> dict:
-    """Facts from a domain's XML description (type, disks, NICs, OS type)."""
+    """Facts from a domain's XML description (type, disks, NICs, OS type, description,
+    crash action). The parse of an unchanged XML text is remembered (a listing of a big
+    host reads the same descriptions again and again); the Disk and Nic objects are
+    fresh copies each time, so callers may change them."""
+    facts = _parse_domain_xml(xml)
+    return {
+        **facts,
+        "disks": [dataclasses.replace(d) for d in facts["disks"]],
+        "nics": [dataclasses.replace(n) for n in facts["nics"]],
+    }
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_domain_xml(xml: str) -> dict:
     root = parse(xml)
     disks = []
     for d in root.iterfind("devices/disk"):
@@ -115,6 +130,8 @@ def parse_domain_xml(xml: str) -> dict:
         "nics": nics,
         "os_type": os_type,
         "guest_agent": agent,
+        "description": root.findtext("description"),
+        "on_crash": root.findtext("on_crash"),
     }
 
 

@@ -35,6 +35,7 @@ from vrmgmt.backends.libvirt.snapshots import SnapshotsMixin
 from vrmgmt.errors import (
     BackendError,
     ConfigError,
+    InvalidSpec,
     InvalidStateTransition,
     NotFound,
     NotSupported,
@@ -172,6 +173,12 @@ class LibvirtManager(SnapshotsMixin, LibvirtConnection, Manager):
         autostart, transient) and info() per domain; the domain XML only on QEMU."""
         return self._call(lambda conn: list(self._convert(conn, *self._listing(conn))))
 
+    def list_vms_with_devices(self) -> list[VirtualMachine]:
+        """list_vms with each domain's XML read for its devices (one pass, one call)."""
+        return self._call(
+            lambda conn: list(self._convert(conn, *self._listing(conn), details=True))
+        )
+
     def iter_vms(self) -> Iterator[VirtualMachine]:
         """Like list_vms, but only the listing happens now; each VM is read when the
         iterator reaches it, so a huge host is never held in memory as VM objects."""
@@ -193,7 +200,9 @@ class LibvirtManager(SnapshotsMixin, LibvirtConnection, Manager):
         transient = _uuid_set(conn, libvirt.VIR_CONNECT_LIST_DOMAINS_TRANSIENT)
         return (doms, saved, auto, transient)
 
-    def _convert(self, conn, doms, saved, auto, transient) -> Iterator[VirtualMachine]:
+    def _convert(
+        self, conn, doms, saved, auto, transient, details: bool = False
+    ) -> Iterator[VirtualMachine]:
         driver = self._driver or conn.getType()
         for dom in doms:
             try:
@@ -204,7 +213,7 @@ class LibvirtManager(SnapshotsMixin, LibvirtConnection, Manager):
                     uuid in saved,
                     uuid in auto,
                     uuid not in transient,
-                    details=False,
+                    details=details,
                     uuid=uuid,
                 )
             except libvirt.libvirtError as exc:
@@ -275,6 +284,8 @@ class LibvirtManager(SnapshotsMixin, LibvirtConnection, Manager):
             vm.os_type = facts["os_type"]
             vm.guest_agent_running = facts["guest_agent"]
             if details:
+                vm.description = facts["description"]
+                vm.on_crash = facts["on_crash"] or "destroy"  # libvirt's default
                 vm.disks = facts["disks"]
                 vm.nics = facts["nics"]
                 for disk in vm.disks:
@@ -357,8 +368,11 @@ class LibvirtManager(SnapshotsMixin, LibvirtConnection, Manager):
     # -- define / undefine / modify -----------------------------------------------------
     def define_vm(self, spec: VMSpec) -> VirtualMachine:
         """Define a persistent VM from a spec (see domain_xml.build_domain_xml); the new
-        VM, OFF. ``spec.autostart`` marks it to start with the host."""
+        VM, OFF. ``spec.autostart`` marks it to start with the host. On a local daemon
+        a disk's image file or block device must exist (InvalidSpec naming it)."""
         self._check_spec(spec, VMSpec)
+        for i, disk in enumerate(spec.disks):
+            self._check_source(disk, f"VMSpec.disks[{i}].source")
 
         def run(conn: libvirt.virConnect) -> VirtualMachine:
             driver = self._driver or conn.getType()
@@ -438,6 +452,8 @@ class LibvirtManager(SnapshotsMixin, LibvirtConnection, Manager):
         always stay: ``destroy_removed_disks`` is NotSupported here.
         """
         self._check_spec(change, VMChange)
+        for i, disk in enumerate(change.add_disks):
+            self._check_source(disk, f"VMChange.add_disks[{i}].source")
         if change.destroy_removed_disks:
             raise NotSupported(
                 "libvirt backend: removed disks' images are never deleted "
@@ -447,6 +463,16 @@ class LibvirtManager(SnapshotsMixin, LibvirtConnection, Manager):
         def run(conn: libvirt.virConnect) -> VirtualMachine:
             dom = self._lookup(conn, uuid)
             try:
+                if change.name is not None and change.name != dom.name():
+                    if dom.isActive():
+                        raise InvalidStateTransition(
+                            f"VM {dom.name()!r} runs: libvirt renames a VM only while it is off"
+                        )
+                    dom.rename(change.name, 0)
+                if change.description is not None:
+                    self._set_description(dom, change.description)
+                if change.autostart is not None:
+                    dom.setAutostart(1 if change.autostart else 0)
                 if change.vcpus is not None:
                     self._set_vcpus(dom, change.vcpus)
                 if change.memory_mib is not None:
@@ -464,6 +490,13 @@ class LibvirtManager(SnapshotsMixin, LibvirtConnection, Manager):
             return self._vm(conn, dom, details=True)
 
         return self._call(run)
+
+    def _set_description(self, dom: libvirt.virDomain, text: str) -> None:
+        """<description> of the persistent definition (and live, when it runs)."""
+        flags = libvirt.VIR_DOMAIN_AFFECT_CONFIG
+        if dom.isActive():
+            flags |= libvirt.VIR_DOMAIN_AFFECT_LIVE
+        dom.setMetadata(libvirt.VIR_DOMAIN_METADATA_DESCRIPTION, text or None, None, None, flags)
 
     def _set_vcpus(self, dom: libvirt.virDomain, n: int) -> None:
         if n < 1:
@@ -497,6 +530,18 @@ class LibvirtManager(SnapshotsMixin, LibvirtConnection, Manager):
                 f"memory_kib={kib}",
                 required=not persistent,
             )
+
+    def _check_source(self, disk: DiskSpec, field: str) -> None:
+        """A disk's source must exist where this process can see the host's files (a
+        local qemu/xen/lxc daemon): libvirt defines a domain with a missing image and
+        only its start fails. Remote hosts and the test driver are not checked."""
+        if disk.kind != "disk" or not disk.source or not disk.source.startswith("/"):
+            return
+        parts = urllib.parse.urlsplit(self.uri)
+        if parts.netloc or _scheme_driver(self.uri).upper() == "TEST":
+            return
+        if not os.path.exists(disk.source):
+            raise InvalidSpec(field, f"no image file or block device {disk.source!r} on the host")
 
     def _add_device(
         self,

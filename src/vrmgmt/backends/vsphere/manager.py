@@ -248,6 +248,8 @@ class VSphereManager(SnapshotsMixin, PerfMixin, PlacementMixin, TasksMixin, Sess
             guest_agent_running=tools,
             disks=disks,
             nics=nics,
+            description=p.get("config.annotation") or None,
+            created=_utc(p.get("config.createDate")),
         )
 
     def _find_moid(self, session: _Session, uuid: str) -> str:
@@ -375,6 +377,14 @@ class VSphereManager(SnapshotsMixin, PerfMixin, PlacementMixin, TasksMixin, Sess
         if session is None or _is_vcenter(session.content.about):
             found.add(Feature.MIGRATION)  # unknown until logged in: assume vCenter
         return frozenset(found)
+
+    def list_vms_with_devices(self) -> list[VirtualMachine]:
+        """The listing reads every VM's devices and annotation already."""
+        return self.list_vms()
+
+    def definitions_are_slow(self) -> bool:
+        """Defining, reconfiguring and destroying a VM are vSphere tasks."""
+        return True
 
     def is_slow(self, action: PowerAction) -> bool:
         """Every power action that is a vSphere task (power on/off, suspend, reset) is
@@ -547,6 +557,11 @@ class VSphereManager(SnapshotsMixin, PerfMixin, PlacementMixin, TasksMixin, Sess
         InvalidStateTransition, power the VM off first).
         """
         self._check_spec(change, VMChange)
+        if change.autostart is not None:
+            raise NotSupported(
+                "vsphere backend: autostart is a per-host setting (AutoStartManager) that "
+                "vrmgmt does not manage"
+            )
         n_cpus = change.vcpus
         memory_mb = change.memory_mib
         disk_reqs = [
@@ -618,7 +633,13 @@ class VSphereManager(SnapshotsMixin, PerfMixin, PlacementMixin, TasksMixin, Sess
             config.memoryMB = memory_mb
         if changes.changes:
             config.deviceChange = changes.changes
-        if n_cpus is not None or memory_mb is not None or changes.changes:
+        renamed = change.name is not None and change.name != name
+        if renamed:
+            config.name = change.name
+        if change.description is not None:
+            config.annotation = change.description
+        settings = renamed or change.description is not None
+        if n_cpus is not None or memory_mb is not None or changes.changes or settings:
             try:
                 self._run_task(
                     f"modify VM {name!r}",

@@ -22,6 +22,8 @@ _VM_PATHS = [
     "config.instanceUuid",
     "config.template",
     "config.guestId",
+    "config.annotation",
+    "config.createDate",
     "config.hardware.numCPU",
     "config.hardware.memoryMB",
     "config.hardware.device",

@@ -1,0 +1,193 @@
+"""What the VM settings classes share (DSP1057 §7.2-7.3, DSP1041 §7): the InstanceIDs
+of a VM's VirtualSystemSettingData and of its resource allocation settings, and reading
+the VMs they describe in bulk.
+
+InstanceIDs are stable and unique across backends: ``<backend id>:<VM UUID>`` for the
+system settings, ``<backend id>:<VM UUID>/<kind>[/<device>]`` for a resource setting
+(kind ``proc``, ``mem``, ``disk`` + the disk's device, ``nic`` + the NIC's MAC).
+Nothing here names a CIM class: each class module owns its own.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid as uuidlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from pywbem import CIMInstanceName
+
+from vrmgmt.cim import paths as cim_paths
+from vrmgmt.cim.errors import invalid_parameter, not_found
+from vrmgmt.cim.provider import ProviderEnv
+from vrmgmt.errors import VrmError
+from vrmgmt.model import VirtualMachine
+
+#: resource kinds of the RASD InstanceIDs
+KINDS = ("proc", "mem", "disk", "nic")
+
+
+def facts(vm: VirtualMachine) -> tuple:
+    """Everything of a VM the settings classes show: equal facts give equal instances."""
+    return (
+        vm.backend_id,
+        vm.uuid,
+        vm.name,
+        vm.vcpus,
+        vm.memory_kib,
+        vm.max_memory_kib,
+        vm.virtual_system_type,
+        vm.autostart,
+        vm.description,
+        vm.on_crash,
+        vm.created,
+        tuple((d.device, d.source, d.capacity_bytes, d.bus, d.kind) for d in vm.disks),
+        tuple((n.mac, n.network, n.model, n.device) for n in vm.nics),
+    )
+
+
+class _BuildCache:
+    """The instances one class built for each VM in its last complete enumeration, by
+    the VM's facts: an unchanged VM costs a dict lookup instead of a rebuild (and the
+    server reuses the encoding), as VRM_ComputerSystem's instance cache does."""
+
+    LIMIT = 12_000
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple, list] = {}
+        self._lock = threading.Lock()
+
+    def instances(self, vms: Iterable[VirtualMachine], namespace: str, build) -> Iterator:
+        old, new = self._cache, {}
+        for vm in vms:
+            key = (namespace, facts(vm))
+            insts = old.get(key)
+            if insts is None:
+                insts = build(vm, namespace)
+            if len(new) < self.LIMIT:
+                new[key] = insts
+            yield from insts
+        with self._lock:
+            self._cache = new
+
+
+_CACHES: dict = {}
+
+
+@dataclass(frozen=True, slots=True)
+class SettingId:
+    """A parsed settings InstanceID: the VM (backend + UUID), and for a resource
+    setting its kind and device key ("" for proc/mem)."""
+
+    backend_id: str
+    uuid: str
+    kind: str = ""
+    key: str = ""
+
+    @property
+    def vm(self) -> tuple[str, str]:
+        return (self.backend_id, self.uuid)
+
+    def text(self) -> str:
+        base = f"{self.backend_id}:{self.uuid}"
+        if not self.kind:
+            return base
+        return f"{base}/{self.kind}/{self.key}" if self.key else f"{base}/{self.kind}"
+
+
+def vm_id(vm: VirtualMachine) -> SettingId:
+    return SettingId(vm.backend_id, vm.uuid)
+
+
+def parse_id(text: str, kinds: Iterable[str] = ("",)) -> SettingId:
+    """An InstanceID of one of ``kinds`` ("" = system settings); CIM_ERR_NOT_FOUND when
+    it is not one (no instance can have it)."""
+    if not isinstance(text, str):
+        raise invalid_parameter(f"InstanceID must be a string, got {text!r}")
+    head, _, rest = text.partition("/")
+    backend_id, sep, uuid = head.rpartition(":")
+    kind, _, key = rest.partition("/")
+    try:
+        uuid = str(uuidlib.UUID(uuid))
+    except ValueError:
+        sep = ""
+    if not sep or not backend_id or kind not in tuple(kinds):
+        raise not_found(f"no settings with InstanceID {text!r}")
+    if kind in ("disk", "nic") and not key:
+        raise not_found(f"no settings with InstanceID {text!r} (no device)")
+    if kind in ("proc", "mem", "") and key:
+        raise not_found(f"no settings with InstanceID {text!r}")
+    return SettingId(backend_id, uuid, kind, key)
+
+
+def parse_path(p: CIMInstanceName, class_name: str, kinds: Iterable[str]) -> SettingId:
+    """The SettingId of a path of class_name (its InstanceID key)."""
+    if p.classname.lower() != class_name.lower():
+        raise not_found(f"{p.classname} is not {class_name}")
+    value = cim_paths.keys_of(p).get("instanceid")
+    if value is None:
+        raise invalid_parameter(f"a {class_name} path needs the key InstanceID")
+    return parse_id(str(value), kinds)
+
+
+def detailed_vm(env: ProviderEnv, backend_id: str, uuid: str) -> VirtualMachine | None:
+    """The VM with its devices, or None when the backend has no such VM (or is down)."""
+    try:
+        return env.inventory.get_vm(uuid, backend_id)
+    except VrmError:
+        return None
+
+
+def vms_for(env: ProviderEnv, ids: Iterable[SettingId]) -> Iterator[VirtualMachine]:
+    """The VMs (with devices) the ids name, each read once; unknown ones left out."""
+    for backend_id, uuid in dict.fromkeys(i.vm for i in ids):
+        if not env.inventory.has_backend(backend_id):
+            continue
+        vm = detailed_vm(env, backend_id, uuid)
+        if vm is not None and vm.backend_id == backend_id:
+            yield vm
+
+
+def all_vms(env: ProviderEnv, devices: bool) -> Iterator[VirtualMachine]:
+    """Every VM of every reachable backend; with ``devices``, each with its disks and
+    NICs (a listing may leave them out, e.g. libvirt's)."""
+    inv = env.inventory
+    for backend_id in inv.backend_ids():
+        try:
+            vms = inv.vms_with_devices_of(backend_id) if devices else inv.vms_of(backend_id)
+        except VrmError:
+            continue  # unreachable: its VMs are left out, as VRM_ComputerSystem does
+        yield from vms
+
+
+def single_missing(ids: list[SettingId], found: set[SettingId]) -> None:
+    """For a single requested path that matched nothing: CIM_ERR_NOT_FOUND naming it."""
+    if len(ids) == 1 and ids[0] not in found:
+        raise not_found(f"no settings with InstanceID {ids[0].text()!r}")
+
+
+def rasd_instances(
+    env: ProviderEnv,
+    namespace: str,
+    paths: list[CIMInstanceName] | None,
+    parse,
+    build,
+    devices: bool,
+) -> Iterator:
+    """The instances of one resource allocation settings class: ``build(vm, ns)`` gives
+    a VM's instances of it; ``parse`` reads a path's SettingId. With paths: those that
+    exist (a single unknown path: CIM_ERR_NOT_FOUND)."""
+    if paths is None:
+        cache = _CACHES.setdefault(build, _BuildCache())
+        yield from cache.instances(all_vms(env, devices=devices), namespace, build)
+        return
+    ids = [parse(p) for p in paths]
+    wanted = set(ids)
+    found: set[SettingId] = set()
+    for vm in vms_for(env, ids):
+        for inst in build(vm, namespace):
+            sid = parse(inst.path)
+            if sid in wanted:
+                found.add(sid)
+                yield inst
+    single_missing(ids, found)

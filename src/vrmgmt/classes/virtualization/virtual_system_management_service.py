@@ -1,0 +1,587 @@
+"""VRM_VirtualSystemManagementService: one per host, defines, reconfigures and destroys
+its VMs (DSP1042 System Virtualization §7.3 / §8, DSP1057 Virtual System §8;
+CIM_VirtualSystemManagementService).
+
+Methods and their answers (DSP1042 §8.1-8.6 return codes: 0 completed, 1 not supported,
+5 invalid state (e.g. renaming a running libvirt VM), 4096 job started; a job's result
+carries the outcome):
+
+- DefineSystem(SystemSettings, ResourceSettings[], ReferenceConfiguration) -> the new
+  VM in ResultingSystem. SystemSettings is an embedded VSSD (ElementName = the name,
+  VirtualSystemIdentifier = the UUID, Notes, AutomaticStartupAction,
+  AutomaticRecoveryAction), ResourceSettings embedded RASDs (one memory, at most one
+  processor, disks, DVDs, NICs; vrmgmt.classes.virtualization.embedded). A
+  ReferenceConfiguration is not supported (1).
+- DestroySystem(AffectedSystem): undefines the VM (a running one is powered off first).
+- AddResourceSettings(AffectedConfiguration, ResourceSettings[]) -> the new RASDs in
+  ResultingResourceSettings (disks, DVDs and NICs).
+- ModifyResourceSettings(ResourceSettings[]): each names an existing RASD by InstanceID;
+  processor and memory change in place, a disk or NIC is replaced (removed and added
+  again) -> ResultingResourceSettings.
+- RemoveResourceSettings(ResourceSettings[] references): removes disks, DVDs, NICs.
+- ModifySystemSettings(SystemSettings): the VSSD named by its InstanceID; renames the
+  VM (ElementName; libvirt only while it is off), replaces its Notes, sets
+  AutomaticStartupAction (libvirt autostart; vSphere: CIM_ERR_NOT_SUPPORTED).
+
+Malformed parameters (wrong class, unknown property, memory 0, a duplicate MAC, a RASD
+of a VM on another host) answer CIM_ERR_INVALID_PARAMETER with a description naming the
+parameter, the RASD and the property; nothing is changed then. What the backend refuses
+(a disk image that does not exist, a name already taken) answers CIM_ERR_FAILED naming
+the reason. On backends whose definitions are slow (vSphere tasks) every method returns
+4096 and a VRM_ConcreteJob.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pywbem
+from pywbem import CIMError, CIMInstance, CIMInstanceName, Uint16, Uint32
+
+from vrmgmt.backends.base import Feature
+from vrmgmt.cim import fastinst
+from vrmgmt.cim import paths as cim_paths
+from vrmgmt.cim import valuemaps as vm_map
+from vrmgmt.cim.errors import not_found, to_cim_error
+from vrmgmt.cim.methods import MethodCall, MethodTable
+from vrmgmt.cim.provider import ProviderEnv
+from vrmgmt.classes.jobs import concrete_job
+from vrmgmt.classes.system import computer_system as vm_cls
+from vrmgmt.classes.system import host_system as host_cls
+from vrmgmt.classes.virtualization import embedded, rasds, settings
+from vrmgmt.classes.virtualization import virtual_system_setting_data as vssd_cls
+from vrmgmt.errors import InvalidSpec, InvalidStateTransition, VrmError
+from vrmgmt.model import VirtualMachine
+from vrmgmt.model.specs import VMChange, VMSpec
+
+CLASS = "VRM_VirtualSystemManagementService"
+NAME = "VirtualSystemManagementService"
+#: CIM_VirtualSystemManagementService return code 5 "Invalid State" (DestroySystem,
+#: Modify*Settings, RemoveResourceSettings; not the DSP1052 numbering)
+RC_INVALID_STATE = 5
+
+
+def path(backend_id: str, namespace: str | None) -> CIMInstanceName:
+    keys = {
+        "SystemCreationClassName": host_cls.CLASS,
+        "SystemName": backend_id,
+        "CreationClassName": CLASS,
+        "Name": NAME,
+    }
+    return fastinst.path(CLASS, keys, namespace)
+
+
+def parse(p: CIMInstanceName) -> str:
+    """The backend id of a service path (CIM_ERR_NOT_FOUND for any other path)."""
+    name = cim_paths.string_key(p, CLASS, "Name")
+    system = cim_paths.string_key(p, CLASS, "SystemName")
+    scn = cim_paths.keys_of(p).get("systemcreationclassname")
+    if name != NAME or (scn is not None and str(scn).lower() != host_cls.CLASS.lower()):
+        raise not_found(f"no {CLASS} named {name!r} on {system!r}")
+    return system
+
+
+def service_instance(backend_id: str, namespace: str, up: bool) -> CIMInstance:
+    P = fastinst.prop
+    props = [
+        P("SystemCreationClassName", host_cls.CLASS, "string"),
+        P("SystemName", backend_id, "string"),
+        P("CreationClassName", CLASS, "string"),
+        P("Name", NAME, "string"),
+        P("ElementName", f"Virtual system management service of {backend_id}", "string"),
+        P("Caption", "Virtual system management service", "string"),
+        P("EnabledState", Uint16(vm_map.ES_ENABLED if up else vm_map.ES_UNKNOWN), "uint16"),
+        P("RequestedState", Uint16(vm_map.RS_NOT_APPLICABLE), "uint16"),
+        P("EnabledDefault", Uint16(vm_map.ES_ENABLED), "uint16"),
+        P("Started", bool(up), "boolean"),
+        P("HealthState", Uint16(5 if up else 0), "uint16"),
+        P("OperationalStatus", [Uint16(2 if up else 13)], "uint16", True),
+    ]
+    return fastinst.instance(CLASS, props, path(backend_id, namespace))
+
+
+def instances(
+    env: ProviderEnv,
+    namespace: str,
+    paths: list[CIMInstanceName] | None = None,
+    *,
+    bulk: bool = False,
+) -> Iterator[CIMInstance]:
+    inv = env.inventory
+    if paths is None:
+        wanted = inv.backend_ids()
+    else:
+        wanted = list(dict.fromkeys(parse(p) for p in paths))
+        if len(wanted) == 1 and not inv.has_backend(wanted[0]):
+            raise not_found(f"no {CLASS} on host {wanted[0]!r}")
+    for bid in wanted:
+        if inv.has_backend(bid):
+            yield service_instance(bid, namespace, not inv.is_down(bid))
+
+
+def paths(env: ProviderEnv, namespace: str) -> Iterator[CIMInstanceName]:
+    for bid in env.inventory.backend_ids():
+        yield path(bid, namespace)
+
+
+# -- methods -----------------------------------------------------------------------------
+METHODS = MethodTable()
+_OUT_NONE = {"Job": None}
+
+
+def _audit(call: MethodCall, target: str, outcome: str) -> None:
+    call.env.audit(user=call.ctx.user, action=call.method, target=target, outcome=outcome)
+
+
+def _run(
+    call: MethodCall,
+    bid: str,
+    target: str,
+    work: Callable[[], dict],
+    description: str,
+    affected: list[CIMInstanceName],
+) -> tuple:
+    """Run ``work`` (a backend change returning the output parameters) now, or as a job
+    when the backend's definitions are slow. Backend failures: CIM_ERR_FAILED naming
+    them (nothing was changed by a refused request)."""
+    inv = call.env.inventory
+    if call.env.jobs is not None and inv.definitions_are_slow(bid):
+
+        def run(progress):
+            progress.update(0, description)
+            try:
+                outs = work()
+            except VrmError as exc:
+                _audit(call, target, f"job failed: {exc}")
+                raise
+            for p in _paths_in(outs):  # the new VM / RASDs: found via AffectedJobElement
+                q = p.copy()
+                q.host = None
+                progress.add_affected(q.to_wbem_uri())
+            _audit(call, target, "job completed")
+            return {"ReturnValue": vm_map.RC_COMPLETED, **_plain(outs)}
+
+        rv, outs = concrete_job.start(
+            call, run, name=call.method, description=description, affected=affected
+        )
+        _audit(call, target, f"job started: {outs['Job']['InstanceID']}")
+        return rv, outs
+    try:
+        outs = work()
+    except InvalidStateTransition as exc:
+        _audit(call, target, f"invalid state: {exc}")
+        return Uint32(RC_INVALID_STATE), dict(_OUT_NONE)
+    except CIMError as exc:  # the backend refused a setting, named by its RASD
+        _audit(call, target, f"rejected: {exc.status_description}")
+        raise
+    except InvalidSpec as exc:
+        _audit(call, target, f"rejected: {exc}")
+        raise CIMError(pywbem.CIM_ERR_INVALID_PARAMETER, f"{call.method}: {exc}") from None
+    except VrmError as exc:
+        _audit(call, target, f"failed: {exc}")
+        err = to_cim_error(exc)
+        raise CIMError(err.status_code, f"{call.method} failed: {err.status_description}") from None
+    _audit(call, target, "completed")
+    return Uint32(vm_map.RC_COMPLETED), {"Job": None, **outs}
+
+
+def _paths_in(outs: dict) -> list[CIMInstanceName]:
+    found: list[CIMInstanceName] = []
+    for v in outs.values():
+        for item in v if isinstance(v, list) else [v]:
+            if isinstance(item, CIMInstanceName):
+                found.append(item)
+    return found
+
+
+def _plain(outs: dict) -> dict:
+    """Output parameters as a job result records them (paths as text)."""
+    out = {}
+    for k, v in outs.items():
+        if isinstance(v, CIMInstanceName):
+            out[k] = str(v)
+        elif isinstance(v, list):
+            out[k] = [str(x) for x in v]
+        else:
+            out[k] = v
+    return out
+
+
+def _needs(call: MethodCall, bid: str, feature: Feature) -> bool:
+    return feature in call.env.inventory.features(bid)
+
+
+@METHODS.method("DefineSystem", role="admin")
+def define_system(
+    call: MethodCall, system_settings=None, resource_settings=None, reference_configuration=None
+):
+    bid = parse(call.instance_path)
+    ns = call.ctx.namespace
+    if not _needs(call, bid, Feature.DEFINE):
+        _audit(call, bid, "not supported by backend")
+        return Uint32(vm_map.RC_NOT_SUPPORTED), dict(_OUT_NONE, ResultingSystem=None)
+    if reference_configuration is not None:
+        _audit(call, bid, "rejected: ReferenceConfiguration is not supported")
+        return Uint32(vm_map.RC_NOT_SUPPORTED), dict(_OUT_NONE, ResultingSystem=None)
+    if system_settings is None:
+        raise embedded.bad("SystemSettings", "DefineSystem needs the VM's system settings")
+    _, sys = embedded.system_settings(call.ctx, system_settings)
+    if sys.name is None:
+        raise embedded.bad("SystemSettings.ElementName", "is required (the VM's name)")
+    res = embedded.resources(call.ctx, resource_settings)
+    spec = _spec(call, bid, sys, res)
+    target = f"{bid}: VM {spec.name}"
+
+    def work() -> dict:
+        try:
+            vm = call.env.inventory.define_vm(bid, spec)
+        except InvalidSpec as exc:  # what the backend refused, named by its RASD
+            raise _rasd_error(exc, res, "VMSpec.disks", "VMSpec.nics") from None
+        return {"ResultingSystem": vm_cls.path(vm.uuid, ns)}
+
+    return _run(call, bid, target, work, f"define VM {spec.name} on {bid}", [path(bid, ns)])
+
+
+_PROPERTY = {"source": "HostResource", "capacity_bytes": "Capacity", "mac": "Address"}
+
+
+def _rasd_error(exc: InvalidSpec, res: list[embedded.Resource], disks: str, nics: str):
+    """CIM_ERR_INVALID_PARAMETER for a backend's InvalidSpec on ``disks[i]`` /
+    ``nics[i]`` of a spec, naming the RASD it came from (else the spec field)."""
+    for prefix, items in (
+        (disks, [r for r in res if r.disk is not None]),
+        (nics, [r for r in res if r.nic is not None]),
+    ):
+        if exc.field.startswith(prefix + "["):
+            index, _, rest = exc.field[len(prefix) + 1 :].partition("]")
+            if index.isdigit() and int(index) < len(items):
+                prop = rest.lstrip(".")
+                return embedded.bad(
+                    f"{items[int(index)].where}.{_PROPERTY.get(prop, prop)}", exc.reason
+                )
+    return embedded.bad(exc.field, exc.reason)
+
+
+def _spec(call: MethodCall, bid: str, sys, res: list[embedded.Resource]) -> VMSpec:
+    inv = call.env.inventory
+    domain_type = None
+    if sys.virtual_system_type is not None:
+        have = inv.host(bid).virtual_system_type or ""
+        want = sys.virtual_system_type.lower()
+        qemu = {"kvm", "qemu"}
+        if want in qemu and have.lower() in qemu:
+            domain_type = want  # a QEMU host runs both (libvirt domain type)
+        elif have and want != have.lower():
+            raise embedded.bad(
+                "SystemSettings.VirtualSystemType",
+                f"host {bid} runs {have} virtual systems, not {sys.virtual_system_type}",
+            )
+    procs = [r for r in res if r.kind == "proc"]
+    mems = [r for r in res if r.kind == "mem"]
+    for group, what in ((procs, "processor"), (mems, "memory")):
+        if len(group) > 1:
+            raise embedded.bad(
+                group[1].where, f"only one {what} setting may be given (also {group[0].where})"
+            )
+    if not mems or mems[0].memory_mib is None:
+        where = mems[0].where + ".VirtualQuantity" if mems else "ResourceSettings"
+        raise embedded.bad(where, "DefineSystem needs a memory setting with VirtualQuantity")
+    values: dict = {
+        "name": sys.name,
+        "memory_mib": mems[0].memory_mib,
+        "max_memory_mib": mems[0].max_memory_mib,
+        "vcpus": procs[0].vcpus if procs and procs[0].vcpus else 1,
+        "disks": [r.disk for r in res if r.disk is not None],
+        "nics": [r.nic for r in res if r.nic is not None],
+    }
+    if domain_type is not None:
+        values["domain_type"] = domain_type
+    if sys.uuid is not None:
+        values["uuid"] = sys.uuid
+    if sys.description is not None:
+        values["description"] = sys.description
+    if sys.autostart is not None:
+        values["autostart"] = sys.autostart
+    if sys.on_crash is not None:
+        values["on_crash"] = sys.on_crash
+    try:
+        return VMSpec(**values)
+    except InvalidSpec as exc:
+        field = exc.field.split(".", 1)[-1]
+        where = {
+            "name": "SystemSettings.ElementName",
+            "uuid": "SystemSettings.VirtualSystemIdentifier",
+            "description": "SystemSettings.Notes",
+            "max_memory_mib": f"{mems[0].where}.Limit",
+            "memory_mib": f"{mems[0].where}.VirtualQuantity",
+        }.get(field, exc.field)
+        raise embedded.bad(where, exc.reason) from None
+
+
+def _vm_of_service(call: MethodCall, bid: str, uuid: str, where: str) -> VirtualMachine:
+    """The VM, which must be on the service's host (CIM_ERR_INVALID_PARAMETER naming
+    ``where`` otherwise)."""
+    inv = call.env.inventory
+    try:
+        owner = inv.backend_of(uuid)
+    except VrmError:
+        raise embedded.bad(where, f"no VM {uuid} on host {bid}") from None
+    if owner != bid:
+        raise embedded.bad(where, f"VM {uuid} is on host {owner}, not on {bid}")
+    try:
+        return inv.get_vm(uuid, bid)
+    except VrmError as exc:
+        raise to_cim_error(exc) from None
+
+
+@METHODS.method("DestroySystem", role="admin")
+def destroy_system(call: MethodCall, affected_system=None):
+    bid = parse(call.instance_path)
+    if not _needs(call, bid, Feature.UNDEFINE):
+        return Uint32(vm_map.RC_NOT_SUPPORTED), dict(_OUT_NONE)
+    if not isinstance(affected_system, CIMInstanceName):
+        raise embedded.bad("AffectedSystem", "DestroySystem needs a reference to the VM")
+    try:
+        uuid = vm_cls.parse(affected_system)
+    except CIMError:
+        raise embedded.bad("AffectedSystem", f"{affected_system} is not a VM of vrmgmt") from None
+    vm = _vm_of_service(call, bid, uuid, "AffectedSystem")
+    target = f"{bid}: VM {vm.name} ({vm.uuid})"
+
+    def work() -> dict:
+        call.env.inventory.undefine_vm(vm.uuid)
+        return {}
+
+    ns = call.ctx.namespace
+    return _run(call, bid, target, work, f"destroy VM {vm.name} on {bid}", [path(bid, ns)])
+
+
+def _rasd_paths(vm: VirtualMachine, ns: str) -> list[CIMInstanceName]:
+    return rasds.paths_of(vm, ns)
+
+
+def _change(
+    call: MethodCall,
+    bid: str,
+    vm: VirtualMachine,
+    change: VMChange,
+    what: str,
+    res: list[embedded.Resource] | None = None,
+):
+    """Apply a VMChange; ResultingResourceSettings = the RASDs that are new or changed.
+    ``res``: the RASDs the added devices came from (to name them in errors)."""
+    ns = call.ctx.namespace
+    before = {cim_paths.identity(p) for p in _rasd_paths(vm, ns)}
+    target = f"{bid}: VM {vm.name} ({vm.uuid})"
+
+    def work() -> dict:
+        try:
+            after = call.env.inventory.modify_vm(vm.uuid, change)
+        except InvalidSpec as exc:
+            if res is None:
+                raise
+            raise _rasd_error(exc, res, "VMChange.add_disks", "VMChange.add_nics") from None
+        new = [p for p in _rasd_paths(after, ns) if cim_paths.identity(p) not in before]
+        return {"ResultingResourceSettings": new}
+
+    return _run(call, bid, target, work, f"{what} of VM {vm.name}", [vm_cls.path(vm.uuid, ns)])
+
+
+@METHODS.method("AddResourceSettings", role="admin")
+def add_resource_settings(call: MethodCall, affected_configuration=None, resource_settings=None):
+    bid = parse(call.instance_path)
+    out = dict(_OUT_NONE, ResultingResourceSettings=None)
+    if not _needs(call, bid, Feature.MODIFY):
+        return Uint32(vm_map.RC_NOT_SUPPORTED), out
+    if not isinstance(affected_configuration, CIMInstanceName):
+        raise embedded.bad("AffectedConfiguration", "needs a reference to the VM's settings")
+    try:
+        sid = vssd_cls.parse(affected_configuration)
+    except CIMError:
+        raise embedded.bad(
+            "AffectedConfiguration", f"{affected_configuration} is not a VM's system settings"
+        ) from None
+    if sid.backend_id != bid:
+        raise embedded.bad(
+            "AffectedConfiguration", f"the VM {sid.uuid} is on host {sid.backend_id}, not {bid}"
+        )
+    vm = _vm_of_service(call, bid, sid.uuid, "AffectedConfiguration")
+    res = embedded.resources(call.ctx, resource_settings)
+    if not res:
+        raise embedded.bad("ResourceSettings", "no resource settings to add")
+    for r in res:
+        if r.kind in ("proc", "mem"):
+            raise embedded.bad(
+                r.where,
+                "a VM has exactly one processor and one memory setting: change it with "
+                "ModifyResourceSettings",
+            )
+        if r.nic is not None and r.nic.mac in {n.mac.lower() for n in vm.nics}:
+            raise embedded.bad(f"{r.where}.Address", f"VM {vm.name} has MAC {r.nic.mac} already")
+    change = VMChange(
+        add_disks=[r.disk for r in res if r.disk is not None],
+        add_nics=[r.nic for r in res if r.nic is not None],
+    )
+    return _change(call, bid, vm, change, "add devices", res)
+
+
+def _existing(call: MethodCall, bid: str, p: CIMInstanceName, where: str):
+    """(module, SettingId, VM) of an existing RASD path on this host."""
+    module = rasds.module_of(p)
+    if module is None:
+        raise embedded.bad(where, f"{p.classname} is not a resource setting of vrmgmt")
+    try:
+        sid = module.parse(p)
+    except CIMError as exc:
+        raise embedded.bad(where, exc.status_description) from None
+    if sid.backend_id != bid:
+        raise embedded.bad(where, f"the VM {sid.uuid} is on host {sid.backend_id}, not {bid}")
+    vm = _vm_of_service(call, bid, sid.uuid, where)
+    if not any(module.parse(i.path) == sid for i in module.build(vm, call.ctx.namespace)):
+        raise embedded.bad(where, f"VM {vm.name} has no resource setting {sid.text()!r}")
+    return module, sid, vm
+
+
+def _one_vm(items: list, where: str) -> VirtualMachine:
+    uuids = {vm.uuid for _, _, vm in items}
+    if len(uuids) > 1:
+        raise embedded.bad(where, "all resource settings of one call must belong to one VM")
+    return items[0][2]
+
+
+@METHODS.method("RemoveResourceSettings", role="admin")
+def remove_resource_settings(call: MethodCall, resource_settings=None):
+    bid = parse(call.instance_path)
+    if not _needs(call, bid, Feature.MODIFY):
+        return Uint32(vm_map.RC_NOT_SUPPORTED), dict(_OUT_NONE)
+    refs = resource_settings or []
+    if not refs:
+        raise embedded.bad("ResourceSettings", "no resource settings to remove")
+    items = [_existing(call, bid, p, f"ResourceSettings[{i}]") for i, p in enumerate(refs)]
+    vm = _one_vm(items, "ResourceSettings")
+    disks, nics = [], []
+    for i, (_module, sid, _vm) in enumerate(items):
+        if sid.kind == "disk":
+            disks.append(sid.key)
+        elif sid.kind == "nic":
+            nics.append(sid.key)
+        else:
+            raise embedded.bad(
+                f"ResourceSettings[{i}]", "the processor and memory settings cannot be removed"
+            )
+    rv, outs = _change(call, bid, vm, VMChange(remove_disks=disks, remove_nics=nics), "remove")
+    outs.pop("ResultingResourceSettings", None)
+    return rv, outs
+
+
+@METHODS.method("ModifyResourceSettings", role="admin")
+def modify_resource_settings(call: MethodCall, resource_settings=None):
+    bid = parse(call.instance_path)
+    out = dict(_OUT_NONE, ResultingResourceSettings=None)
+    if not _needs(call, bid, Feature.MODIFY):
+        return Uint32(vm_map.RC_NOT_SUPPORTED), out
+    res = embedded.resources(call.ctx, resource_settings)
+    if not res:
+        raise embedded.bad("ResourceSettings", "no resource settings to modify")
+    items = []
+    for r in res:
+        iid = embedded._value(r.inst, "InstanceID")
+        if not iid:
+            raise embedded.bad(f"{r.where}.InstanceID", "names the setting to modify: required")
+        if rasds.module_of(r.inst) is not None:
+            p = fastinst.path(r.inst.classname, {"InstanceID": iid}, call.ctx.namespace)
+        else:
+            p = _guess_path(r, iid, call.ctx.namespace)
+        items.append((r, *_existing(call, bid, p, f"{r.where}.InstanceID")))
+    vm = _one_vm([(m, s, v) for _, m, s, v in items], "ResourceSettings")
+    values: dict = {"add_disks": [], "add_nics": [], "remove_disks": [], "remove_nics": []}
+    for r, _module, sid, _vm in items:
+        if sid.kind == "proc":
+            if r.kind != "proc" or r.vcpus is None:
+                raise embedded.bad(f"{r.where}.VirtualQuantity", "the number of vCPUs is required")
+            values["vcpus"] = r.vcpus
+        elif sid.kind == "mem":
+            if r.kind != "mem" or r.memory_mib is None:
+                raise embedded.bad(f"{r.where}.VirtualQuantity", "the memory size is required")
+            limit = r.max_memory_mib
+            if limit is not None and limit not in (r.memory_mib, _vm.max_memory_kib // 1024):
+                raise embedded.bad(
+                    f"{r.where}.Limit",
+                    "the maximum memory cannot be changed on its own (it follows "
+                    "VirtualQuantity where it must)",
+                )
+            values["memory_mib"] = r.memory_mib
+        elif sid.kind == "disk":
+            if r.disk is None:
+                raise embedded.bad(f"{r.where}.ResourceType", "a disk setting must stay a disk")
+            values["remove_disks"].append(sid.key)
+            values["add_disks"].append(r.disk)
+        else:
+            if r.nic is None:
+                raise embedded.bad(f"{r.where}.ResourceType", "a NIC setting must stay a NIC")
+            values["remove_nics"].append(sid.key)
+            values["add_nics"].append(r.nic)
+    try:
+        change = VMChange(**values)
+    except InvalidSpec as exc:
+        raise embedded.bad("ResourceSettings", str(exc)) from None
+    rv, outs = _change(call, bid, vm, change, "modify settings")
+    if outs.get("ResultingResourceSettings") is not None:
+        changed = [
+            module.path(sid.backend_id, sid.uuid, call.ctx.namespace)
+            for _, module, sid, _ in items
+            if sid.kind in ("proc", "mem")
+        ]
+        outs["ResultingResourceSettings"] = changed + outs["ResultingResourceSettings"]
+    return rv, outs
+
+
+def _guess_path(r: embedded.Resource, iid: object, ns: str) -> CIMInstanceName:
+    """The vrmgmt RASD path an InstanceID names when the instance came as a DMTF class."""
+    kind = settings.parse_id(str(iid), settings.KINDS).kind
+    module = {m.KIND: m for m in rasds.MODULES}[kind]
+    return fastinst.path(module.CLASS, {"InstanceID": iid}, ns)
+
+
+@METHODS.method("ModifySystemSettings", role="admin")
+def modify_system_settings(call: MethodCall, system_settings=None):
+    bid = parse(call.instance_path)
+    if system_settings is None:
+        raise embedded.bad("SystemSettings", "ModifySystemSettings needs the VM's settings")
+    inst, sys = embedded.system_settings(call.ctx, system_settings)
+    iid = embedded._value(inst, "InstanceID")
+    if not iid:
+        raise embedded.bad("SystemSettings.InstanceID", "names the settings to modify: required")
+    try:
+        sid = settings.parse_id(str(iid))
+    except CIMError as exc:
+        raise embedded.bad("SystemSettings.InstanceID", exc.status_description) from None
+    if sid.backend_id != bid:
+        raise embedded.bad(
+            "SystemSettings.InstanceID", f"the VM {sid.uuid} is on host {sid.backend_id}"
+        )
+    vm = _vm_of_service(call, bid, sid.uuid, "SystemSettings.InstanceID")
+    values: dict = {}
+    if sys.name is not None and sys.name != vm.name:
+        values["name"] = sys.name
+    if sys.description is not None and sys.description != (vm.description or ""):
+        values["description"] = sys.description
+    if sys.autostart is not None and sys.autostart != vm.autostart:
+        values["autostart"] = sys.autostart
+    if sys.on_crash is not None and sys.on_crash != (vm.on_crash or sys.on_crash):
+        raise CIMError(
+            pywbem.CIM_ERR_NOT_SUPPORTED,
+            "SystemSettings.AutomaticRecoveryAction: cannot be changed after DefineSystem",
+        )
+    if not values:
+        return Uint32(vm_map.RC_COMPLETED), dict(_OUT_NONE)
+    if not _needs(call, bid, Feature.MODIFY):
+        return Uint32(vm_map.RC_NOT_SUPPORTED), dict(_OUT_NONE)
+    try:
+        change = VMChange(**values)
+    except InvalidSpec as exc:
+        field = {"name": "ElementName", "description": "Notes"}.get(exc.field.split(".")[-1])
+        raise embedded.bad(f"SystemSettings.{field or exc.field}", exc.reason) from None
+    rv, outs = _change(call, bid, vm, change, "modify system settings")
+    outs.pop("ResultingResourceSettings", None)
+    return rv, outs

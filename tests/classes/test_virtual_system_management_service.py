@@ -1,0 +1,264 @@
+"""VRM_VirtualSystemManagementService, VRM_VirtualSystemManagementCapabilities,
+VRM_HostedService and VRM_ElementCapabilities through both hosts (DSP1042 §7.3-7.4 and
+§8: DefineSystem, DestroySystem, Add/Modify/RemoveResourceSettings,
+ModifySystemSettings; bad embedded instances answer CIM_ERR_INVALID_PARAMETER naming the
+RASD and property, and change nothing)."""
+
+import cmpi_testkit as kit
+import pytest
+import pywbem
+from pywbem import CIMInstance, CIMInstanceName, Uint16, Uint64
+
+from support.classcases import ALL_UUIDS, error_code, host_path, names
+
+VSMS = "VRM_VirtualSystemManagementService"
+CAPS = "VRM_VirtualSystemManagementCapabilities"
+VSSD = "VRM_VirtualSystemSettingData"
+PROC = "VRM_ProcessorAllocationSettingData"
+MEM = "VRM_MemoryAllocationSettingData"
+DISK = "VRM_StorageAllocationSettingData"
+NIC = "VRM_EthernetPortAllocationSettingData"
+MAC = "52:54:00:12:34:56"
+
+
+def vsms_path(backend=kit.BACKEND) -> CIMInstanceName:
+    return CIMInstanceName(
+        VSMS,
+        {
+            "SystemCreationClassName": "VRM_HostSystem",
+            "SystemName": backend,
+            "CreationClassName": VSMS,
+            "Name": "VirtualSystemManagementService",
+        },
+        namespace=kit.NS,
+    )
+
+
+def vssd(name="delta", **extra) -> CIMInstance:
+    return CIMInstance(VSSD, {"ElementName": name, **extra})
+
+
+def proc(n=2) -> CIMInstance:
+    return CIMInstance(PROC, {"ResourceType": Uint16(3), "VirtualQuantity": Uint64(n)})
+
+
+def mem(mib=1024) -> CIMInstance:
+    return CIMInstance(
+        MEM,
+        {"ResourceType": Uint16(4), "VirtualQuantity": Uint64(mib), "AllocationUnits": "byte*2^20"},
+    )
+
+
+def disk(source="/var/lib/images/delta.qcow2", device=None) -> CIMInstance:
+    props = {"ResourceType": Uint16(17), "HostResource": [source]}
+    if device:
+        props["AddressOnParent"] = device
+    return CIMInstance(DISK, props)
+
+
+def nic(mac=MAC, network="default") -> CIMInstance:
+    return CIMInstance(NIC, {"ResourceType": Uint16(10), "Address": mac, "Connection": [network]})
+
+
+def define(h, system=None, resources=None):
+    return h.invoke_typed(
+        vsms_path(),
+        "DefineSystem",
+        SystemSettings=system if system is not None else vssd(),
+        ResourceSettings=resources if resources is not None else [proc(), mem(), disk(), nic()],
+    )
+
+
+def settings_of(h, vm):
+    """{class: [instances]} of the VM's RASDs, through its VSSD."""
+    (vssd_path,) = h.assoc_names(vm, assoc="VRM_SettingsDefineState")
+    out = {}
+    for inst in h.assocs(vssd_path, assoc="VRM_VirtualSystemSettingDataComponent"):
+        out.setdefault(inst.classname, []).append(inst)
+    return vssd_path, out
+
+
+def test_one_service_per_host_with_capabilities(host):
+    (svc,) = host.enum(VSMS)
+    assert svc["SystemName"] == kit.BACKEND and svc["EnabledState"] == 2
+    assert names(host.assoc_names(host_path(), assoc="VRM_HostedService")) == [
+        "VirtualSystemManagementService"
+    ]
+    assert names(host.assoc_names(svc.path, assoc="VRM_HostedService", role="Dependent")) == [
+        kit.BACKEND
+    ]
+    (caps,) = host.assocs(svc.path, assoc="VRM_ElementCapabilities", result_class=CAPS)
+    assert list(caps["VirtualSystemTypesSupported"]) == ["Test"]
+    # the test driver defines, modifies and undefines at once: all synchronous
+    assert sorted(caps["SynchronousMethodsSupported"]) == [2, 3, 5, 6, 7, 10]
+    assert list(caps["AsynchronousMethodsSupported"]) == []
+    back = host.assoc_names(
+        caps.path, assoc="VRM_ElementCapabilities", result_role="ManagedElement"
+    )
+    assert [p["SystemName"] for p in back] == [kit.BACKEND]
+    assert host.get(caps.path)["InstanceID"] == f"{kit.BACKEND}:VirtualSystemManagementCapabilities"
+
+
+def test_unknown_service_is_not_found(host):
+    assert error_code(lambda: host.get(vsms_path("elsewhere"))) == pywbem.CIM_ERR_NOT_FOUND
+
+
+def test_define_modify_destroy(fresh_host):
+    h = fresh_host
+    rv, out = define(h, vssd(Notes=["made by a test"], AutomaticStartupAction=Uint16(4)))
+    assert rv == 0 and out.get("Job") is None
+    vm = out["ResultingSystem"]
+    assert h.get(vm)["ElementName"] == "delta"
+    vssd_path, rasds = settings_of(h, vm)
+    sd = h.get(vssd_path)
+    assert (sd["ElementName"], list(sd["Notes"]), sd["AutomaticStartupAction"]) == (
+        "delta",
+        ["made by a test"],
+        4,
+    )
+    assert [i["VirtualQuantity"] for i in rasds[PROC]] == [2]
+    assert [(i["VirtualQuantity"], i["AllocationUnits"]) for i in rasds[MEM]] == [
+        (1024, "byte*2^20")
+    ]
+    assert [list(i["HostResource"]) for i in rasds[DISK]] == [["/var/lib/images/delta.qcow2"]]
+    assert [(i["Address"], list(i["Connection"])) for i in rasds[NIC]] == [(MAC, ["default"])]
+
+    # a second disk, then 2 GiB of memory and 3 vCPUs
+    rv, out = h.invoke_typed(
+        vsms_path(),
+        "AddResourceSettings",
+        AffectedConfiguration=vssd_path,
+        ResourceSettings=[disk("/var/lib/images/data.img", device="vdb")],
+    )
+    assert rv == 0
+    assert [p["InstanceID"] for p in out["ResultingResourceSettings"]] == [
+        f"{vssd_path['InstanceID']}/disk/vdb"
+    ]
+    m = rasds[MEM][0]
+    m["VirtualQuantity"] = Uint64(2048)
+    p = rasds[PROC][0]
+    p["VirtualQuantity"] = Uint64(3)
+    rv, out = h.invoke_typed(vsms_path(), "ModifyResourceSettings", ResourceSettings=[m, p])
+    assert rv == 0
+    _, rasds = settings_of(h, vm)
+    assert [i["VirtualQuantity"] for i in rasds[MEM]] == [2048]
+    assert [i["VirtualQuantity"] for i in rasds[PROC]] == [3]
+    assert sorted(i["AddressOnParent"] for i in rasds[DISK]) == ["vda", "vdb"]
+    assert h.get(vm)["NumberOfVirtualCPUs"] == 3
+
+    # remove the NIC
+    rv, _ = h.invoke_typed(
+        vsms_path(), "RemoveResourceSettings", ResourceSettings=[rasds[NIC][0].path]
+    )
+    assert rv == 0
+    _, rasds = settings_of(h, vm)
+    assert NIC not in rasds
+
+    # rename it, new notes, no autostart (an unchanged VSSD changes nothing)
+    sd = h.get(vssd_path)
+    assert h.invoke_typed(vsms_path(), "ModifySystemSettings", SystemSettings=sd)[0] == 0
+    sd["ElementName"] = "epsilon"
+    sd["Notes"] = ["renamed"]
+    sd["AutomaticStartupAction"] = Uint16(2)
+    assert h.invoke_typed(vsms_path(), "ModifySystemSettings", SystemSettings=sd)[0] == 0
+    sd = h.get(vssd_path)
+    assert (sd["ElementName"], list(sd["Notes"]), sd["AutomaticStartupAction"]) == (
+        "epsilon",
+        ["renamed"],
+        2,
+    )
+    assert h.get(vm)["ElementName"] == "epsilon"
+
+    rv, _ = h.invoke_typed(vsms_path(), "DestroySystem", AffectedSystem=vm)
+    assert rv == 0
+    assert error_code(lambda: h.get(vm)) == pywbem.CIM_ERR_NOT_FOUND
+    assert error_code(lambda: h.get(vssd_path)) == pywbem.CIM_ERR_NOT_FOUND
+    assert names(h.enum_names("VRM_ComputerSystem")) == ALL_UUIDS
+
+
+def test_define_from_cim_xml_text(fresh_host):
+    """sblim wbemcli sends embedded instances as CIM-XML text, not marked embedded."""
+    rv, out = define(
+        fresh_host,
+        vssd("zeta").tocimxmlstr(),
+        [mem(256).tocimxmlstr(), proc(1).tocimxmlstr()],
+    )
+    assert rv == 0
+    assert fresh_host.get(out["ResultingSystem"])["ElementName"] == "zeta"
+
+
+def _bad_mem():
+    m = mem()
+    m["VirtualQuantity"] = Uint64(0)
+    return m
+
+
+def _unknown_prop():
+    d = disk()
+    d["Colour"] = "blue"
+    return d
+
+
+@pytest.mark.parametrize(
+    "system, resources, words",
+    [
+        (CIMInstance("VRM_ComputerSystem", {"Name": "x"}), None, ["SystemSettings", "not a"]),
+        (None, [mem(), CIMInstance(VSSD, {"ElementName": "x"})], ["ResourceSettings[1]"]),
+        (None, [_bad_mem()], ["ResourceSettings[0]", "VirtualQuantity", "at least 1"]),
+        (None, [mem(), _unknown_prop()], ["ResourceSettings[1]", "Colour"]),
+        (None, [mem(), nic(), nic()], ["ResourceSettings[2]", "Address", MAC]),
+        (None, [proc()], ["memory"]),
+        (None, [mem(), nic(mac="zz:zz")], ["ResourceSettings[1]", "Address"]),
+        (vssd(VirtualSystemType="VMware"), None, ["VirtualSystemType", "Test"]),
+        ("<INSTANCE", None, ["SystemSettings", "not an embedded instance"]),
+    ],
+)
+def test_bad_embedded_instances_change_nothing(fresh_host, system, resources, words):
+    try:
+        define(fresh_host, system, resources)
+    except pywbem.CIMError as exc:
+        assert exc.status_code == pywbem.CIM_ERR_INVALID_PARAMETER
+        for w in words:
+            assert w in exc.status_description, exc.status_description
+    else:
+        pytest.fail("DefineSystem accepted a bad embedded instance")
+    assert names(fresh_host.enum_names("VRM_ComputerSystem")) == ALL_UUIDS
+
+
+def test_settings_of_a_vm_on_another_host_are_refused(fresh_host):
+    m = mem(64)
+    m["InstanceID"] = f"elsewhere:{kit.VMS['alpha'][0]}/mem"
+    try:
+        fresh_host.invoke_typed(vsms_path(), "ModifyResourceSettings", ResourceSettings=[m])
+    except pywbem.CIMError as exc:
+        assert exc.status_code == pywbem.CIM_ERR_INVALID_PARAMETER
+        assert "elsewhere" in exc.status_description
+    else:
+        pytest.fail("a RASD of another host was accepted")
+    alpha = fresh_host.get(
+        CIMInstanceName(MEM, {"InstanceID": f"{kit.BACKEND}:{kit.VMS['alpha'][0]}/mem"}, kit.NS)
+    )
+    assert alpha["VirtualQuantity"] == 512
+
+
+def test_destroy_needs_a_vm_of_this_host(fresh_host):
+    ghost = CIMInstanceName(
+        "VRM_ComputerSystem",
+        {"CreationClassName": "VRM_ComputerSystem", "Name": "00000000-0000-0000-0000-000000000009"},
+        namespace=kit.NS,
+    )
+    code = error_code(
+        lambda: fresh_host.invoke_typed(vsms_path(), "DestroySystem", AffectedSystem=ghost)
+    )
+    assert code == pywbem.CIM_ERR_INVALID_PARAMETER
+    assert names(fresh_host.enum_names("VRM_ComputerSystem")) == ALL_UUIDS
+
+
+def test_renaming_a_running_libvirt_vm_is_an_invalid_state(fresh_host):
+    sd = fresh_host.get(
+        CIMInstanceName(VSSD, {"InstanceID": f"{kit.BACKEND}:{kit.VMS['alpha'][0]}"}, kit.NS)
+    )
+    sd["ElementName"] = "alpha2"
+    rv, _ = fresh_host.invoke_typed(vsms_path(), "ModifySystemSettings", SystemSettings=sd)
+    assert rv == 5  # CIM_VirtualSystemManagementService: Invalid State
+    assert fresh_host.get(sd.path)["ElementName"] == "alpha"

@@ -1,0 +1,202 @@
+"""The virtual system management service over a real libvirtd + QEMU (TCG), through
+the embedded server with pywbem (DSP1042 §8, DSP1057): a VM defined from a VSSD and
+four RASDs (2 vCPUs, 256 MiB, a raw disk image made by the test, a user-mode NIC) is
+started with RequestStateChange, powered off, given a second disk and more memory,
+loses its NIC, is renamed and destroyed; after each step libvirt's own domain XML (read
+with libvirt-python) agrees with what the CIM classes show. Needs root and the packages
+in support.libvirtd.APT_PACKAGES."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid as uuidlib
+from pathlib import Path
+
+import pytest
+import pywbem
+from lxml import etree
+from pywbem import CIMInstance, CIMInstanceName, Uint16, Uint64
+
+from support.inproc import inproc_server
+from support.libvirtd import LibvirtdForTests, remove_domain
+
+pytestmark = [pytest.mark.qemu, pytest.mark.timeout(180)]
+
+URI = "qemu:///system"
+NS = "root/virt"
+MAC = "52:54:00:5e:70:01"
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    images = Path(tempfile.mkdtemp(prefix="vrmgmt-vsms-", dir="/var/tmp"))
+    images.chmod(0o755)  # QEMU runs as libvirt-qemu: it must reach the images
+    with LibvirtdForTests(URI) as daemon:
+        state = tmp_path_factory.mktemp("vsms-qemu")
+        conn = daemon.connect()
+        try:
+            backends = [{"id": "kvm", "type": "libvirt", "uri": URI, "timeout": 60}]
+            with inproc_server(state, backends) as cim:
+                yield cim, conn, images
+        finally:
+            for dom in conn.listAllDomains(0):
+                if dom.name().startswith("vrmgmt-vsms-"):
+                    remove_domain(conn, dom.UUIDString())
+            conn.close()
+            shutil.rmtree(images, ignore_errors=True)
+
+
+def _image(images: Path, name: str, size: int = 16 << 20) -> str:
+    path = images / name
+    with open(path, "wb") as f:
+        f.truncate(size)  # a sparse raw image
+    os.chmod(path, 0o644)
+    return str(path)
+
+
+def vsms():
+    return CIMInstanceName(
+        "VRM_VirtualSystemManagementService",
+        {
+            "SystemCreationClassName": "VRM_HostSystem",
+            "SystemName": "kvm",
+            "CreationClassName": "VRM_VirtualSystemManagementService",
+            "Name": "VirtualSystemManagementService",
+        },
+        namespace=NS,
+    )
+
+
+def _xml(conn, uuid):
+    return etree.fromstring(conn.lookupByUUIDString(uuid).XMLDesc(0))
+
+
+def _rasds(cim, vm):
+    (sd,) = cim.AssociatorNames(vm, AssocClass="VRM_SettingsDefineState")
+    out: dict[str, list] = {}
+    for inst in cim.Associators(sd, AssocClass="VRM_VirtualSystemSettingDataComponent"):
+        out.setdefault(inst.classname, []).append(inst)
+    return sd, out
+
+
+def test_define_start_modify_destroy_on_qemu(env):
+    cim, conn, images = env
+    name = f"vrmgmt-vsms-{uuidlib.uuid4().hex[:8]}"
+    disk1 = _image(images, "disk1.img")
+    rv, out = cim.InvokeMethod(
+        "DefineSystem",
+        vsms(),
+        SystemSettings=CIMInstance(
+            "VRM_VirtualSystemSettingData", {"ElementName": name, "VirtualSystemType": "QEMU"}
+        ),
+        ResourceSettings=[
+            CIMInstance(
+                "VRM_ProcessorAllocationSettingData",
+                {"ResourceType": Uint16(3), "VirtualQuantity": Uint64(2)},
+            ),
+            CIMInstance(
+                "VRM_MemoryAllocationSettingData",
+                {"ResourceType": Uint16(4), "VirtualQuantity": Uint64(256)},
+            ),
+            CIMInstance(
+                "VRM_StorageAllocationSettingData",
+                {"ResourceType": Uint16(17), "HostResource": [disk1]},
+            ),
+            CIMInstance(
+                "VRM_EthernetPortAllocationSettingData",
+                {"ResourceType": Uint16(10), "Address": MAC},
+            ),
+        ],
+    )
+    assert rv == 0
+    vm = out["ResultingSystem"]
+    uuid = vm["Name"]
+    x = _xml(conn, uuid)
+    assert (x.get("type"), x.findtext("name"), x.findtext("vcpu")) == ("qemu", name, "2")
+    assert int(x.find("memory").text) == 256 * 1024
+    assert [d.get("file") for d in x.iterfind("devices/disk/source")] == [disk1]
+    assert [m.get("address") for m in x.iterfind("devices/interface/mac")] == [MAC]
+
+    # start it, then power it off again (RequestedState 2, 3)
+    for state in (2, 3):
+        rv, _ = cim.InvokeMethod("RequestStateChange", vm, RequestedState=Uint16(state))
+        assert rv == 0, state
+        assert cim.GetInstance(vm)["EnabledState"] == state
+
+    sd, rasds = _rasds(cim, vm)
+    disk2 = _image(images, "disk2.img")
+    rv, out = cim.InvokeMethod(
+        "AddResourceSettings",
+        vsms(),
+        AffectedConfiguration=sd,
+        ResourceSettings=[
+            CIMInstance(
+                "VRM_StorageAllocationSettingData",
+                {"ResourceType": Uint16(17), "HostResource": [disk2]},
+            )
+        ],
+    )
+    assert rv == 0 and len(out["ResultingResourceSettings"]) == 1
+    mem = rasds["VRM_MemoryAllocationSettingData"][0]
+    mem["VirtualQuantity"] = Uint64(384)
+    assert cim.InvokeMethod("ModifyResourceSettings", vsms(), ResourceSettings=[mem])[0] == 0
+    [nic] = rasds["VRM_EthernetPortAllocationSettingData"]
+    assert cim.InvokeMethod("RemoveResourceSettings", vsms(), ResourceSettings=[nic.path])[0] == 0
+    x = _xml(conn, uuid)
+    assert sorted(d.get("file") for d in x.iterfind("devices/disk/source")) == [disk1, disk2]
+    assert int(x.find("currentMemory").text) == 384 * 1024
+    assert x.find("devices/interface") is None
+    _, rasds = _rasds(cim, vm)
+    assert sorted(
+        list(i["HostResource"])[0] for i in rasds["VRM_StorageAllocationSettingData"]
+    ) == [
+        disk1,
+        disk2,
+    ]
+    assert [i["VirtualQuantity"] for i in rasds["VRM_MemoryAllocationSettingData"]] == [384]
+    assert "VRM_EthernetPortAllocationSettingData" not in rasds
+
+    sd_inst = cim.GetInstance(sd)
+    sd_inst["ElementName"] = name + "-renamed"
+    sd_inst["Notes"] = ["renamed over CIM"]
+    assert cim.InvokeMethod("ModifySystemSettings", vsms(), SystemSettings=sd_inst)[0] == 0
+    x = _xml(conn, uuid)
+    assert (x.findtext("name"), x.findtext("description")) == (
+        name + "-renamed",
+        "renamed over CIM",
+    )
+    assert cim.GetInstance(vm)["ElementName"] == name + "-renamed"
+
+    assert cim.InvokeMethod("DestroySystem", vsms(), AffectedSystem=vm)[0] == 0
+    assert uuid not in [d.UUIDString() for d in conn.listAllDomains(0)]
+    assert os.path.exists(disk1) and os.path.exists(disk2)  # images stay, as libvirt leaves them
+
+
+def test_a_disk_image_that_does_not_exist_is_refused(env):
+    cim, conn, images = env
+    before = sorted(d.UUIDString() for d in conn.listAllDomains(0))
+    missing = str(images / "no-such-disk.img")
+    with pytest.raises(pywbem.CIMError) as info:
+        cim.InvokeMethod(
+            "DefineSystem",
+            vsms(),
+            SystemSettings=CIMInstance(
+                "VRM_VirtualSystemSettingData", {"ElementName": "vrmgmt-vsms-missing"}
+            ),
+            ResourceSettings=[
+                CIMInstance(
+                    "VRM_MemoryAllocationSettingData",
+                    {"ResourceType": Uint16(4), "VirtualQuantity": Uint64(64)},
+                ),
+                CIMInstance(
+                    "VRM_StorageAllocationSettingData",
+                    {"ResourceType": Uint16(17), "HostResource": [missing]},
+                ),
+            ],
+        )
+    assert info.value.status_code == pywbem.CIM_ERR_INVALID_PARAMETER
+    text = info.value.status_description
+    assert "ResourceSettings[1]" in text and "HostResource" in text and missing in text, text
+    assert sorted(d.UUIDString() for d in conn.listAllDomains(0)) == before

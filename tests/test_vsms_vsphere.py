@@ -1,0 +1,213 @@
+"""The virtual system management service over vSphere (govmomi's vcsim, no mocks),
+through the embedded server with pywbem (DSP1042 §8, DSP1057): DefineSystem from a
+VSSD and four RASDs, Add/Modify/RemoveResourceSettings and DestroySystem each return
+4096 and a job (vSphere tasks), the new VM is found through VRM_AffectedJobElement, and
+after each step vSphere's own configuration (read with pyVmomi) agrees with what
+GetInstance / Associators show."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import pywbem
+from pyVmomi import vim
+from pywbem import CIMInstance, CIMInstanceName, Uint16, Uint64
+
+from support.inproc import inproc_server
+from support.vcsim import Vcsim, VcsimUnavailable, build_vcsim
+from vrmgmt.backends import create_manager
+
+pytestmark = [pytest.mark.vcsim, pytest.mark.timeout(240)]
+
+NS = "root/virt"
+GIB = 1 << 30
+NET = "DC0_DVPG0"
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    try:
+        build_vcsim()
+    except VcsimUnavailable as exc:
+        pytest.skip(str(exc))
+    d = tmp_path_factory.mktemp("vsms-vc")
+    with Vcsim(hosts=1, vms=1) as sim:
+        mgr = create_manager("vc-check", "vsphere", **sim.manager_options())
+        mgr.connect()
+        try:
+            with inproc_server(d / "state", [sim.backend_config(d, "vc", timeout=20)]) as conn:
+                yield conn, mgr
+        finally:
+            mgr.close()
+
+
+def _ref(mgr, uuid):
+    """pyVmomi's own view of the VM (None when it is gone)."""
+    return mgr._session.content.searchIndex.FindByUuid(None, uuid, True, True)
+
+
+def vsms():
+    return CIMInstanceName(
+        "VRM_VirtualSystemManagementService",
+        {
+            "SystemCreationClassName": "VRM_HostSystem",
+            "SystemName": "vc",
+            "CreationClassName": "VRM_VirtualSystemManagementService",
+            "Name": "VirtualSystemManagementService",
+        },
+        namespace=NS,
+    )
+
+
+def _job(conn, rv, out, timeout=60.0):
+    """The finished job of a method that must have answered 4096."""
+    assert rv == 4096, rv
+    deadline = time.monotonic() + timeout
+    while True:
+        job = conn.GetInstance(out["Job"])
+        if job["JobState"] >= 7:
+            assert job["JobState"] == 7, job["ErrorDescription"]
+            return job
+        assert time.monotonic() < deadline, job["JobState"]
+        time.sleep(0.1)
+
+
+def _rasds(conn, vm):
+    (sd,) = conn.AssociatorNames(vm, AssocClass="VRM_SettingsDefineState")
+    out: dict[str, list] = {}
+    for inst in conn.Associators(sd, AssocClass="VRM_VirtualSystemSettingDataComponent"):
+        out.setdefault(inst.classname, []).append(inst)
+    return sd, out
+
+
+def test_capabilities_advertise_asynchronous_methods(env):
+    conn, _ = env
+    (caps,) = conn.Associators(vsms(), AssocClass="VRM_ElementCapabilities")
+    assert list(caps["VirtualSystemTypesSupported"]) == ["VMware"]
+    assert list(caps["SynchronousMethodsSupported"]) == []
+    assert sorted(caps["AsynchronousMethodsSupported"]) == [2, 3, 5, 6, 7, 10]
+
+
+def test_define_modify_destroy_on_vcsim(env):
+    conn, mgr = env
+    system = CIMInstance(
+        "VRM_VirtualSystemSettingData", {"ElementName": "vrm-cim", "Notes": ["made over CIM"]}
+    )
+    resources = [
+        CIMInstance(
+            "VRM_ProcessorAllocationSettingData",
+            {"ResourceType": Uint16(3), "VirtualQuantity": Uint64(2)},
+        ),
+        CIMInstance(
+            "VRM_MemoryAllocationSettingData",
+            {"ResourceType": Uint16(4), "VirtualQuantity": Uint64(256)},
+        ),
+        CIMInstance(
+            "VRM_StorageAllocationSettingData",
+            {"ResourceType": Uint16(17), "Capacity": Uint64(GIB)},
+        ),
+        CIMInstance(
+            "VRM_EthernetPortAllocationSettingData",
+            {"ResourceType": Uint16(10), "Connection": [NET]},
+        ),
+    ]
+    rv, out = conn.InvokeMethod(
+        "DefineSystem", vsms(), SystemSettings=system, ResourceSettings=resources
+    )
+    job = _job(conn, rv, out)
+    (vm,) = conn.AssociatorNames(
+        job.path, AssocClass="VRM_AffectedJobElement", ResultClass="VRM_ComputerSystem"
+    )
+    uuid = vm["Name"]
+    ref = _ref(mgr, uuid)
+    assert (ref.name, ref.config.hardware.numCPU, ref.config.hardware.memoryMB) == (
+        "vrm-cim",
+        2,
+        256,
+    )
+    assert ref.config.annotation == "made over CIM"
+    sd, rasds = _rasds(conn, vm)
+    assert list(conn.GetInstance(sd)["Notes"]) == ["made over CIM"]
+    assert [i["VirtualQuantity"] for i in rasds["VRM_ProcessorAllocationSettingData"]] == [2]
+    assert [i["VirtualQuantity"] for i in rasds["VRM_MemoryAllocationSettingData"]] == [256]
+    assert [i["Capacity"] for i in rasds["VRM_StorageAllocationSettingData"]] == [GIB]
+    [nic] = rasds["VRM_EthernetPortAllocationSettingData"]
+    assert list(nic["Connection"]) == [NET]
+    vs_nics = [
+        d for d in ref.config.hardware.device if isinstance(d, vim.vm.device.VirtualEthernetCard)
+    ]
+    assert [d.macAddress.lower() for d in vs_nics] == [nic["Address"]]
+
+    # memory to 512 MiB, then a second disk of 2 GiB
+    mem = rasds["VRM_MemoryAllocationSettingData"][0]
+    mem["VirtualQuantity"] = Uint64(512)
+    _job(conn, *conn.InvokeMethod("ModifyResourceSettings", vsms(), ResourceSettings=[mem]))
+    assert _ref(mgr, uuid).config.hardware.memoryMB == 512
+    add = CIMInstance(
+        "VRM_StorageAllocationSettingData",
+        {"ResourceType": Uint16(17), "Capacity": Uint64(2 * GIB)},
+    )
+    _job(
+        conn,
+        *conn.InvokeMethod(
+            "AddResourceSettings", vsms(), AffectedConfiguration=sd, ResourceSettings=[add]
+        ),
+    )
+    disks = [
+        d.capacityInBytes
+        for d in _ref(mgr, uuid).config.hardware.device
+        if isinstance(d, vim.vm.device.VirtualDisk)
+    ]
+    assert sorted(disks) == [GIB, 2 * GIB]
+    _, rasds = _rasds(conn, vm)
+    assert sorted(i["Capacity"] for i in rasds["VRM_StorageAllocationSettingData"]) == [
+        GIB,
+        2 * GIB,
+    ]
+    assert [i["VirtualQuantity"] for i in rasds["VRM_MemoryAllocationSettingData"]] == [512]
+
+    # remove the NIC
+    _job(conn, *conn.InvokeMethod("RemoveResourceSettings", vsms(), ResourceSettings=[nic.path]))
+    assert not [
+        d
+        for d in _ref(mgr, uuid).config.hardware.device
+        if isinstance(d, vim.vm.device.VirtualEthernetCard)
+    ]
+    _, rasds = _rasds(conn, vm)
+    assert "VRM_EthernetPortAllocationSettingData" not in rasds
+
+    # rename it and replace its notes (one ReconfigVM_Task)
+    sd_inst = conn.GetInstance(sd)
+    sd_inst["ElementName"] = "vrm-cim-renamed"
+    sd_inst["Notes"] = ["renamed over CIM"]
+    _job(conn, *conn.InvokeMethod("ModifySystemSettings", vsms(), SystemSettings=sd_inst))
+    ref = _ref(mgr, uuid)
+    assert (ref.name, ref.config.annotation) == ("vrm-cim-renamed", "renamed over CIM")
+    assert conn.GetInstance(vm)["ElementName"] == "vrm-cim-renamed"
+    assert list(conn.GetInstance(sd)["Notes"]) == ["renamed over CIM"]
+
+    _job(conn, *conn.InvokeMethod("DestroySystem", vsms(), AffectedSystem=vm))
+    assert _ref(mgr, uuid) is None
+    with pytest.raises(pywbem.CIMError) as info:
+        conn.GetInstance(vm)
+    assert info.value.status_code == pywbem.CIM_ERR_NOT_FOUND
+
+
+def test_bad_request_changes_nothing_on_vcsim(env):
+    conn, mgr = env
+    before = {vm.uuid for vm in mgr.list_vms()}
+    mem0 = CIMInstance(
+        "VRM_MemoryAllocationSettingData", {"ResourceType": Uint16(4), "VirtualQuantity": Uint64(0)}
+    )
+    with pytest.raises(pywbem.CIMError) as info:
+        conn.InvokeMethod(
+            "DefineSystem",
+            vsms(),
+            SystemSettings=CIMInstance("VRM_VirtualSystemSettingData", {"ElementName": "bad"}),
+            ResourceSettings=[mem0],
+        )
+    assert info.value.status_code == pywbem.CIM_ERR_INVALID_PARAMETER
+    assert "ResourceSettings[0]" in info.value.status_description
+    assert "VirtualQuantity" in info.value.status_description
+    assert {vm.uuid for vm in mgr.list_vms()} == before
