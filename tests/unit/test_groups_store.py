@@ -282,3 +282,40 @@ def test_two_writer_processes_lose_nothing(tmp_path):
     for g in tree.groups.values():
         tag = g.name[2:]
         assert sorted(ref for _k, ref in g.members) == sorted(f"{tag}-{i}" for i in range(n))
+
+
+def test_every_written_file_validates_against_the_schema(tmp_path):
+    """Writes are checked in code (check_written); what they produce must satisfy the XSD
+    too, including names that need escaping."""
+    rng = random.Random(7)
+    s = _store(tmp_path)
+    gids = [gstore.ROOT]
+    names = ["a&b", 'q"uote', "<tag>", "tab\there", "ünï", "x" * 250]
+    for i in range(60):
+        op = rng.random()
+        try:
+            if op < 0.4:
+                parent = rng.choice(gids)
+                gids.append(s.edit(lambda t, p=parent, i=i: t.create(f"{rng.choice(names)}{i}", p)))
+            elif op < 0.8 and len(gids) > 1:
+                g = rng.choice(gids[1:])
+                s.edit(lambda t, g=g, i=i: t.add(g, [("vm", f"v{i}&<\"'")]))
+            elif len(gids) > 2:
+                a, b = rng.sample(gids[1:], 2)
+                s.edit(lambda t, a=a, b=b: t.move(b, [], groups=[a]))
+        except Conflict:
+            pass
+        gstore.parse((tmp_path / "groups.xml").read_bytes())  # XSD + check()
+    assert len(GroupStore(tmp_path).snapshot().groups) == len(gids) - 1
+
+
+@pytest.mark.parametrize("bad", ["a\x01b", "nul\x00"])
+def test_control_characters_are_refused(tmp_path, bad):
+    s = _store(tmp_path)
+    with pytest.raises(InvalidSpec, match="control character"):
+        s.edit(lambda t: t.create(bad))
+    with pytest.raises(InvalidSpec, match="one line"):
+        s.edit(lambda t: t.create("two\nlines"))
+    g = s.edit(lambda t: t.create("ok"))
+    with pytest.raises(InvalidSpec, match="control character"):
+        s.edit(lambda t: t.add(g, [("vm", bad)]))
