@@ -319,3 +319,29 @@ def test_control_characters_are_refused(tmp_path, bad):
     g = s.edit(lambda t: t.create("ok"))
     with pytest.raises(InvalidSpec, match="control character"):
         s.edit(lambda t: t.add(g, [("vm", bad)]))
+
+
+def test_cli_export_import(tmp_path):
+    src, dst = tmp_path / "a", tmp_path / "b"
+    s = _store(src)
+    g = s.edit(lambda t: t.create("backup-me"))
+    s.edit(lambda t: t.add(g, [("host", "h1")]))
+    cli = [sys.executable, "-m", "vrmgmt", "groups"]
+    out = tmp_path / "groups-backup.xml"
+    r = subprocess.run(
+        [*cli, "export", str(out), "--state-dir", str(src)], capture_output=True, text=True
+    )
+    assert r.returncode == 0, r.stderr
+    assert "1 groups exported" in r.stdout
+    r = subprocess.run(
+        [*cli, "import", str(out), "--state-dir", str(dst)], capture_output=True, text=True
+    )
+    assert r.returncode == 0, r.stderr
+    assert GroupStore(dst).snapshot().group_of("host", "h1") == g
+    bad = tmp_path / "bad.xml"
+    bad.write_text("<groups version='1'><group id='x'/></groups>")
+    r = subprocess.run(
+        [*cli, "import", str(bad), "--state-dir", str(dst)], capture_output=True, text=True
+    )
+    assert r.returncode == 1 and "does not match the groups schema" in r.stderr
+    assert GroupStore(dst).snapshot().group_of("host", "h1") == g  # unchanged
