@@ -150,6 +150,39 @@ def view(env: ProviderEnv) -> View:
     return v
 
 
+#: Up to this many VMs are looked up one by one; more: one listing of every backend
+_LOOKUP_ONE_BY_ONE = 16
+
+
+def locate(env: ProviderEnv, uuids: list[str]) -> dict[str, str | None]:
+    """The backend of each VM (None: not found right now), without listing every VM
+    of every backend when there are only a few."""
+    if len(uuids) > _LOOKUP_ONE_BY_ONE:
+        vms, _failures = env.inventory.list_vms()
+        where = {vm.uuid: vm.backend_id for vm in vms}
+        return {u: where.get(u) for u in uuids}
+    out: dict[str, str | None] = {}
+    for u in uuids:
+        try:
+            out[u] = env.inventory.get_vm(u).backend_id
+        except VrmError:
+            out[u] = None
+    return out
+
+
+def group_of_member(env: ProviderEnv, ref: Ref) -> str | None:
+    """The group a host, VM or group is in right now (None: it does not exist)."""
+    tree = store(env).snapshot()
+    kind, key = ref
+    if kind == "group":
+        g = tree.groups.get(key)
+        return None if g is None else g.parent
+    if kind == "host":
+        return tree.group_of("host", key) if env.inventory.has_backend(key) else None
+    bid = locate(env, [key])[key]
+    return None if bid is None else tree.group_of("vm", key, host_of=bid)
+
+
 # -- instances ---------------------------------------------------------------------------
 def _instance(v: View, gid: str, namespace: str, env: ProviderEnv) -> CIMInstance:
     health = store(env).health()

@@ -104,23 +104,23 @@ def _refs(call: MethodCall, members) -> list[group.Ref]:
     if not isinstance(members, list):
         members = [members]
     refs = [group.member_of_path(call.ctx, m) for m in members]
-    v = group.view(call.env)
-    for r in refs:
-        if r[0] == "group":
-            if r[1] == ROOT:
+    tree = group.store(call.env).snapshot()
+    found = group.locate(call.env, [k for kind, k in refs if kind == "vm"])
+    for kind, key in refs:
+        if kind == "group":
+            if key == ROOT:
                 raise CIMError(pywbem.CIM_ERR_INVALID_PARAMETER, "the root group is no member")
-            group.require_group(v, r[1])
-        elif v.group_of(r) is None:
-            raise not_found(f"no {r[0]} {r[1]!r} (members must exist when they are added)")
+            if key not in tree.groups:
+                raise not_found(f"no group {key!r}")
+        elif (kind == "host" and not call.env.inventory.has_backend(key)) or (
+            kind == "vm" and found.get(key) is None
+        ):
+            raise not_found(f"no {kind} {key!r} (members must exist when they are added)")
     return refs
 
 
 def _gid(p, name: str) -> str:
     return group.parse(_required(p, name))
-
-
-def _vm_hosts(env: ProviderEnv) -> dict[str, str]:
-    return group.view(env).vm_host
 
 
 def _land(t: Tree, target: str, members, vm_host: dict[str, str]) -> None:
@@ -230,7 +230,7 @@ def move_members(call: MethodCall, target_group=None, members=None):
     gid = _gid(target_group, "TargetGroup")
     refs = _refs(call, _required(members, "Members"))
     hosts_vms, groups = group.split(refs)
-    vm_host = _vm_hosts(call.env)
+    vm_host = group.locate(call.env, [k for kind, k in hosts_vms if kind == "vm"])
 
     def move(t: Tree) -> None:
         t.move(gid, hosts_vms, groups)

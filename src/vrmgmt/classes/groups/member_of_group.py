@@ -45,7 +45,7 @@ class MemberOfGroup(Association):
             ref = group.member_of_path(ctx, path)
             if ref[0] == "group" and ref[1] == ROOT:
                 return []
-            gid = group.view(self.env).group_of(ref)
+            gid = group.group_of_member(self.env, ref)
         except CIMError:  # not a host, VM or group of ours: nothing at the far end
             return []
         return [] if gid is None else [group.path(gid, ns)]
@@ -104,8 +104,7 @@ class MemberOfGroup(Association):
                     raise _exists(ref, gid)
                 t.add(gid, members)
 
-        v = group.view(self.env)
-        if ref[0] != "group" and v.group_of(ref) is None:
+        if ref[0] != "group" and group.group_of_member(self.env, ref) is None:
             raise not_found(f"no {ref[0]} {ref[1]!r}")
         group.edit(self.env, ctx, "CreateInstance", target, add)
         return self.instance(
