@@ -122,3 +122,23 @@ _ELSEWHERE = textwrap.dedent(
 
 def _edit_elsewhere(state, gid, kind, ref):
     subprocess.run([sys.executable, "-c", _ELSEWHERE, str(state), gid, kind, ref], check=True)
+
+
+def test_damaged_store_is_reported_and_read_only(fresh_host, tmp_path):
+    """A corrupt groups.xml with no usable backup: moved aside, the root group and the
+    service say why (HealthState 10), edits fail with a clear CIM error."""
+    h = fresh_host
+    state = _state_dir(h, tmp_path)
+    state.mkdir(parents=True, exist_ok=True)
+    (state / "groups.xml").write_text("<groups version='1'><group id='x'")  # truncated
+    root_inst = h.get(root())
+    assert int(root_inst["HealthState"]) == 10
+    (note,) = root_inst["StatusDescriptions"]
+    assert "not well-formed" in note and "read-only" in note and "moved aside" in note
+    (svc_inst,) = h.enum("VRM_GroupManagementService")
+    assert int(svc_inst["HealthState"]) == 10
+    with pytest.raises(pywbem.CIMError) as exc:
+        create(h, "x")
+    assert exc.value.status_code == pywbem.CIM_ERR_FAILED
+    assert "cannot be changed" in exc.value.status_description
+    assert len(list(state.glob("groups.xml.corrupt-*"))) == 1
