@@ -164,7 +164,7 @@ def locate(env: ProviderEnv, uuids: list[str]) -> dict[str, str | None]:
     out: dict[str, str | None] = {}
     for u in uuids:
         try:
-            out[u] = env.inventory.get_vm(u).backend_id
+            out[u] = env.inventory.backend_of(u)  # cached: no backend call when known
         except VrmError:
             out[u] = None
     return out
@@ -181,6 +181,25 @@ def group_of_member(env: ProviderEnv, ref: Ref) -> str | None:
         return tree.group_of("host", key) if env.inventory.has_backend(key) else None
     bid = locate(env, [key])[key]
     return None if bid is None else tree.group_of("vm", key, host_of=bid)
+
+
+def _view_of(env: ProviderEnv, gids: list[str]) -> View:
+    """A view good for the instances of these groups only: their listed members looked
+    up (a few VMs: one by one), no listing of every VM (an Associators call from a VM
+    to its group asks for one group)."""
+    tree = store(env).snapshot()
+    inv = env.inventory
+    v = View(tree, set(inv.backend_ids()), {})
+    listed = [m for gid in gids if gid in tree.groups for m in tree.groups[gid].members]
+    found = locate(env, [key for kind, key in listed if kind == "vm"])
+    v.vm_host = {u: b for u, b in found.items() if b is not None}
+    for gid in gids:
+        g = tree.groups.get(gid)
+        for kind, key in g.members if g is not None else ():
+            ok = key in v.hosts if kind == "host" else key in v.vm_host
+            if not ok:
+                v.stale.setdefault(gid, []).append((kind, key))
+    return v
 
 
 # -- instances ---------------------------------------------------------------------------
@@ -220,19 +239,21 @@ def instances(
     *,
     bulk: bool = False,
 ) -> Iterator[CIMInstance]:
-    v = view(env)
     if paths is None:
+        v = view(env)
         yield _instance(v, ROOT, namespace, env)
         for gid in v.tree.groups:
             yield _instance(v, gid, namespace, env)
         return
+    gids: list[str] = []
     for p in paths:
         try:
-            gid = parse(p)
+            gids.append(parse(p))
         except CIMError:
             if len(paths) == 1:
                 raise
-            continue
+    v = _view_of(env, gids)
+    for gid in gids:
         if v.exists(gid):
             yield _instance(v, gid, namespace, env)
         elif len(paths) == 1:
