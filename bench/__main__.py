@@ -18,6 +18,7 @@ BENCHES = {
     "load": ["--clients", "32", "--seconds", "60"],
     "sfcb": ["--clients", "8", "--seconds", "20", "--vms", "1000"],
     "pegasus": ["--vms", "1000", "--clients", "8", "--seconds", "10"],
+    "groups": ["--members", "10000"],
 }
 
 

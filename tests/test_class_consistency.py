@@ -23,7 +23,7 @@ from vrmgmt.cim.methods import MethodCall
 from vrmgmt.cim.provider import ProviderContext, ProviderEnv
 from vrmgmt.classes.jobs import concrete_job
 from vrmgmt.classes.system import computer_system
-from vrmgmt.config import BackendConfig
+from vrmgmt.config import BackendConfig, Config
 from vrmgmt.errors import VrmError
 from vrmgmt.inventory import Inventory
 from vrmgmt.jobs import JobStore
@@ -46,7 +46,10 @@ def table(tmp_path_factory):
         [BackendConfig(id=kit.BACKEND, type="libvirt", options={"uri": f"test://{node}"})]
     )
     jobs = JobStore(tmp_path_factory.mktemp("jobs"))
-    env = ProviderEnv(inventory=inv, namespaces=["root/virt", "root/interop"], jobs=jobs)
+    cfg = Config(state_dir=tmp_path_factory.mktemp("state"))  # the group store lives there
+    env = ProviderEnv(
+        inventory=inv, config=cfg, namespaces=["root/virt", "root/interop"], jobs=jobs
+    )
     # a finished and a failed job, so the job classes have instances to check
     vm = computer_system.path(kit.VMS["alpha"][0], "root/virt")
     call = MethodCall(env, ProviderContext(namespace="root/virt"), vm, "RequestStateChange")

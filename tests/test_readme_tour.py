@@ -111,3 +111,33 @@ def test_readme_vsms_tour_runs(tmp_path):
     assert 'Address = "52:54:00:00:70:1a";' in out, out
     assert "DestroySystem: 0" in out
     assert "tour-vm" not in left
+
+
+def test_readme_groups_tour_runs(tmp_path):
+    """The groups tour (issue 12), then a restart: the groups are still there."""
+    srv = VrmServer(tmp_path, [{"id": "test", "type": "libvirt", "uri": "test:///default"}])
+    (srv.state_dir / "users").unlink()
+    with srv:
+        r = _run_tour(srv, "groups", tmp_path)
+    out = r.stdout
+    assert 'Descriptions="done (pause)"' in out, out
+    assert "ReturnValue=4096" in out  # the start: a job (the pause's job went into $JOB)
+    assert 'ElementName = "web";' in out and 'ElementName = "All";' in out
+    wbemcli = r'^127\.0\.0\.1:\d+/root/virt:VRM_Group\.InstanceID="vrmgmt:group:root"$'
+    assert re.search(wbemcli, out, re.M), out  # wbemcli ein lists the groups
+    audit = [json.loads(line) for line in (srv.state_dir / "audit.log").read_text().splitlines()]
+    actions = {a["action"] for a in audit if not a.get("client")}
+    assert {"CreateGroup", "AddMembers(1)", "ModifyInstance", "DeleteGroup(Force=True)"} <= actions
+    with srv:  # restarted: the edits were kept
+        admin_pw = (srv.state_dir / "admin-password").read_text().strip()
+        conn = pywbem.WBEMConnection(srv.url, ("admin", admin_pw), default_namespace="root/virt")
+        names = sorted(i["ElementName"] for i in conn.EnumerateInstances("VRM_Group"))
+        assert names == ["All", "servers"]
+        (servers,) = [
+            i for i in conn.EnumerateInstances("VRM_Group") if i["ElementName"] == "servers"
+        ]
+        got = conn.AssociatorNames(servers.path, AssocClass="VRM_MemberOfGroup", Role="Collection")
+        assert [p["Name"] for p in got] == ["6695eb01-f6a4-8304-79aa-97f2502e193f"]
+        # the VM was paused and started again by the group's jobs
+        (vm,) = conn.EnumerateInstances("VRM_ComputerSystem")
+        assert vm["EnabledState"] == 2

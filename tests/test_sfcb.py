@@ -229,7 +229,7 @@ def test_idle_cleanup_keeps_the_provider_loaded_without_crashes(deployed):
     rounds = len(declined.findall(deployed.log_text())) - before
     assert rounds >= 3, deployed.log_text()[-3000:]
     assert "Unloading provider /" not in deployed.log_text()
-    assert deployed.crashes() == []
+    assert deployed.crashes() == [], deployed.log_text()[-6000:]
 
 
 def test_readme_tour_client_lines_against_sfcb(deployed, tmp_path):

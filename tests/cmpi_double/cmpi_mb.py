@@ -527,6 +527,26 @@ class MiniMB:
             lambda mi, _r, res: mi.reference_names(ctx, res, op, result_class, role),
         )
 
+    def _instance_op(self, op, call, ctx) -> OpResult:
+        reg = self._reg(op.classname(), op.namespace())
+        if reg is None:
+            return self._no_provider(op.classname())
+        ctx = ctx or self.context()
+        return self._each([reg], "instance", lambda mi, _r, res: call(mi, ctx, res))
+
+    def create_instance(self, op, inst, ctx=None) -> OpResult:
+        """CreateInstance: the instance MI's createInstance(ctx, rslt, op, inst)."""
+        return self._instance_op(op, lambda mi, c, res: mi.create_instance(c, res, op, inst), ctx)
+
+    def modify_instance(self, op, inst, properties=None, ctx=None) -> OpResult:
+        """ModifyInstance: the instance MI's modifyInstance (SetInstance in the bindings)."""
+        return self._instance_op(
+            op, lambda mi, c, res: mi.set_instance(c, res, op, inst, properties), ctx
+        )
+
+    def delete_instance(self, op, ctx=None) -> OpResult:
+        return self._instance_op(op, lambda mi, c, res: mi.delete_instance(c, res, op), ctx)
+
     def invoke_method(self, op, method: str, in_args=None, ctx=None) -> OpResult:
         reg = self._reg(op.classname(), op.namespace())
         if reg is None or "method" not in reg.types:

@@ -66,6 +66,21 @@ class ServerHost:
         rv, out = self.c.InvokeMethod(method, path, **params)
         return rv, dict(out)
 
+    def create(self, inst):
+        return self.c.CreateInstance(inst)
+
+    def modify(self, inst, plist=None):
+        self.c.ModifyInstance(inst, PropertyList=plist)
+
+    def delete(self, path):
+        self.c.DeleteInstance(path)
+
+    def call(self, path, method, **params):
+        """InvokeMethod with any pywbem-typed parameters (references, arrays, booleans,
+        datetimes); (int return value, out params)."""
+        rv, out = self.c.InvokeMethod(method, path, **params)
+        return int(rv), dict(out)
+
 
 class CmpiHost:
     """The CMPI adapter through the cmpi-bindings double (MiniMB)."""
@@ -194,6 +209,31 @@ class CmpiHost:
         else:
             setattr(cv, member, int(v))
         return cv, base
+
+    def create(self, inst):
+        inst = inst.copy()
+        if inst.path is None:
+            inst.path = pywbem.CIMInstanceName(inst.classname, namespace=NS)
+        with self.mb.broker._as_mb():  # the MB builds the objects of a request
+            cinst = self.conv.instance_to_cmpi(inst, NS)
+        return self._paths(self.mb.create_instance(self._cop(inst.path), cinst))[0]
+
+    def modify(self, inst, plist=None):
+        with self.mb.broker._as_mb():
+            cinst = self.conv.instance_to_cmpi(inst, NS)
+        self._check(self.mb.modify_instance(self._cop(inst.path), cinst, plist))
+
+    def delete(self, path):
+        self._check(self.mb.delete_instance(self._cop(path)))
+
+    def call(self, path, method, **params):
+        """InvokeMethod with any pywbem-typed parameters, as the adapter's converter
+        builds CMPI values from them; (int return value, out params)."""
+        cargs = cmpi.CMPIArgs._make()
+        with self.mb.broker._as_mb():
+            self.conv.args_to_cmpi(params, cargs, NS)
+        res = self._check(self.mb.invoke_method(self._cop(path), method, cargs))
+        return int(cmpi._plain(res.data[0])), self.conv.args_from_cmpi(res.out)
 
     def invoke(self, path, method, **params):
         items = [(k, int(v), cmpi.CMPI_uint16) for k, v in params.items()]

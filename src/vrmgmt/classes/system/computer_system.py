@@ -272,6 +272,40 @@ def request_state_change(call: MethodCall, requested_state=None, timeout_period=
 JOB_ACTION_TIMEOUT = 300.0
 
 
+def change_state(
+    inv,
+    vm: VirtualMachine,
+    requested_state: int,
+    *,
+    timeout: float = JOB_ACTION_TIMEOUT,
+    progress=None,
+) -> tuple[int, str]:
+    """RequestStateChange of one VM, synchronously and to its end (the action done and,
+    for a guest shutdown or start, the VM settled), for callers that are a job already
+    (a group's RequestStateChangeOfMembers). (DSP1052 return code, what happened)."""
+    try:
+        action = vm_map.action_for_request(int(requested_state), vm.state)
+    except KeyError:
+        return vm_map.RC_INVALID_PARAMETER, f"RequestedState {requested_state} is not valid"
+    if action is None:
+        return vm_map.RC_COMPLETED, f"no change needed (already {vm.state.value})"
+    if action not in inv.supported_actions(vm.backend_id):
+        return vm_map.RC_NOT_SUPPORTED, f"{action.value} is not supported by {vm.backend_id}"
+    deadline = time.monotonic() + timeout
+    try:
+        inv.perform(vm.uuid, action, vm.backend_id, timeout=timeout)
+        target = _SETTLES_IN.get(action)
+        if target is not None:
+            _wait_for_state(inv, vm, target, deadline, progress, timeout)
+    except InvalidStateTransition as exc:
+        return vm_map.RC_INVALID_STATE_TRANSITION, f"invalid transition: {exc}"
+    except NotSupported as exc:
+        return vm_map.RC_NOT_SUPPORTED, f"not supported: {exc}"
+    except VrmError as exc:
+        return vm_map.RC_FAILED, f"failed: {exc}"
+    return vm_map.RC_COMPLETED, f"done ({action.value})"
+
+
 def _as_job(call: MethodCall, vm: VirtualMachine, action: PowerAction, requested, audit):
     """RequestStateChange as a job (4096 + Job): the action can take longer than about
     a second on this backend (DSP1057 §8.2.1, DSP1103)."""
@@ -316,16 +350,23 @@ _SETTLES_IN = {
 _POLL_SECONDS = 0.5
 
 
-def _wait_for_state(inv, vm: VirtualMachine, target: PowerState, deadline: float, progress):
+def _wait_for_state(
+    inv,
+    vm: VirtualMachine,
+    target: PowerState,
+    deadline: float,
+    progress,
+    timeout: float = JOB_ACTION_TIMEOUT,
+):
     while True:
         state = inv.get_vm(vm.uuid, vm.backend_id).state
         if state is target:
             return
-        if progress.cancelled:
+        if progress is not None and progress.cancelled:
             raise JobCancelled()
         if time.monotonic() >= deadline:
             raise BackendError(
-                f"VM {vm.name} is still {state.value} {JOB_ACTION_TIMEOUT:g} s after the "
+                f"VM {vm.name} is still {state.value} {timeout:g} s after the "
                 f"request (the guest did not react)",
             )
         time.sleep(_POLL_SECONDS)
