@@ -490,9 +490,11 @@ class Sfcb:
         except OSError:
             return ""
 
-    def crashes(self) -> list[str]:
-        """Lines of sfcbd's output that report a crashed provider process."""
-        return [ln for ln in self.log_text().splitlines() if any(m in ln for m in CRASH_MARKERS)]
+    def crashes(self, since: int = 0) -> list[str]:
+        """Lines of sfcbd's output that report a crashed provider process (after the
+        first `since` characters of the log)."""
+        text = self.log_text()[since:]
+        return [ln for ln in text.splitlines() if any(m in ln for m in CRASH_MARKERS)]
 
     def signal(self, sig: int = signal.SIGTERM) -> None:  # pragma: no cover - debugging aid
         pid = self.pid()
