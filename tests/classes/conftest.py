@@ -6,6 +6,7 @@ off); `fresh_host` gives a new node per test for cases that change state."""
 
 from __future__ import annotations
 
+import json
 import os
 
 import cmpi_mb
@@ -23,13 +24,13 @@ def _backends(node) -> list[dict]:
 class _CmpiEnv:
     """$VRMGMT_CONFIG for the adapter's process-wide environment, restored after."""
 
-    def __init__(self, d, node):
+    def __init__(self, d, backends, sections=None):
         self.cfg = d / "vrmgmt.toml"
         state = d / "cmpi-state"
-        self.cfg.write_text(
-            f'[paths]\nstate_dir = "{state}"\n\n'
-            f'[[backends]]\nid = "{kit.BACKEND}"\ntype = "libvirt"\nuri = "test://{node}"\n'
-        )
+        text = f'[paths]\nstate_dir = "{state}"\n'
+        for b in backends:
+            text += "\n[[backends]]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in b.items())
+        self.cfg.write_text(text + _toml_sections(sections or {}))
 
     def __enter__(self):
         import vrmgmt.cmpi
@@ -55,16 +56,32 @@ class _CmpiEnv:
         assert not escaped, f"exceptions escaped CMPI entry points: {escaped}"
 
 
-def _open(kind, d):
-    node = kit.write_node_xml(d / "node.xml")
+def _toml_sections(sections: dict) -> str:
+    """{"host_control": {"allow_power_actions": True, ...}} as TOML text."""
+    out = []
+    for name, values in sections.items():
+        out.append(f"\n[{name}]")
+        for k, v in values.items():
+            out.append(f"{k} = {json.dumps(v)}")  # JSON scalars and lists are TOML
+    return "\n".join(out) + "\n"
+
+
+def _open(kind, d, sections=None, backends=None):
+    """A host of `kind` over a new test-driver node (or over `backends`); `sections`:
+    more configuration, e.g. {"host_control": {...}}."""
+    if backends is None:
+        backends = _backends(kit.write_node_xml(d / "node.xml"))
     if kind == "server":
-        return _ServerCtx(d, node)
-    return _CmpiEnv(d, node)
+        return _ServerCtx(d, backends, sections)
+    return _CmpiEnv(d, backends, sections)
+
+
+open_host = _open
 
 
 class _ServerCtx:
-    def __init__(self, d, node):
-        self.cm = inproc_server(d / "state", _backends(node))
+    def __init__(self, d, backends, sections=None):
+        self.cm = inproc_server(d / "state", backends, sections=sections)
 
     def __enter__(self):
         return ServerHost(self.cm.__enter__())
