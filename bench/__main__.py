@@ -16,6 +16,7 @@ BENCHES = {
     "startup": [],
     "getinstance": ["--clients", "8", "--seconds", "20"],
     "load": ["--clients", "32", "--seconds", "60"],
+    "processes": ["--totals", "1000", "2000"],
 }
 
 

@@ -1,13 +1,16 @@
 """The machine vrmgmt runs on: its operating system (/proc, /etc/os-release), its
-processes (psutil), terminating a process, and running the configured host power
-command. Used for the hosts of local libvirt backends (qemu:///system, lxc:///, and the
-test driver, which runs inside vrmgmt's own process, so its "host" is this machine);
-see DESIGN.md "Host control". The CIM classes are in vrmgmt.classes.system
-(operating_system, unix_process: CIM_OperatingSystem / CIM_UnixProcess, CIM Schema 2.49).
+processes (read from /proc directly; psutil for users and liveness), terminating a
+process, and running the configured host power command. Used for the hosts of local
+libvirt backends (qemu:///system, lxc:///, and the test driver, which runs inside
+vrmgmt's own process, so its "host" is this machine); see DESIGN.md "Host control".
+The CIM classes are in vrmgmt.classes.system (operating_system, unix_process:
+CIM_OperatingSystem / CIM_UnixProcess, CIM Schema 2.49).
 """
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import os
 import signal
 import subprocess
@@ -23,20 +26,6 @@ from vrmgmt.model import HostOS, HostProcess
 #: CIM_OperatingSystem.OSType of Linux
 OSTYPE_LINUX = 36
 OSTYPE_OTHER = 1
-
-_ATTRS = [
-    "pid",
-    "name",
-    "ppid",
-    "uids",
-    "cmdline",
-    "exe",
-    "terminal",
-    "create_time",
-    "status",
-    "cpu_times",
-    "nice",
-]
 
 
 def os_release(path: str = "/etc/os-release") -> dict[str, str]:
@@ -100,56 +89,108 @@ def operating_system() -> HostOS:
     )
 
 
-def _process(info: dict) -> HostProcess:
-    pid = info["pid"]
-    try:
-        pgid: int | None = os.getpgid(pid)
-        sid: int | None = os.getsid(pid)
-    except OSError:
-        pgid = sid = None
-    times = info.get("cpu_times")
-    uids = info.get("uids")
-    nice = info.get("nice")
-    created = info.get("create_time")
-    return HostProcess(
-        pid=pid,
-        name=info.get("name") or "",
-        ppid=info.get("ppid") or 0,
-        uid=uids.real if uids is not None else 0,
-        pgid=pgid,
-        sid=sid,
-        args=list(info.get("cmdline") or []),
-        exe=info.get("exe") or None,
-        tty=info.get("terminal") or None,
-        created=datetime.fromtimestamp(created, UTC) if created else None,
-        state=str(info.get("status") or ""),
-        user_ms=int(times.user * 1000) if times is not None else None,
-        kernel_ms=int(times.system * 1000) if times is not None else None,
-        priority=20 + nice if nice is not None else None,
-        nice=nice,
-    )
+#: /proc/<pid>/stat state letter -> psutil's status names
+_STATES = {
+    "R": "running",
+    "S": "sleeping",
+    "D": "disk-sleep",
+    "T": "stopped",
+    "t": "tracing-stop",
+    "Z": "zombie",
+    "X": "dead",
+    "I": "idle",
+    "W": "waking",
+    "P": "parked",
+}
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+class _Reader:
+    """Reads processes from /proc directly: one stat, status and cmdline read and one
+    readlink per process (what psutil's process_iter needs several reads and a
+    terminal map per process for). Boot time and the terminal map once per listing."""
+
+    def __init__(self) -> None:
+        self.boot = boot_time().timestamp()
+        self._ttys: dict[int, str] | None = None
+
+    def tty(self, tty_nr: int) -> str | None:
+        if not tty_nr:
+            return None
+        if self._ttys is None:
+            self._ttys = {}
+            for pattern in ("/dev/tty*", "/dev/pts/*"):
+                for dev in glob.glob(pattern):
+                    with contextlib.suppress(OSError):
+                        self._ttys[os.stat(dev).st_rdev] = dev
+        return self._ttys.get(tty_nr)
+
+    def read(self, pid: int) -> HostProcess:
+        """One process; OSError (FileNotFoundError, ProcessLookupError) if it is gone."""
+        base = f"/proc/{pid}/"
+        with open(base + "stat", "rb") as f:
+            stat = f.read()
+        left, right = stat.index(b"("), stat.rindex(b")")
+        comm = stat[left + 1 : right].decode(errors="replace")
+        fields = stat[right + 2 :].split()
+        uid = 0
+        with open(base + "status", "rb") as f:
+            for line in f:
+                if line.startswith(b"Uid:"):
+                    uid = int(line.split()[1])
+                    break
+        with open(base + "cmdline", "rb") as f:
+            raw = f.read()
+        args = [a.decode(errors="replace") for a in raw.split(b"\0")[:-1]] if raw else []
+        try:
+            exe: str | None = os.readlink(base + "exe")
+        except OSError:  # kernel threads, or gone
+            exe = None
+        name = comm
+        if len(comm) >= 15 and args:  # comm is cut at 15 characters (as psutil does)
+            full = os.path.basename(args[0])
+            if full.startswith(comm):
+                name = full
+        nice = int(fields[16])
+        priority = int(fields[15])
+        return HostProcess(
+            pid=pid,
+            name=name,
+            ppid=int(fields[1]),
+            uid=uid,
+            pgid=int(fields[2]),
+            sid=int(fields[3]),
+            args=args,
+            exe=exe,
+            tty=self.tty(int(fields[4])),
+            created=datetime.fromtimestamp(self.boot + int(fields[19]) / _TICKS, UTC),
+            state=_STATES.get(fields[0].decode(), ""),
+            user_ms=int(fields[11]) * 1000 // _TICKS,
+            kernel_ms=int(fields[12]) * 1000 // _TICKS,
+            priority=priority if priority >= 0 else None,  # real-time tasks: negative
+            nice=nice,
+        )
 
 
 def processes() -> list[HostProcess]:
     """Every process of this machine (those that end while being read are left out)."""
+    reader = _Reader()
     out = []
-    for p in psutil.process_iter(_ATTRS, ad_value=None):
-        try:
-            out.append(_process(p.info))
-        except psutil.Error:
-            continue
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                out.append(reader.read(int(entry)))
+            except (OSError, ValueError, IndexError):
+                continue
     return out
 
 
 def process(pid: int) -> HostProcess:
     """One process; NotFound when there is no such process."""
     try:
-        p = psutil.Process(pid)
-        with p.oneshot():
-            info = p.as_dict(_ATTRS, ad_value=None)
-    except psutil.NoSuchProcess:
+        return _Reader().read(pid)
+    except (OSError, ValueError, IndexError):
         raise NotFound(f"no process with PID {pid} on this machine") from None
-    return _process(info)
 
 
 def is_alive(pid: int) -> bool:
