@@ -17,7 +17,8 @@ from vrmgmt.cim.errors import not_found
 from vrmgmt.cim.methods import MethodCall, MethodTable
 from vrmgmt.cim.provider import ProviderEnv
 from vrmgmt.classes.system import host_power
-from vrmgmt.model import Host
+from vrmgmt.errors import VrmError
+from vrmgmt.model import Host, PowerState
 
 CLASS = "VRM_HostSystem"
 
@@ -39,7 +40,34 @@ def exists(env: ProviderEnv, p: CIMInstanceName) -> bool:
         return False
 
 
-def host_instance(host: Host, namespace: str, env: ProviderEnv | None = None) -> CIMInstance:
+#: the summary properties: counts of the host's VMs by state (None: unknown)
+_COUNTED = {
+    PowerState.RUNNING: "VirtualSystemsRunning",
+    PowerState.PAUSED: "VirtualSystemsPaused",
+    PowerState.SUSPENDED: "VirtualSystemsSuspended",
+    PowerState.OFF: "VirtualSystemsOff",
+}
+
+
+def vm_counts(vms) -> dict[str, int]:
+    """NumberOfVirtualSystems and the counts by state of a host's VMs."""
+    counts = dict.fromkeys([*_COUNTED.values(), "VirtualSystemsOther"], 0)
+    n = 0
+    for vm in vms:
+        n += 1
+        counts[_COUNTED.get(vm.state, "VirtualSystemsOther")] += 1
+    return {"NumberOfVirtualSystems": n, **counts}
+
+
+_COUNT_NAMES = ["NumberOfVirtualSystems", *_COUNTED.values(), "VirtualSystemsOther"]
+
+
+def host_instance(
+    host: Host,
+    namespace: str,
+    env: ProviderEnv | None = None,
+    counts: dict[str, int] | None = None,
+) -> CIMInstance:
     op_status, health = vm_map.host_operational_status(host.status)
     lost = op_status == [vm_map.OS_LOST_COMMUNICATION]
     props = [
@@ -100,6 +128,10 @@ def host_instance(host: Host, namespace: str, env: ProviderEnv | None = None) ->
             ),
             CIMProperty("PowerControl", control, type="string"),
         ]
+        props += [
+            CIMProperty(name, Uint32(counts[name]) if counts is not None else None, type="uint32")
+            for name in _COUNT_NAMES
+        ]
     return CIMInstance(CLASS, properties=props, path=path(host.backend_id, namespace))
 
 
@@ -117,8 +149,15 @@ def instances(
 ) -> Iterator[CIMInstance]:
     inv = env.inventory
     if paths is None:
-        for host in inv.hosts():
-            yield host_instance(host, namespace, env)
+        hosts = inv.hosts()
+        vms, failures = inv.list_vms()
+        by_backend: dict[str, list] = {h.backend_id: [] for h in hosts}
+        for vm in vms:
+            by_backend.setdefault(vm.backend_id, []).append(vm)
+        for host in hosts:
+            bid = host.backend_id
+            counts = None if bid in failures else vm_counts(by_backend.get(bid, ()))
+            yield host_instance(host, namespace, env, counts)
         return
     wanted = [parse(p) for p in paths]
     if len(wanted) == 1 and not inv.has_backend(wanted[0]):
@@ -127,7 +166,11 @@ def instances(
         )
     for bid in dict.fromkeys(wanted):
         if inv.has_backend(bid):
-            yield host_instance(inv.host(bid), namespace, env)
+            try:
+                counts: dict[str, int] | None = vm_counts(inv.vms_of(bid))
+            except VrmError:  # unreachable: unknown
+                counts = None
+            yield host_instance(inv.host(bid), namespace, env, counts)
 
 
 # -- methods -----------------------------------------------------------------------------
