@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 
 import cmpi_testkit as kit
 import pytest
@@ -232,3 +233,28 @@ def test_a_thousand_processes_are_listed_quickly(host):
             p.kill()
         for p in extra:
             p.wait()
+
+
+def test_timeout_period_is_the_grace_before_sigkill(tmp_path, stubborn):
+    """Embedded server only: the CMPI test double passes no datetime parameters."""
+    sections = {"host_control": {"allow_process_control": True, "kill_grace_seconds": 600}}
+    with open_host("server", tmp_path, sections) as h:
+        grace = pywbem.CIMDateTime(timedelta(seconds=0.3))
+        t = time.monotonic()
+        rv, out = h.invoke_typed(
+            proc_path(stubborn.pid),
+            "RequestStateChange",
+            RequestedState=pywbem.Uint16(4),
+            TimeoutPeriod=grace,
+        )
+        assert rv == 4096
+        assert _wait_job(h, out["Job"])["JobState"] == 7
+        assert _wait_exit(stubborn) == -signal.SIGKILL
+        assert time.monotonic() - t < 30  # not the configured 600 s
+        rv, _ = h.invoke_typed(
+            proc_path(os.getpid()),
+            "RequestStateChange",
+            RequestedState=pywbem.Uint16(4),
+            TimeoutPeriod=pywbem.CIMDateTime("20260101000000.000000+000"),
+        )
+        assert rv == 5  # a point in time is not a grace period

@@ -5,8 +5,8 @@ backend id), CreationClassName, Handle = the PID. Remote hosts have none (their
 VRM_OperatingSystem.Description says why).
 
 RequestStateChange (CIM_EnabledLogicalElement, DSP1052 §8.1.2 return codes): 3 (Disabled)
-sends SIGTERM; 4 (Shut Down) sends SIGTERM and SIGKILL after
-`[host_control] kill_grace_seconds` (as a job). Only when
+sends SIGTERM; 4 (Shut Down) sends SIGTERM and SIGKILL after TimeoutPeriod (an interval)
+or else `[host_control] kill_grace_seconds` (as a job). Only when
 `[host_control] allow_process_control = true`, for the admin role; never PID 1, vrmgmt
 itself or its parent."""
 
@@ -222,12 +222,18 @@ def request_state_change(call: MethodCall, requested_state=None, timeout_period=
     if requested not in (vm_map.RS_DISABLED, vm_map.RS_SHUT_DOWN):
         audit("rejected: only RequestedState 3 (SIGTERM) and 4 (SIGTERM, then SIGKILL)")
         return Uint32(vm_map.RC_NOT_SUPPORTED), out
+    grace_s = cfg.kill_grace_seconds
+    if timeout_period is not None:  # 4: the time SIGTERM has before SIGKILL
+        if not isinstance(timeout_period, pywbem.CIMDateTime) or not timeout_period.is_interval:
+            audit("rejected: TimeoutPeriod must be an interval")
+            return Uint32(vm_map.RC_INVALID_PARAMETER), out
+        grace_s = timeout_period.timedelta.total_seconds()
     protected = _protected(pid)
     if protected:
         audit(f"refused: {protected}")
         raise CIMError(pywbem.CIM_ERR_ACCESS_DENIED, f"vrmgmt does not terminate {protected}")
     if requested == vm_map.RS_DISABLED or call.env.jobs is None:
-        grace = None if requested == vm_map.RS_DISABLED else cfg.kill_grace_seconds
+        grace = None if requested == vm_map.RS_DISABLED else grace_s
         try:
             what = terminate(pid, grace)
         except NotFound as exc:
@@ -241,7 +247,7 @@ def request_state_change(call: MethodCall, requested_state=None, timeout_period=
 
     def run(progress):
         progress.update(0, f"SIGTERM sent to PID {pid} ({proc.name})")
-        what = terminate(pid, cfg.kill_grace_seconds)
+        what = terminate(pid, grace_s)
         audit(f"job completed: {what}")
         return {"ReturnValue": vm_map.RC_COMPLETED}
 
@@ -250,8 +256,7 @@ def request_state_change(call: MethodCall, requested_state=None, timeout_period=
         run,
         name=f"RequestStateChange({requested})",
         description=(
-            f"terminate PID {pid} ({proc.name}) on {bid}: SIGTERM, SIGKILL after "
-            f"{cfg.kill_grace_seconds:g} s"
+            f"terminate PID {pid} ({proc.name}) on {bid}: SIGTERM, SIGKILL after {grace_s:g} s"
         ),
         affected=[path(bid, pid, call.ctx.namespace)],
     )
