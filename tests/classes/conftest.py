@@ -6,99 +6,20 @@ off); `fresh_host` gives a new node per test for cases that change state."""
 
 from __future__ import annotations
 
-import json
-import os
-
-import cmpi_mb
-import cmpi_testkit as kit
 import pytest
 
-from support.hosts import CmpiHost, ServerHost
-from support.inproc import inproc_server
-
-
-def _backends(node) -> list[dict]:
-    return [{"id": kit.BACKEND, "type": "libvirt", "uri": f"test://{node}"}]
-
-
-class _CmpiEnv:
-    """$VRMGMT_CONFIG for the adapter's process-wide environment, restored after."""
-
-    def __init__(self, d, backends, sections=None):
-        self.cfg = d / "vrmgmt.toml"
-        state = d / "cmpi-state"
-        text = f'[paths]\nstate_dir = "{state}"\n'
-        for b in backends:
-            text += "\n[[backends]]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in b.items())
-        self.cfg.write_text(text + _toml_sections(sections or {}))
-
-    def __enter__(self):
-        import vrmgmt.cmpi
-
-        self.old = os.environ.get("VRMGMT_CONFIG")
-        os.environ["VRMGMT_CONFIG"] = str(self.cfg)
-        vrmgmt.cmpi.reset()
-        self.mb = cmpi_mb.MiniMB(
-            kit.REGISTRATION, kit.PROVIDERS, namespace=kit.NS, classes=kit.CLASSES
-        )
-        return CmpiHost(self.mb)
-
-    def __exit__(self, *exc):
-        import vrmgmt.cmpi
-
-        escaped = self.mb.escaped
-        self.mb.cleanup()
-        vrmgmt.cmpi.reset()
-        if self.old is None:
-            os.environ.pop("VRMGMT_CONFIG", None)
-        else:
-            os.environ["VRMGMT_CONFIG"] = self.old
-        assert not escaped, f"exceptions escaped CMPI entry points: {escaped}"
-
-
-def _toml_sections(sections: dict) -> str:
-    """{"host_control": {"allow_power_actions": True, ...}} as TOML text."""
-    out = []
-    for name, values in sections.items():
-        out.append(f"\n[{name}]")
-        for k, v in values.items():
-            out.append(f"{k} = {json.dumps(v)}")  # JSON scalars and lists are TOML
-    return "\n".join(out) + "\n"
-
-
-def _open(kind, d, sections=None, backends=None):
-    """A host of `kind` over a new test-driver node (or over `backends`); `sections`:
-    more configuration, e.g. {"host_control": {...}}."""
-    if backends is None:
-        backends = _backends(kit.write_node_xml(d / "node.xml"))
-    if kind == "server":
-        return _ServerCtx(d, backends, sections)
-    return _CmpiEnv(d, backends, sections)
-
-
-open_host = _open
-
-
-class _ServerCtx:
-    def __init__(self, d, backends, sections=None):
-        self.cm = inproc_server(d / "state", backends, sections=sections)
-
-    def __enter__(self):
-        return ServerHost(self.cm.__enter__())
-
-    def __exit__(self, *exc):
-        return self.cm.__exit__(*exc)
+from support.classhosts import open_host
 
 
 @pytest.fixture(scope="module", params=["server", "cmpi"])
 def host(request, tmp_path_factory):
     """A host over the shared node; cases using it must not change VM states."""
-    with _open(request.param, tmp_path_factory.mktemp(f"cls-{request.param}")) as h:
+    with open_host(request.param, tmp_path_factory.mktemp(f"cls-{request.param}")) as h:
         yield h
 
 
 @pytest.fixture(params=["server", "cmpi"])
 def fresh_host(request, tmp_path):
     """A host over a node of this test only (cases that change states)."""
-    with _open(request.param, tmp_path) as h:
+    with open_host(request.param, tmp_path) as h:
         yield h

@@ -10,8 +10,8 @@ import sys
 import pytest
 import pywbem
 
-from conftest import open_host
 from support.classcases import error_code
+from support.classhosts import open_host
 from support.libvirtd import LibvirtdForTests, LibvirtdUnavailable
 
 BACKEND = "kvm"

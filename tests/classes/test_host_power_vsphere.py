@@ -12,7 +12,7 @@ import pytest
 import pywbem
 from pyVmomi import vim
 
-from conftest import open_host
+from support.classhosts import open_host
 from support.vcsim import Vcsim, VcsimUnavailable, build_vcsim
 from vrmgmt.backends import create_manager
 

@@ -15,8 +15,8 @@ import cmpi_testkit as kit
 import pytest
 import pywbem
 
-from conftest import open_host
 from support.classcases import error_code, vm_path
+from support.classhosts import open_host
 
 CLS = "VRM_UnixProcess"
 OS_PATH = pywbem.CIMInstanceName(

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import pywbem
 
-from conftest import open_host
+from support.classhosts import open_host
 from support.libvirtd import LibvirtdForTests, LibvirtdUnavailable
 
 pytestmark = [pytest.mark.qemu, pytest.mark.timeout(180)]
