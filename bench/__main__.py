@@ -19,6 +19,7 @@ BENCHES = {
     "sfcb": ["--clients", "8", "--seconds", "20", "--vms", "1000"],
     "pegasus": ["--vms", "1000", "--clients", "8", "--seconds", "10"],
     "groups": ["--members", "10000"],
+    "processes": ["--totals", "1000", "2000"],
 }
 
 

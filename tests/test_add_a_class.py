@@ -7,6 +7,7 @@ the CMPI adapter (through the cmpi-bindings double), with the same answers."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import textwrap
 from pathlib import Path
@@ -109,14 +110,10 @@ def tree(tmp_path, monkeypatch):
     # 4. one line in the provider module of its area
     prov = root / "providers" / "HostControlProvider.py"
     text = prov.read_text()
-    assert "serve(env, host_system, hosted_dependency)" in text
-    prov.write_text(
-        "import widget\n"
-        + text.replace(
-            "serve(env, host_system, hosted_dependency)",
-            "serve(env, host_system, hosted_dependency, widget)",
-        )
-    )
+    # the serve(env, ...) call, on one line or formatted over several
+    new, n = re.subn(r"serve\(\s*env,", "serve(env, widget,", text, count=1)
+    assert n == 1, "no serve(env, ...) call in HostControlProvider.py"
+    prov.write_text("import widget\n" + new)
     return root
 
 

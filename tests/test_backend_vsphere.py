@@ -908,7 +908,8 @@ def test_features_and_slow_actions(mgr):
         Feature.METRICS_SOURCE,
         Feature.GUEST_AGENT,
         Feature.SUSPEND,
-    }  # no PAUSE (vSphere cannot pause); vMotion, pools, host power not implemented yet
+        Feature.HOST_POWER,  # host_power: maintenance mode + RebootHost_Task
+    }  # no PAUSE (vSphere cannot pause); vMotion, pools not implemented yet
     slow = {a for a in PowerAction if mgr.is_slow(a)}
     assert slow == {
         PowerAction.START,

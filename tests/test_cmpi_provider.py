@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
+import os
 import sys
 import textwrap
 from pathlib import Path
@@ -171,9 +172,14 @@ def test_wrong_class_and_unsupported_operations(mb):
 # -- associations ------------------------------------------------------------------------------
 def test_associators_between_vm_and_host(mb):
     vm = kit.vm_path(mb, ALPHA)
-    for assoc in ("VRM_HostedDependency", "CIM_HostedDependency", "CIM_Dependency"):
+    for assoc in ("VRM_HostedDependency", "CIM_HostedDependency"):
         res = kit.ok(mb.associators(vm, assoc_class=assoc))
         assert [i._as_dict()["Name"] for i in res.instances] == [kit.BACKEND], assoc
+    # CIM_Dependency also covers VRM_VMProcess: a running test-driver VM's process is the
+    # one holding the test:// connection (this one)
+    res = kit.ok(mb.associators(vm, assoc_class="CIM_Dependency"))
+    found = sorted((i._as_dict().get("Handle") or i._as_dict()["Name"]) for i in res.instances)
+    assert found == sorted([kit.BACKEND, str(os.getpid())])
     res = kit.ok(mb.associators(vm))  # no AssocClass: every association provider
     assert kit.BACKEND in [i._as_dict().get("Name") for i in res.instances]
 

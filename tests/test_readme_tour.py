@@ -141,3 +141,34 @@ def test_readme_groups_tour_runs(tmp_path):
         # the VM was paused and started again by the group's jobs
         (vm,) = conn.EnumerateInstances("VRM_ComputerSystem")
         assert vm["EnabledState"] == 2
+
+
+def test_readme_hostctl_tour_runs(tmp_path):
+    """The host-control tour: a qemu:///system backend (support.libvirtd's daemon) whose
+    reboot command is a harmless one that records it ran."""
+    from support.libvirtd import LibvirtdForTests
+
+    record = tmp_path / "reboot-record"
+    cmd = [sys.executable, "-c", "import sys; open(sys.argv[1], 'a').write('reboot\\n')"]
+    extra = (
+        "\n[host_control]\nallow_power_actions = true\n"
+        f"reboot_command = {json.dumps([*cmd, str(record)])}\n"
+    )
+    with LibvirtdForTests("qemu:///system"):
+        srv = VrmServer(
+            tmp_path / "srv",
+            [{"id": "kvm", "type": "libvirt", "uri": "qemu:///system"}],
+            extra_config=extra,
+        )
+        (srv.state_dir / "users").unlink()
+        with srv:
+            server_pid = srv.proc.pid
+            r = _run_tour(srv, "hostctl", tmp_path)
+    out = r.stdout
+    assert "instance of VRM_OperatingSystem" in out, out
+    assert f'Version = "{os.uname().release}";' in out
+    # the server's own process: its PID, and this test as its parent
+    assert re.search(rf'"{server_pid}"\s*\|[^\n]*\|\s*"{os.getpid()}"', out), out
+    assert "AvailableRequestedStates = { 4, 10 };" in out
+    assert "ReturnValue=0" in out
+    assert record.read_text() == "reboot\n"  # ran exactly once

@@ -107,7 +107,11 @@ def test_pywbemcli_pull_operations(testdriver_server):
         for ln in r.stdout.splitlines()
         if ln.startswith("root/virt")
     }
-    assert counts == {"VRM_ComputerSystem": len(srv.domains), "VRM_HostSystem": 1}
+    assert counts == {
+        "VRM_ComputerSystem": len(srv.domains),
+        "VRM_HostSystem": 1,
+        "VRM_OperatingSystem": 1,
+    }
 
 
 def test_pywbemcli_class_commands(testdriver_server):

@@ -27,6 +27,14 @@ Example::
     state_dir = "/var/lib/vrmgmt"
     schema_dir = ""             # a full DMTF schema directory instead of mof/dmtf
 
+    [host_control]              # all off by default; admin role only
+    allow_power_actions = false # RequestStateChange 4/10 on hosts, OS Reboot()/Shutdown()
+    allow_process_control = false   # RequestStateChange 3/4 on VRM_UnixProcess
+    reboot_command = ["systemctl", "reboot"]       # local libvirt hosts
+    shutdown_command = ["systemctl", "poweroff"]
+    kill_grace_seconds = 5      # SIGTERM -> SIGKILL (RequestedState 4)
+    force_power_actions = false # vSphere: skip maintenance mode, force=True
+
     [[backends]]
     id = "kvm1"
     type = "libvirt"
@@ -95,6 +103,32 @@ class ServerConfig:
 
 
 @dataclass
+class HostControlConfig:
+    """[host_control]: host power and process control, both off by default (DESIGN.md
+    "Host control"); allowed to the admin role only."""
+
+    allow_power_actions: bool = False
+    allow_process_control: bool = False
+    #: local libvirt hosts: the commands RequestStateChange 10 / 4 run
+    reboot_command: list[str] = field(default_factory=lambda: ["systemctl", "reboot"])
+    shutdown_command: list[str] = field(default_factory=lambda: ["systemctl", "poweroff"])
+    #: RequestStateChange 4 on a process: seconds between SIGTERM and SIGKILL
+    kill_grace_seconds: float = 5.0
+    #: vSphere: reboot/shut down without entering maintenance mode first (force=True)
+    force_power_actions: bool = False
+
+
+_HOST_CONTROL_RULES: dict[str, type | tuple[type, ...]] = {
+    "allow_power_actions": bool,
+    "allow_process_control": bool,
+    "reboot_command": list,
+    "shutdown_command": list,
+    "kill_grace_seconds": (int, float),
+    "force_power_actions": bool,
+}
+
+
+@dataclass
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     backends: list[BackendConfig] = field(default_factory=list)
@@ -103,8 +137,12 @@ class Config:
     default_role: str = "admin"
     state_dir: Path = field(default_factory=default_state_dir)
     schema_dir: Path | None = None
-    allow_host_power: bool = False
+    host_control: HostControlConfig = field(default_factory=HostControlConfig)
     source: str = "built-in default"
+
+    @property
+    def allow_host_power(self) -> bool:
+        return self.host_control.allow_power_actions
 
     @property
     def users_path(self) -> Path:
@@ -182,7 +220,7 @@ def parse_config(data: dict[str, Any], source: str = "<config>", check: bool = T
         cfg.state_dir = Path(paths["state_dir"])
     if paths.get("schema_dir"):
         cfg.schema_dir = Path(paths["schema_dir"])
-    cfg.allow_host_power = bool(data.get("host_control", {}).get("allow_power_actions", False))
+    cfg.host_control = _host_control(data.get("host_control", {}), source)
     backends = data.get("backends")
     if backends is None:
         cfg.backends = default_config().backends
@@ -244,6 +282,34 @@ def validate(cfg: Config) -> None:
             f"{src}: [auth] default_role must be one of {', '.join(ROLES)}, "
             f"got {cfg.default_role!r}"
         )
+
+
+def _host_control(section: dict[str, Any], source: str) -> HostControlConfig:
+    """[host_control], every key checked for its type (errors name the key)."""
+    bad = set(section) - set(_HOST_CONTROL_RULES)
+    if bad:
+        raise ConfigError(f"{source}: [host_control]: unknown key(s): {', '.join(sorted(bad))}")
+    for key, types in _HOST_CONTROL_RULES.items():
+        if key not in section:
+            continue
+        v = section[key]
+        wrong = not isinstance(v, types) or (isinstance(v, bool) and types is not bool)
+        if key.endswith("_command") and not wrong:
+            wrong = not v or not all(isinstance(a, str) and a for a in v)
+        if wrong:
+            want = (
+                "true or false"
+                if types is bool
+                else "a non-empty list of strings"
+                if types is list
+                else "a number"
+            )
+            raise ConfigError(f"{source}: [host_control] {key} must be {want}, got {v!r}")
+        if key == "kill_grace_seconds" and not 0 <= v <= 3600:
+            raise ConfigError(
+                f"{source}: [host_control] kill_grace_seconds must be between 0 and 3600, got {v!r}"
+            )
+    return HostControlConfig(**section)
 
 
 def _backend(entry: dict[str, Any], index: int, source: str, seen: set[str]) -> BackendConfig:

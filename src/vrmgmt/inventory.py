@@ -22,10 +22,20 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from vrmgmt.backends import Feature, Manager, create_manager
+from vrmgmt import localhost
+from vrmgmt.backends import Feature, HostPowerAction, Locality, Manager, create_manager
 from vrmgmt.config import BackendConfig
 from vrmgmt.errors import BackendUnavailable, NotFound, VrmError
-from vrmgmt.model import Host, HostStatus, PowerAction, VirtualMachine, VMChange, VMSpec
+from vrmgmt.model import (
+    Host,
+    HostOS,
+    HostProcess,
+    HostStatus,
+    PowerAction,
+    VirtualMachine,
+    VMChange,
+    VMSpec,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -447,6 +457,54 @@ class Inventory:
             self.call_long(bid, lambda m: m.undefine_vm(uuid.lower()), timeout)
         finally:
             self._vm_backend.pop(uuid.lower(), None)
+
+    # -- the host itself: operating system, processes, power (typed, for the classes) ---
+    def locality(self, backend_id: str) -> Locality:
+        """Where the backend's host is (LOCAL / IN_PROCESS hosts are this machine)."""
+        return self.manager(backend_id).locality()
+
+    def runs_here(self, backend_id: str) -> bool:
+        """Whether the backend's host is the machine vrmgmt runs on (its OS and
+        processes are read from here)."""
+        return self.locality(backend_id) is not Locality.REMOTE
+
+    def operating_system(self, backend_id: str) -> HostOS:
+        """The host's operating system: this machine's for local hosts, what the
+        backend reports for remote ones (bounded by the backend's timeout)."""
+        if self.runs_here(backend_id):
+            return localhost.operating_system()
+        return self.call(backend_id, lambda m: m.operating_system())
+
+    def processes(self, backend_id: str) -> list[HostProcess]:
+        """The host's processes: this machine's for local hosts, none for remote ones
+        (HostOS.process_note says why)."""
+        if self.runs_here(backend_id):
+            return localhost.processes()
+        return []
+
+    def process(self, backend_id: str, pid: int) -> HostProcess:
+        """One process of a local host; NotFound for remote hosts and unknown PIDs."""
+        if not self.runs_here(backend_id):
+            raise NotFound(f"backend {backend_id!r} is a remote host: its processes are not shown")
+        return localhost.process(pid)
+
+    def vm_process_ids(self, backend_id: str) -> dict[str, int]:
+        """VM UUID -> PID of its QEMU / LXC process (local hosts; the test driver's
+        VMs run in vrmgmt's own process; {} for remote hosts)."""
+        if self.locality(backend_id) is Locality.REMOTE:
+            return {}
+        return self.call(backend_id, lambda m: m.vm_process_ids())
+
+    def host_power(
+        self,
+        backend_id: str,
+        action: HostPowerAction,
+        force: bool = False,
+        timeout: float | None = None,
+    ) -> None:
+        """Reboot / shut down the host through the backend (Feature.HOST_POWER; slow:
+        bounded like define_vm)."""
+        self.call_long(backend_id, lambda m: m.host_power(action, force), timeout)
 
     def call_long(
         self, backend_id: str, fn: Callable[[Manager], T], timeout: float | None = None

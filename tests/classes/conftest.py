@@ -6,82 +6,20 @@ off); `fresh_host` gives a new node per test for cases that change state."""
 
 from __future__ import annotations
 
-import os
-
-import cmpi_mb
-import cmpi_testkit as kit
 import pytest
 
-from support.hosts import CmpiHost, ServerHost
-from support.inproc import inproc_server
-
-
-def _backends(node) -> list[dict]:
-    return [{"id": kit.BACKEND, "type": "libvirt", "uri": f"test://{node}"}]
-
-
-class _CmpiEnv:
-    """$VRMGMT_CONFIG for the adapter's process-wide environment, restored after."""
-
-    def __init__(self, d, node):
-        self.cfg = d / "vrmgmt.toml"
-        state = d / "cmpi-state"
-        self.cfg.write_text(
-            f'[paths]\nstate_dir = "{state}"\n\n'
-            f'[[backends]]\nid = "{kit.BACKEND}"\ntype = "libvirt"\nuri = "test://{node}"\n'
-        )
-
-    def __enter__(self):
-        import vrmgmt.cmpi
-
-        self.old = os.environ.get("VRMGMT_CONFIG")
-        os.environ["VRMGMT_CONFIG"] = str(self.cfg)
-        vrmgmt.cmpi.reset()
-        self.mb = cmpi_mb.MiniMB(
-            kit.REGISTRATION, kit.PROVIDERS, namespace=kit.NS, classes=kit.CLASSES
-        )
-        return CmpiHost(self.mb)
-
-    def __exit__(self, *exc):
-        import vrmgmt.cmpi
-
-        escaped = self.mb.escaped
-        self.mb.cleanup()
-        vrmgmt.cmpi.reset()
-        if self.old is None:
-            os.environ.pop("VRMGMT_CONFIG", None)
-        else:
-            os.environ["VRMGMT_CONFIG"] = self.old
-        assert not escaped, f"exceptions escaped CMPI entry points: {escaped}"
-
-
-def _open(kind, d):
-    node = kit.write_node_xml(d / "node.xml")
-    if kind == "server":
-        return _ServerCtx(d, node)
-    return _CmpiEnv(d, node)
-
-
-class _ServerCtx:
-    def __init__(self, d, node):
-        self.cm = inproc_server(d / "state", _backends(node))
-
-    def __enter__(self):
-        return ServerHost(self.cm.__enter__())
-
-    def __exit__(self, *exc):
-        return self.cm.__exit__(*exc)
+from support.classhosts import open_host
 
 
 @pytest.fixture(scope="module", params=["server", "cmpi"])
 def host(request, tmp_path_factory):
     """A host over the shared node; cases using it must not change VM states."""
-    with _open(request.param, tmp_path_factory.mktemp(f"cls-{request.param}")) as h:
+    with open_host(request.param, tmp_path_factory.mktemp(f"cls-{request.param}")) as h:
         yield h
 
 
 @pytest.fixture(params=["server", "cmpi"])
 def fresh_host(request, tmp_path):
     """A host over a node of this test only (cases that change states)."""
-    with _open(request.param, tmp_path) as h:
+    with open_host(request.param, tmp_path) as h:
         yield h

@@ -20,6 +20,16 @@ def test_get_has_the_node_facts(host):
     assert list(inst["OperationalStatus"]) == [2]
 
 
+def test_vm_counts_by_state(host):
+    """The host summary: its VMs by state (alpha and beta run, gamma is off)."""
+    for inst in (host.get(host_path()), host.enum("VRM_HostSystem")[0]):
+        assert inst["NumberOfVirtualSystems"] == len(kit.VMS) == 3
+        assert inst["VirtualSystemsRunning"] == 2
+        assert inst["VirtualSystemsOff"] == 1
+        assert inst["VirtualSystemsPaused"] == inst["VirtualSystemsSuspended"] == 0
+        assert inst["VirtualSystemsOther"] == 0
+
+
 def test_property_list(host):
     inst = host.get(host_path(), ["ElementName"])
     assert set(inst.keys()) - {"CreationClassName", "Name"} == {"ElementName"}

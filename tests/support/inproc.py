@@ -25,15 +25,18 @@ def inproc_server(
     registration: Path | None = None,
     providers_dir: Path | None = None,
     namespace: str = "root/virt",
+    sections: dict | None = None,
 ) -> Iterator[pywbem.WBEMConnection]:
     """A pywbem connection to an in-process server over `backends` (no authentication:
-    plain HTTP on loopback only)."""
+    plain HTTP on loopback only); `sections` are more configuration sections (e.g.
+    {"host_control": {...}})."""
     cfg = parse_config(
         {
             "server": {"http_port": free_port(), "https_port": 0},
             "auth": {"mode": "none"},
             "paths": {"state_dir": str(state_dir)},
             "backends": backends,
+            **(sections or {}),
         },
         source="<inproc test>",
     )

@@ -5,9 +5,9 @@ This package is the only place that imports hypervisor libraries (libvirt, pyVmo
 
 from __future__ import annotations
 
-from vrmgmt.backends.base import Feature, Manager
+from vrmgmt.backends.base import Feature, HostPowerAction, Locality, Manager
 
-__all__ = ["Feature", "Manager", "create_manager"]
+__all__ = ["Feature", "HostPowerAction", "Locality", "Manager", "create_manager"]
 
 
 def create_manager(backend_id: str, kind: str, **options) -> Manager:

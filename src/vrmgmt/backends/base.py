@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator
 from vrmgmt.errors import InvalidSpec, NotSupported
 from vrmgmt.model import (
     Host,
+    HostOS,
     PowerAction,
     PowerState,
     Snapshot,
@@ -26,6 +27,21 @@ from vrmgmt.model import (
     VMChange,
     VMSpec,
 )
+
+
+class Locality(enum.Enum):
+    """Where a backend's host is, seen from vrmgmt (DESIGN.md "Host control")."""
+
+    LOCAL = "local"  # the hypervisor runs on the machine vrmgmt runs on
+    #: simulated inside vrmgmt's own process (libvirt's test driver): its host's
+    #: operating system and processes are this machine's, but there is no host to power
+    IN_PROCESS = "in-process"
+    REMOTE = "remote"
+
+
+class HostPowerAction(enum.Enum):
+    REBOOT = "reboot"
+    SHUTDOWN = "shutdown"
 
 
 class Feature(enum.Enum):
@@ -233,6 +249,27 @@ class Manager(abc.ABC):
 
     def bulk_stats(self, uuids: Iterable[str] | None = None) -> dict[str, dict[str, float]]:
         raise NotSupported(f"{self.kind} backend has no bulk statistics")
+
+    # -- the host itself: locality, operating system, VM processes, power -------------
+    def locality(self) -> Locality:
+        """Where this backend's host is; the inventory reads the operating system and
+        processes of LOCAL and IN_PROCESS hosts from this machine."""
+        return Locality.REMOTE
+
+    def operating_system(self) -> HostOS:
+        """What the hypervisor reports about its host's operating system (used for
+        remote hosts; unknown fields None)."""
+        raise NotSupported(f"{self.kind} backend does not report the host's operating system")
+
+    def vm_process_ids(self) -> dict[str, int]:
+        """VM UUID -> PID of the process that runs it (local hypervisors whose VMs are
+        processes, e.g. QEMU and LXC); {} when not known."""
+        return {}
+
+    def host_power(self, action: HostPowerAction, force: bool = False) -> None:
+        """Reboot or shut down the host through the hypervisor's API (Feature.HOST_POWER).
+        Slow (runs as a job)."""
+        raise NotSupported(f"{self.kind} backend cannot power its host")
 
 
 def _overrides(cls: type, method: str) -> bool:

@@ -9,6 +9,7 @@ the submodules vm, host and specs.
 from __future__ import annotations
 
 from vrmgmt.model.host import Host, HostStatus
+from vrmgmt.model.hostos import HostOS, HostProcess
 from vrmgmt.model.specs import DiskSpec, FilesystemSpec, NicSpec, VMChange, VMSpec
 from vrmgmt.model.vm import Disk, Nic, PowerAction, PowerState, Snapshot, VirtualMachine
 
@@ -17,6 +18,8 @@ __all__ = [
     "DiskSpec",
     "FilesystemSpec",
     "Host",
+    "HostOS",
+    "HostProcess",
     "HostStatus",
     "Nic",
     "NicSpec",

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 import libvirt
 from lxml import etree
 
-from vrmgmt.backends.base import Feature, Manager
+from vrmgmt.backends.base import Feature, Locality, Manager
 from vrmgmt.backends.libvirt import domain_xml as dx
 from vrmgmt.backends.libvirt import stats
 from vrmgmt.backends.libvirt.connection import (
@@ -43,6 +43,7 @@ from vrmgmt.errors import (
 from vrmgmt.model import (
     DiskSpec,
     Host,
+    HostOS,
     NicSpec,
     PowerAction,
     PowerState,
@@ -164,6 +165,79 @@ class LibvirtManager(SnapshotsMixin, LibvirtConnection, Manager):
                 memory_free_kib=free,
                 uri=conn.getURI(),
             )
+
+        return self._call(read)
+
+    # -- the host: locality, operating system, VM processes -------------------------
+    def locality(self) -> Locality:
+        """The test driver runs in vrmgmt's process (IN_PROCESS); a URI without a host
+        part (qemu:///system, lxc:///, qemu+unix:///system) is LOCAL; any other
+        (qemu+ssh://h/system, qemu+tcp://...) is REMOTE."""
+        parts = urllib.parse.urlsplit(self.uri)
+        if _scheme_driver(self.uri).upper() == "TEST":
+            return Locality.IN_PROCESS
+        transport = parts.scheme.partition("+")[2].lower()
+        if not parts.netloc and transport in ("", "unix"):
+            return Locality.LOCAL
+        return Locality.REMOTE
+
+    def operating_system(self) -> HostOS:
+        """What libvirt reports of a (remote) host: its memory; the rest is unknown."""
+
+        def read(conn: libvirt.virConnect) -> HostOS:
+            info = conn.getInfo()
+            try:
+                free: int | None = conn.getFreeMemory() // 1024
+            except libvirt.libvirtError:
+                free = None
+            return HostOS(
+                name=f"operating system of {conn.getHostname()}",
+                total_memory_kib=info[1] * 1024,
+                free_memory_kib=free,
+                process_note=(
+                    f"{self.uri} is a remote host: libvirt has no process API, so its "
+                    "processes are not shown"
+                ),
+            )
+
+        return self._call(read)
+
+    def _vm_run_dir(self) -> str | None:
+        """Where libvirt keeps the <name>.pid files of running domains (local QEMU
+        system/session and LXC)."""
+        if self.locality() is not Locality.LOCAL:
+            return None
+        driver = _scheme_driver(self.uri).upper()
+        if driver == "LXC":
+            return "/run/libvirt/lxc"
+        if driver == "QEMU":
+            if urllib.parse.urlsplit(self.uri).path == "/session":
+                runtime = os.environ.get("XDG_RUNTIME_DIR") or f"/run/user/{os.getuid()}"
+                return os.path.join(runtime, "libvirt", "qemu", "run")
+            return "/run/libvirt/qemu"
+        return None
+
+    def vm_process_ids(self) -> dict[str, int]:
+        """Local QEMU / LXC: the PIDs in libvirt's pid files. The test driver simulates
+        its running domains inside the process holding the connection, so that process
+        (vrmgmt's own) is theirs."""
+        in_process = self.locality() is Locality.IN_PROCESS
+        run_dir = self._vm_run_dir()
+        if run_dir is None and not in_process:
+            return {}
+
+        def read(conn: libvirt.virConnect) -> dict[str, int]:
+            out = {}
+            for dom in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE):
+                if in_process or run_dir is None:
+                    out[dom.UUIDString().lower()] = os.getpid()
+                    continue
+                try:
+                    with open(os.path.join(run_dir, dom.name() + ".pid")) as f:
+                        out[dom.UUIDString().lower()] = int(f.read().strip())
+                except (OSError, ValueError):
+                    continue
+            return out
 
         return self._call(read)
 

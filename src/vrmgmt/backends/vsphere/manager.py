@@ -21,6 +21,7 @@ from pyVmomi import vim
 
 from vrmgmt.backends.base import Feature, Manager
 from vrmgmt.backends.vsphere import specs as vs_specs
+from vrmgmt.backends.vsphere.hostpower import HostPowerMixin
 from vrmgmt.backends.vsphere.perf import PerfMixin
 from vrmgmt.backends.vsphere.placement import PlacementMixin, _owner_kind, _Placement
 from vrmgmt.backends.vsphere.session import (
@@ -108,7 +109,9 @@ class _VmState:
     tools_running: bool
 
 
-class VSphereManager(SnapshotsMixin, PerfMixin, PlacementMixin, TasksMixin, SessionMixin, Manager):
+class VSphereManager(
+    HostPowerMixin, SnapshotsMixin, PerfMixin, PlacementMixin, TasksMixin, SessionMixin, Manager
+):
     """Manager for one vCenter Server or ESXi host; safe to use from several threads."""
 
     kind = "vsphere"

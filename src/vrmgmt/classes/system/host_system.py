@@ -1,19 +1,24 @@
 """VRM_HostSystem: one per configured backend, the hypervisor host (DSP1042 System
 Virtualization §7.1: the host computer system; keys CreationClassName + Name, Name =
-the backend id from the configuration)."""
+the backend id from the configuration), and host power: RequestStateChange 4 (shut down)
+/ 10 (reboot), DSP1052 §8.1.2, see host_power.py."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+import pywbem
 from pywbem import CIMError, CIMInstance, CIMInstanceName, CIMProperty, Uint16, Uint32, Uint64
 
 from vrmgmt.cim import fastinst
 from vrmgmt.cim import paths as cim_paths
 from vrmgmt.cim import valuemaps as vm_map
 from vrmgmt.cim.errors import not_found
+from vrmgmt.cim.methods import MethodCall, MethodTable
 from vrmgmt.cim.provider import ProviderEnv
-from vrmgmt.model import Host
+from vrmgmt.classes.system import host_power
+from vrmgmt.errors import VrmError
+from vrmgmt.model import Host, PowerState
 
 CLASS = "VRM_HostSystem"
 
@@ -35,7 +40,34 @@ def exists(env: ProviderEnv, p: CIMInstanceName) -> bool:
         return False
 
 
-def host_instance(host: Host, namespace: str) -> CIMInstance:
+#: the summary properties: counts of the host's VMs by state (None: unknown)
+_COUNTED = {
+    PowerState.RUNNING: "VirtualSystemsRunning",
+    PowerState.PAUSED: "VirtualSystemsPaused",
+    PowerState.SUSPENDED: "VirtualSystemsSuspended",
+    PowerState.OFF: "VirtualSystemsOff",
+}
+
+
+def vm_counts(vms) -> dict[str, int]:
+    """NumberOfVirtualSystems and the counts by state of a host's VMs."""
+    counts = dict.fromkeys([*_COUNTED.values(), "VirtualSystemsOther"], 0)
+    n = 0
+    for vm in vms:
+        n += 1
+        counts[_COUNTED.get(vm.state, "VirtualSystemsOther")] += 1
+    return {"NumberOfVirtualSystems": n, **counts}
+
+
+_COUNT_NAMES = ["NumberOfVirtualSystems", *_COUNTED.values(), "VirtualSystemsOther"]
+
+
+def host_instance(
+    host: Host,
+    namespace: str,
+    env: ProviderEnv | None = None,
+    counts: dict[str, int] | None = None,
+) -> CIMInstance:
     op_status, health = vm_map.host_operational_status(host.status)
     lost = op_status == [vm_map.OS_LOST_COMMUNICATION]
     props = [
@@ -81,6 +113,25 @@ def host_instance(host: Host, namespace: str) -> CIMInstance:
         CIMProperty("BackendID", host.backend_id),
         CIMProperty("BackendType", host.backend_type or None, type="string"),
     ]
+    if env is not None:
+        states = [] if lost else host_power.available_states(env, host.backend_id)
+        try:
+            control = host_power.power_control(env, host.backend_id).description
+        except Exception:  # noqa: BLE001 - an unreachable backend: unknown
+            control = None
+        props += [
+            CIMProperty(
+                "AvailableRequestedStates",
+                [Uint16(v) for v in states],
+                type="uint16",
+                is_array=True,
+            ),
+            CIMProperty("PowerControl", control, type="string"),
+        ]
+        props += [
+            CIMProperty(name, Uint32(counts[name]) if counts is not None else None, type="uint32")
+            for name in _COUNT_NAMES
+        ]
     return CIMInstance(CLASS, properties=props, path=path(host.backend_id, namespace))
 
 
@@ -98,8 +149,15 @@ def instances(
 ) -> Iterator[CIMInstance]:
     inv = env.inventory
     if paths is None:
-        for host in inv.hosts():
-            yield host_instance(host, namespace)
+        hosts = inv.hosts()
+        vms, failures = inv.list_vms()
+        by_backend: dict[str, list] = {h.backend_id: [] for h in hosts}
+        for vm in vms:
+            by_backend.setdefault(vm.backend_id, []).append(vm)
+        for host in hosts:
+            bid = host.backend_id
+            counts = None if bid in failures else vm_counts(by_backend.get(bid, ()))
+            yield host_instance(host, namespace, env, counts)
         return
     wanted = [parse(p) for p in paths]
     if len(wanted) == 1 and not inv.has_backend(wanted[0]):
@@ -108,4 +166,32 @@ def instances(
         )
     for bid in dict.fromkeys(wanted):
         if inv.has_backend(bid):
-            yield host_instance(inv.host(bid), namespace)
+            try:
+                counts: dict[str, int] | None = vm_counts(inv.vms_of(bid))
+            except VrmError:  # unreachable: unknown
+                counts = None
+            yield host_instance(inv.host(bid), namespace, env, counts)
+
+
+# -- methods -----------------------------------------------------------------------------
+METHODS = MethodTable()
+
+
+@METHODS.method("RequestStateChange", role="admin")
+def request_state_change(call: MethodCall, requested_state=None, timeout_period=None):
+    """4 shuts the host down, 10 reboots it (host_power.py says where and when)."""
+    bid = parse(call.instance_path)
+    if not call.env.inventory.has_backend(bid):
+        raise not_found(f"no host {bid!r}")
+    if requested_state is None:
+        raise CIMError(
+            pywbem.CIM_ERR_INVALID_PARAMETER,
+            "RequestStateChange needs the RequestedState parameter",
+        )
+    return host_power.request(
+        call,
+        bid,
+        int(requested_state),
+        target=f"{CLASS}.Name={bid}",
+        action_name=f"RequestStateChange({int(requested_state)})",
+    )
