@@ -203,6 +203,24 @@ def test_damaged_file_without_backup_gives_read_only(tmp_path):
     s.edit(lambda t: t.create("x"))
 
 
+def test_a_failed_repair_stays_read_only_after_a_restart(tmp_path):
+    """Corrupt file, no usable .bak: a process that opens the store later (a restart, or
+    another CIMOM process) must not start empty and writable while the groups sit in
+    groups.xml.corrupt-*; an import of a good file ends it."""
+    s = _damaged(tmp_path, b"garbage")
+    assert s.health().read_only
+    assert (tmp_path / "groups.xml.damaged").exists()
+    later = GroupStore(tmp_path)  # a new process: no groups.xml at all now
+    h = later.health()
+    assert h.read_only and not h.ok and "import" in h.reason and "no usable backup" in h.reason
+    with pytest.raises(StoreReadOnly):
+        later.edit(lambda t: t.create("x"))
+    assert later.import_(GOOD) == 1
+    assert not later.health().read_only and not (tmp_path / "groups.xml.damaged").exists()
+    later.edit(lambda t: t.create("x"))
+    assert not GroupStore(tmp_path).health().read_only
+
+
 def test_unreadable_file_is_left_alone_and_read_only(tmp_path):
     (tmp_path / "groups.xml").mkdir()  # unreadable as a file (even for root)
     s = _store(tmp_path)

@@ -457,6 +457,10 @@ class GroupStore:
         self.path = self.dir / FILE
         self.bak = self.dir / (FILE + ".bak")
         self.lock_path = self.dir / (FILE + ".lock")
+        #: left by a failed repair (corrupt file, no usable .bak): every process that opens
+        #: the store stays read-only until a good file is put back or imported, instead of
+        #: starting empty and writable while the groups sit in groups.xml.corrupt-*
+        self.damaged = self.dir / (FILE + ".damaged")
         self._mutex = threading.RLock()
         self._key: tuple | None = None
         self._tree = Tree({})
@@ -530,10 +534,13 @@ class GroupStore:
             return
         self._loaded = True
         if key is None:
-            # no file: no groups (still read-only after a failed repair, until a new
-            # file appears)
+            # no file: no groups; read-only after a failed repair (the marker says why),
+            # until a good file is put back or imported
             self._tree, self._key = Tree({}), None
-            if not self._health.read_only:
+            reason = self._damage_reason()
+            if reason is not None:
+                self._health = Health(False, True, reason)
+            elif not self._health.read_only:
                 self._health = Health(True, False)
             return
         try:
@@ -552,6 +559,35 @@ class GroupStore:
             self._recover_from_bak(f"{exc} (moved aside as {aside.name})")
             return
         self._tree, self._key, self._health = Tree(groups), key, Health(True, False)
+        self._clear_damage()
+
+    def _damage_reason(self) -> str | None:
+        try:
+            text = self.damaged.read_text(errors="replace").strip()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            text = f"(cannot read {self.damaged.name}: {exc.strerror})"
+        return (
+            f"{text}; serving no groups, read-only until a good {FILE} is put back or "
+            f"imported (vrmgmt groups import FILE)"
+        )
+
+    def _mark_damaged(self, why: str) -> None:
+        fd, tmp = tempfile.mkstemp(prefix=f".{FILE}.damaged-", dir=self.dir)
+        with os.fdopen(fd, "w") as f:
+            f.write(why + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.damaged)
+        self._fsync_dir()
+
+    def _clear_damage(self) -> None:
+        if self.damaged.exists():
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.damaged)
+            self._fsync_dir()
+            log.warning("groups: %s is good again; removed %s", self.path, self.damaged.name)
 
     def _recover_from_bak(self, why: str) -> None:
         try:
@@ -562,6 +598,7 @@ class GroupStore:
             self._health = Health(
                 False, True, f"{why}; no usable backup ({exc}); serving no groups, read-only"
             )
+            self._mark_damaged(f"{why}; no usable backup ({exc})")
             log.error("groups: %s", self._health.reason)
             return
         self._write_file(serialize(groups))
@@ -589,18 +626,23 @@ class GroupStore:
         self._refresh()
         return self._health
 
-    def edit(self, fn: Callable[[Tree], T]) -> T:
+    def edit(self, fn: Callable[[Tree], T], *, repair: bool = False) -> T:
         """Apply fn to a copy of the current groups under the lock; all or nothing: when
-        fn raises, nothing is written. Returns fn's result once the change is durable."""
+        fn raises, nothing is written. Returns fn's result once the change is durable.
+        repair (import): allowed after a failed repair too, and ends that state."""
         with self._mutex, self._locked():
             self._load_locked()
-            if self._health.read_only:
+            damaged_only = self._key is None and self._damage_reason() is not None
+            if self._health.read_only and not (repair and damaged_only):
                 raise StoreReadOnly(f"groups cannot be changed: {self._health.reason}")
             tree = Tree(_copy(self._tree.groups))
             result = fn(tree)
             check_written(tree.groups)
             self._write_file(serialize(tree.groups))
             self._tree, self._key = tree, self._stat_key()
+            if repair and damaged_only:
+                self._clear_damage()
+                self._health = Health(True, False)
             return result
 
     def export(self) -> bytes:
@@ -614,7 +656,7 @@ class GroupStore:
             tree.groups.update(groups)
             return len(groups)
 
-        return self.edit(replace)
+        return self.edit(replace, repair=True)
 
 
 _stores: dict[Path, GroupStore] = {}
