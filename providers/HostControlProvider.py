@@ -6,6 +6,7 @@ DSP1052, CIM Schema 2.49 System model. Thin: the classes are in vrmgmt.classes.s
 
 from vrmgmt.cim.classprovider import serve
 from vrmgmt.classes.system import (
+    enabled_logical_element_capabilities,
     host_system,
     hosted_dependency,
     operating_system,
@@ -26,4 +27,5 @@ def get_providers(env):
         unix_process,
         os_process,
         vm_process,
+        enabled_logical_element_capabilities,
     )

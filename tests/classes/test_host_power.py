@@ -131,3 +131,31 @@ def test_test_driver_host_is_not_supported(kind, tmp_path):
         rv, _ = h.invoke_typed(hp, "RequestStateChange", RequestedState=pywbem.Uint16(10))
         assert rv == 1
         assert _record(tmp_path) == []
+
+
+def caps_path(backend=BACKEND):
+    return pywbem.CIMInstanceName(
+        "VRM_EnabledLogicalElementCapabilities",
+        {"InstanceID": f"vrmgmt:host-capabilities:{backend}"},
+        namespace="root/virt",
+    )
+
+
+@pytest.mark.parametrize("kind", ["server", "cmpi"])
+@pytest.mark.parametrize("allow, states", [(True, [4, 10]), (False, [])])
+def test_host_capabilities_advertise_exactly_what_is_possible(
+    kind, allow, states, tmp_path, libvirtd
+):
+    """VRM_EnabledLogicalElementCapabilities of the host, reached from the host through
+    VRM_ElementCapabilities: RequestedStatesSupported is empty while disabled."""
+    with _host(kind, tmp_path, allow) as h:
+        (caps,) = h.assocs(host_path(), "VRM_ElementCapabilities", result_class="CIM_Capabilities")
+        assert caps.path["InstanceID"] == caps_path()["InstanceID"]
+        assert list(caps["RequestedStatesSupported"]) == states
+        assert list(caps["RequestedStatesSupported"]) == list(
+            h.get(host_path())["AvailableRequestedStates"]
+        )
+        assert [p["Name"] for p in h.assoc_names(caps_path(), "VRM_ElementCapabilities")] == [
+            BACKEND
+        ]
+        assert _record(tmp_path) == []  # looking runs nothing
