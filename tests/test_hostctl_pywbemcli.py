@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from support.libvirtd import LibvirtdForTests, LibvirtdUnavailable
+from support.libvirtd import running_tiny_vm
 from support.server import PASSWORD, USER, VrmServer
 
 pytestmark = [pytest.mark.qemu, pytest.mark.timeout(300)]
@@ -36,21 +36,8 @@ def proc(pid: int) -> str:
 
 @pytest.fixture(scope="module")
 def running_vm():
-    try:
-        daemon = LibvirtdForTests("qemu:///system").__enter__()
-    except LibvirtdUnavailable as exc:
-        pytest.fail(f"needs libvirtd: {exc}")
-    try:
-        with daemon.tiny_vm() as vm:
-            conn = daemon.connect()
-            try:
-                conn.lookupByUUIDString(vm.uuid).create()
-                pid = int(Path(f"/run/libvirt/qemu/{vm.name}.pid").read_text())
-                yield vm, pid
-            finally:
-                conn.close()
-    finally:
-        daemon.__exit__(None, None, None)
+    with running_tiny_vm() as vm_and_pid:
+        yield vm_and_pid
 
 
 def _server(d: Path, allow: bool) -> VrmServer:

@@ -2,13 +2,11 @@
 TCG guest), through both hosts: Associators from the VM reach its QEMU process, the PID
 libvirt wrote to /run/libvirt/qemu/<name>.pid, and back."""
 
-from pathlib import Path
-
 import pytest
 import pywbem
 
 from support.classhosts import open_host
-from support.libvirtd import LibvirtdForTests, LibvirtdUnavailable
+from support.libvirtd import running_tiny_vm
 
 pytestmark = [pytest.mark.qemu, pytest.mark.timeout(180)]
 NS = "root/virt"
@@ -16,21 +14,8 @@ NS = "root/virt"
 
 @pytest.fixture(scope="module")
 def running_vm():
-    try:
-        daemon = LibvirtdForTests("qemu:///system").__enter__()
-    except LibvirtdUnavailable as exc:
-        pytest.fail(f"needs libvirtd: {exc}")
-    try:
-        with daemon.tiny_vm() as vm:
-            conn = daemon.connect()
-            try:
-                conn.lookupByUUIDString(vm.uuid).create()
-                pid = int(Path(f"/run/libvirt/qemu/{vm.name}.pid").read_text())
-                yield vm, pid
-            finally:
-                conn.close()
-    finally:
-        daemon.__exit__(None, None, None)
+    with running_tiny_vm() as vm_and_pid:
+        yield vm_and_pid
 
 
 @pytest.mark.parametrize("kind", ["server", "cmpi"])

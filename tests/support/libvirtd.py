@@ -394,3 +394,25 @@ def remove_domain(conn, uuid: str) -> None:
             dom.undefineFlags(flags)
         with contextlib.suppress(libvirt.libvirtError):
             dom.undefine()
+
+
+@contextlib.contextmanager
+def running_tiny_vm(uri: str = "qemu:///system"):
+    """A tiny TCG guest started on a libvirtd for tests; yields (vm, QEMU pid from
+    libvirt's pid file). Fails the test when no libvirtd can be had."""
+    import pytest
+
+    try:
+        daemon = LibvirtdForTests(uri).__enter__()
+    except LibvirtdUnavailable as exc:
+        pytest.fail(f"needs libvirtd: {exc}")
+    try:
+        with daemon.tiny_vm() as vm:
+            conn = daemon.connect()
+            try:
+                conn.lookupByUUIDString(vm.uuid).create()
+                yield vm, int(Path(f"/run/libvirt/qemu/{vm.name}.pid").read_text())
+            finally:
+                conn.close()
+    finally:
+        daemon.__exit__(None, None, None)

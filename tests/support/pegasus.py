@@ -52,7 +52,6 @@ its Python (~0.4 s).
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import os
 import re
@@ -67,7 +66,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from support.cache import cache_dir
+from support.cache import cache_dir, exclusive, first_line, sha256_file
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -164,31 +163,15 @@ def missing_prerequisites() -> str | None:
     )
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _tool_version(cmd: list[str]) -> str:
-    try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return "?"
-    return (out.stdout + out.stderr).strip().splitlines()[0] if out.stdout + out.stderr else "?"
-
-
 def build_key() -> str:
     """Hash of everything the build depends on."""
     h = hashlib.sha256()
     for name in (PEGASUS_TARBALL, CMPI_BINDINGS_TARBALL):
-        h.update(f"{name}:{_sha256(third_party_dir() / name)}\n".encode())
+        h.update(f"{name}:{sha256_file(third_party_dir() / name)}\n".encode())
     h.update(repr((PULL_ASSOCIATOR_NAMES_FIX, SYSLOG_DEFINE, sorted(BUILD_ENV.items()))).encode())
     h.update(repr((CMPI_HEADERS, _BUILD_RECIPE_VERSION)).encode())
-    h.update(_tool_version(["g++", "--version"]).encode())
-    h.update(_tool_version([EMBEDDED_PYTHON, "--version"]).encode())
+    h.update(first_line(["g++", "--version"]).encode())
+    h.update(first_line([EMBEDDED_PYTHON, "--version"]).encode())
     return h.hexdigest()[:16]
 
 
@@ -196,26 +179,9 @@ def build_key() -> str:
 _BUILD_RECIPE_VERSION = 1
 
 
-@contextlib.contextmanager
 def _flock(path: Path, timeout: float = 1800.0, what: str = "lock"):
-    """An exclusive flock on path, waiting up to timeout seconds."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a+") as f:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise PegasusError(
-                        f"timed out after {timeout:.0f} s waiting for {what} {path}"
-                    ) from None
-                time.sleep(0.5)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    """An exclusive flock on path, waiting up to timeout seconds (PegasusError else)."""
+    return exclusive(path, timeout, what, PegasusError)
 
 
 def _run(cmd: list[str], cwd: Path, env: dict[str, str], log: Path, what: str) -> None:
@@ -408,7 +374,7 @@ def build_python_deps() -> Path:
     (``pip install --target``; cached, keyed by the requirements and the interpreter)."""
     reqs = runtime_requirements()
     key = hashlib.sha256(
-        repr((reqs, _tool_version([EMBEDDED_PYTHON, "--version"]))).encode()
+        repr((reqs, first_line([EMBEDDED_PYTHON, "--version"]))).encode()
     ).hexdigest()[:16]
     target = cache_dir() / f"embedded-py-deps-{key}"
     if (target / "READY").is_file():

@@ -36,8 +36,6 @@ in ~1 s.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import os
 import shlex
@@ -51,7 +49,7 @@ from pathlib import Path
 
 import pywbem
 
-from support.cache import cache_dir
+from support.cache import cache_dir, exclusive, first_line, sha256_file
 from support.embedded import EMBEDDED_PYTHON, SITE_SWITCH_VAR, install_site_switch
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -128,53 +126,21 @@ def missing_prerequisites() -> str | None:
     )
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _first_line(cmd: list[str]) -> str:
-    try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return "?"
-    text = (out.stdout + out.stderr).strip()
-    return text.splitlines()[0] if text else "?"
-
-
 def build_key() -> str:
     """Hash of everything the build depends on."""
     h = hashlib.sha256()
     for name in (SFCB_TARBALL, CMPI_BINDINGS_TARBALL):
-        h.update(f"{name}:{_sha256(third_party_dir() / name)}\n".encode())
-    h.update(_sha256(BUILD_SCRIPT).encode())
-    h.update(_sha256(schema_dir() / "cim_schema_2.49.0.mof").encode())
+        h.update(f"{name}:{sha256_file(third_party_dir() / name)}\n".encode())
+    h.update(sha256_file(BUILD_SCRIPT).encode())
+    h.update(sha256_file(schema_dir() / "cim_schema_2.49.0.mof").encode())
     for cmd in (["gcc", "--version"], ["swig", "-version"], [EMBEDDED_PYTHON, "--version"]):
-        h.update(_first_line(cmd).encode())
+        h.update(first_line(cmd).encode())
     return h.hexdigest()[:16]
 
 
-@contextlib.contextmanager
 def _flock(path: Path, timeout: float, what: str):
-    """An exclusive flock on path, waiting up to timeout seconds."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a+") as f:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise SfcbError(f"timed out after {timeout:.0f} s waiting for {what}") from None
-                time.sleep(0.3)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    """An exclusive flock on path, waiting up to timeout seconds (SfcbError else)."""
+    return exclusive(path, timeout, what, SfcbError)
 
 
 @dataclass(frozen=True)
