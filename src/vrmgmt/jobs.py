@@ -76,27 +76,25 @@ processes sharing a state dir must be on one host (no NFS).
 from __future__ import annotations
 
 import copy
-import fcntl
 import json
 import logging
 import math
 import os
 import queue
 import re
-import tempfile
 import threading
 import time
 import uuid
 import weakref
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
+from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
-from vrmgmt import errors
+from vrmgmt import durable, errors
 
 log = logging.getLogger(__name__)
 
@@ -492,27 +490,14 @@ class JobStore:
 
     # -- files --
 
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
+    def _locked(self) -> AbstractContextManager[None]:
+        return durable.locked(self._lock_path)
 
     def _path(self, job_id: str) -> Path:
         return self.dir / f"{job_id}.json"
 
     def _fsync_dir(self) -> None:
-        fd = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        durable.fsync_dir(self.dir)
 
     def _remove_temp_files(self) -> None:
         # Writers hold the lock, and so do we: any temp file is left over from a crash.
@@ -535,19 +520,7 @@ class JobStore:
         directory too unless `sync_dir` is False (progress updates: after a crash the
         previous record is as good)."""
         data = json.dumps(rec, separators=(",", ":"), sort_keys=True).encode()
-        fd, tmp = tempfile.mkstemp(prefix=f".tmp-{rec['id']}-", dir=self.dir)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self._path(rec["id"]))
-        except BaseException:
-            with suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-        if sync_dir:
-            self._fsync_dir()
+        durable.replace(self._path(rec["id"]), data, prefix=f".tmp-{rec['id']}-", sync_dir=sync_dir)
         self._cache.pop(rec["id"], None)
         with self._cond:
             self._cond.notify_all()

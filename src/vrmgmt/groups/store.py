@@ -31,14 +31,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import fcntl
 import logging
 import os
 import re
-import tempfile
 import threading
 import uuid as _uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -46,6 +44,7 @@ from typing import TypeVar
 
 from lxml import etree
 
+from vrmgmt import durable
 from vrmgmt.errors import InvalidSpec as _InvalidSpec
 from vrmgmt.errors import NotFound, VrmError
 
@@ -468,18 +467,9 @@ class GroupStore:
         self._loaded = False
 
     # -- files --
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
+    def _locked(self) -> contextlib.AbstractContextManager[None]:
         self.dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
+        return durable.locked(self.lock_path)
 
     def _stat_key(self) -> tuple | None:
         try:
@@ -491,20 +481,12 @@ class GroupStore:
         return (st.st_ino, st.st_mtime_ns, st.st_size)
 
     def _fsync_dir(self) -> None:
-        fd = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        durable.fsync_dir(self.dir)
 
     def _write_file(self, data: bytes) -> None:
         """Atomically replace groups.xml (caller holds the lock); the old one is .bak."""
-        fd, tmp = tempfile.mkstemp(prefix=f".{FILE}.tmp-", dir=self.dir)
+        tmp = durable.write_temp(self.dir, f".{FILE}.tmp-", data)
         try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
             if self.path.exists():
                 bak_tmp = self.dir / f".{FILE}.bak-{os.getpid()}-{threading.get_ident()}"
                 with contextlib.suppress(FileNotFoundError):
@@ -574,13 +556,7 @@ class GroupStore:
         )
 
     def _mark_damaged(self, why: str) -> None:
-        fd, tmp = tempfile.mkstemp(prefix=f".{FILE}.damaged-", dir=self.dir)
-        with os.fdopen(fd, "w") as f:
-            f.write(why + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.damaged)
-        self._fsync_dir()
+        durable.replace(self.damaged, (why + "\n").encode(), prefix=f".{FILE}.damaged-")
 
     def _clear_damage(self) -> None:
         if self.damaged.exists():
