@@ -36,6 +36,7 @@ in ~1 s.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shlex
@@ -141,6 +142,29 @@ def build_key() -> str:
 def _flock(path: Path, timeout: float, what: str):
     """An exclusive flock on path, waiting up to timeout seconds (SfcbError else)."""
     return exclusive(path, timeout, what, SfcbError)
+
+
+def _kill_orphans(binary: Path) -> None:
+    """Kill sfcbd processes of this build left over by a test run that was killed (they
+    keep its SysV semaphores, and a new sfcbd of the build then cannot start). Called
+    with the build's run lock held, so none of them belongs to a live run."""
+    target = str(binary.resolve())
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.readlink(entry / "exe") == target:
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    for pid in found:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while found and time.monotonic() < deadline:
+        found = [p for p in found if Path(f"/proc/{p}").exists()]
+        time.sleep(0.05)
 
 
 @dataclass(frozen=True)
@@ -415,6 +439,7 @@ class Sfcb:
             cm = _flock(self.build.run_lock, self.lock_timeout, "another sfcbd of this build")
             cm.__enter__()
             self._lock_cm = cm
+            _kill_orphans(self.build.prefix / "sbin" / "sfcbd")
         try:
             self._prepare()
             self._ctl("start")
