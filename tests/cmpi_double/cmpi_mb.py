@@ -427,7 +427,10 @@ class MiniMB:
             status = st
         return OpResult(status, result)
 
-    def enumerate_instance_names(self, classname: str, ctx=None, ns=None) -> OpResult:
+    def _each_class(self, classname: str, ctx, ns, call) -> OpResult:
+        """An instance-MI operation on classname as a CIMOM routes it: to the providers of
+        the class (or of its subclasses), each with an object path of its own class.
+        call(mi, ctx, rslt, objectpath) -> Status."""
         ns = ns or self.namespace
         regs = self._instance_regs(classname, ns)
         if not regs:
@@ -436,39 +439,23 @@ class MiniMB:
         return self._each(
             regs,
             "instance",
-            lambda mi, reg, res: mi.enum_instance_names(
-                ctx, res, cmpi.CMPIObjectPath._make(ns, reg.class_name)
-            ),
+            lambda mi, reg, res: call(mi, ctx, res, cmpi.CMPIObjectPath._make(ns, reg.class_name)),
+        )
+
+    def enumerate_instance_names(self, classname: str, ctx=None, ns=None) -> OpResult:
+        return self._each_class(
+            classname, ctx, ns, lambda mi, c, r, op: mi.enum_instance_names(c, r, op)
         )
 
     def enumerate_instances(self, classname: str, properties=None, ctx=None, ns=None):
-        ns = ns or self.namespace
-        regs = self._instance_regs(classname, ns)
-        if not regs:
-            return self._no_provider(classname)
-        ctx = ctx or self.context()
-        return self._each(
-            regs,
-            "instance",
-            lambda mi, reg, res: mi.enum_instances(
-                ctx, res, cmpi.CMPIObjectPath._make(ns, reg.class_name), properties
-            ),
+        return self._each_class(
+            classname, ctx, ns, lambda mi, c, r, op: mi.enum_instances(c, r, op, properties)
         )
 
     def exec_query(self, classname: str, query: str, lang: str = "WQL", ctx=None, ns=None):
-        """ExecQuery as a CIMOM routes it: to the instance providers of the FROM class
-        (or of its subclasses), each with an object path of its own class."""
-        ns = ns or self.namespace
-        regs = self._instance_regs(classname, ns)
-        if not regs:
-            return self._no_provider(classname)
-        ctx = ctx or self.context()
-        return self._each(
-            regs,
-            "instance",
-            lambda mi, reg, res: mi.exec_query(
-                ctx, res, cmpi.CMPIObjectPath._make(ns, reg.class_name), query, lang
-            ),
+        """ExecQuery, routed like the enumerations."""
+        return self._each_class(
+            classname, ctx, ns, lambda mi, c, r, op: mi.exec_query(c, r, op, query, lang)
         )
 
     def get_instance(self, op, properties=None, ctx=None) -> OpResult:
