@@ -240,3 +240,74 @@ def test_connections_per_client_are_capped(strict_server):
     finally:
         for s in held:
             s.close()
+
+
+# -- stalled TLS handshakes count against the per-client cap from accept ------------------
+TLS_CAP = 8
+
+
+@pytest.fixture(scope="module")
+def tls_capped_server(tmp_path_factory):
+    # header_timeout 60 s: a connection closed "at once" cannot be the handshake deadline
+    srv = start_server(tmp_path_factory.mktemp("tlscap"), per_client=TLS_CAP)
+    yield srv
+    srv.stop()
+
+
+def _stalled_tls(port: int, source: str) -> socket.socket:
+    s = socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(source, 0))
+    s.sendall(CLIENT_HELLO_START)  # a TLS record header, then silence
+    return s
+
+
+def _closed_within(s: socket.socket, seconds: float) -> bool:
+    """Whether the server closed (or reset) the connection within seconds."""
+    s.settimeout(seconds)
+    try:
+        return s.recv(4096) == b""
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+
+
+def test_stalled_tls_handshakes_count_against_the_per_client_cap(tls_capped_server):
+    """Unfinished TLS handshakes are counted from accept: from one address, cap + 4
+    stalled handshakes leave the cap open and close the 4 extra ones at once (not after
+    the 60 s handshake deadline); the address's plain HTTP is refused (503) too, while
+    another client's GetInstance answers over HTTPS and HTTP. Closing them frees the
+    address's slots."""
+    srv = tls_capped_server
+    path = srv.conn().EnumerateInstanceNames("VRM_ComputerSystem")[0]
+    hostile = "127.0.0.21"
+    held = [_stalled_tls(srv.https_port, hostile) for _ in range(TLS_CAP)]
+    try:
+        time.sleep(0.3)
+        for _ in range(4):
+            extra = _stalled_tls(srv.https_port, hostile)
+            t0 = time.monotonic()
+            try:
+                assert _closed_within(extra, 5), "a connection beyond the cap was kept open"
+            finally:
+                extra.close()
+            assert time.monotonic() - t0 < 2
+        assert not any(_closed_within(s, 0.05) for s in held)  # the cap's own: waiting
+        reply = exchange(srv.port, head() + ENUM, source=hostile, wait=5)
+        assert reply.startswith(b"HTTP/1.1 503"), reply[:200]
+        assert b"too many connections from this client" in reply
+
+        t0 = time.monotonic()
+        assert https_conn(srv).GetInstance(path)["Name"] == path["Name"]
+        assert srv.conn().GetInstance(path)["Name"] == path["Name"]
+        assert time.monotonic() - t0 < 5
+    finally:
+        for s in held:
+            s.close()
+    deadline = time.monotonic() + 5  # the slots are given back once they are closed
+    while True:
+        reply = exchange(srv.port, head(b"Connection: close\r\n") + ENUM, source=hostile)
+        if reply.startswith(b"HTTP/1.1 200") or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert reply.startswith(b"HTTP/1.1 200"), reply[:200]
+    assert srv.alive()

@@ -6,7 +6,8 @@ So a slow, idle or half-open client (plain or TLS) costs a socket and a coroutin
 a worker thread. Limits (all from [server]): header_timeout (the request head, and a
 TLS handshake, must arrive within it), body_timeout (the body, and writing the reply),
 idle_timeout (a keep-alive connection between requests), max_connections and
-max_connections_per_client (503 beyond them), max_request_bytes, and a total budget of
+max_connections_per_client (503 beyond them; counted from accept, so unfinished TLS
+handshakes count too), max_request_bytes, and a total budget of
 request-body bytes held at once.
 
 Framing is strict (request smuggling): conflicting Content-Length headers, a
@@ -188,11 +189,9 @@ class FrontEnd:
             try:
                 for _name, sock, ctx in self._listeners:
                     srv = loop.run_until_complete(
-                        asyncio.start_server(
-                            lambda r, w, tls=ctx is not None: self._client(r, w, tls),
+                        asyncio.start_server(  # TLS is started in _client, after the caps
+                            lambda r, w, c=ctx: self._client(r, w, c),
                             sock=sock,
-                            ssl=ctx,
-                            ssl_handshake_timeout=self.limits.header_timeout if ctx else None,
                             limit=MAX_HEADER_BYTES,
                         )
                     )
@@ -226,24 +225,37 @@ class FrontEnd:
 
     # -- one connection --------------------------------------------------------------
     async def _client(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, tls: bool
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        ssl_ctx: ssl.SSLContext | None,
     ) -> None:
+        """One connection, counted against the caps from accept: a TLS connection that
+        has not finished its handshake counts like any other (and one beyond a cap is
+        closed before its handshake is even started)."""
         peer = writer.get_extra_info("peername") or ("", 0)
         client = str(peer[0])
         lim = self.limits
+        tls = ssl_ctx is not None
         if self._total >= lim.max_connections or self._per_client[client] >= (
             lim.max_connections_per_client
         ):
             which = "this client" if self._total < lim.max_connections else "the server"
             log.warning("refusing a connection from %s: too many connections (%s)", client, which)
-            await self._refuse(writer, _Refuse(503, f"too many connections from {which}"))
-            await self._linger(reader, writer)
+            if not tls:  # a TLS client could not read a plain 503: it is just closed
+                await self._refuse(writer, _Refuse(503, f"too many connections from {which}"))
+                await self._linger(reader, writer)
+            else:
+                with contextlib.suppress(Exception):
+                    writer.transport.abort()
             writer.close()
             return
         self._total += 1
         self._per_client[client] += 1
-        start = time.monotonic()
         try:
+            if ssl_ctx is not None:
+                await writer.start_tls(ssl_ctx, ssl_handshake_timeout=lim.header_timeout)
+            start = time.monotonic()
             first = True
             while True:
                 try:
@@ -261,7 +273,7 @@ class FrontEnd:
                     break
                 first = False
         except (ConnectionError, OSError, asyncio.IncompleteReadError, ssl.SSLError):
-            pass
+            pass  # (TimeoutError, a handshake past its deadline, is an OSError)
         except Exception:  # noqa: BLE001 - one connection's bug must not stop the loop
             log.exception("HTTP connection from %s failed", client)
         finally:
