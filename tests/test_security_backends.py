@@ -1,6 +1,7 @@
 """Issue 14 finding 3: a hung backend exhausts only its own call pool; enumerations wait
 for the slowest live backend at most; a backend that timed out is marked down, answered
-without waiting (host Lost Communication) and reconnected by a background probe."""
+without waiting from its last known state (host Lost Communication, its VMs marked
+stale) and reconnected by a background probe."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 
 import pywbem
 
@@ -63,23 +65,38 @@ def _inventory(tmp_path, hung: int, timeout: float = 1.0):
 def test_hung_backends_cost_the_slowest_timeout_once_and_come_back(tmp_path):
     inv, frozen = _inventory(tmp_path, hung=3, timeout=1.0)
     try:
-        assert len(inv.list_vms()[0]) == 3 + 3 * 2  # all known while healthy
+        t_listed = datetime.now(UTC)
+        healthy = {vm.uuid: vm for vm in inv.list_vms()[0]}
+        assert len(healthy) == 3 + 3 * 2  # all known while healthy
+        assert not any(vm.stale for vm in healthy.values())
         for m in frozen:
             m.thawed.clear()
         t0 = time.monotonic()
         vms, failures = inv.list_vms()
         first = time.monotonic() - t0
         assert 0.9 < first < 1.8, first  # the slowest, not the sum of 3 timeouts
-        assert {vm.backend_id for vm in vms} == {"ok"} and set(failures) == {
-            "hung0",
-            "hung1",
-            "hung2",
-        }
+        assert set(failures) == {"hung0", "hung1", "hung2"}
+        # the dead backends' VMs are still there: as last known, marked stale
+        assert {vm.uuid for vm in vms} == set(healthy)
+        for vm in vms:
+            if vm.backend_id == "ok":
+                assert not vm.stale
+                continue
+            assert vm.stale and "no answer within 1 s" in vm.stale_reason, vm
+            assert t_listed <= vm.stale_since <= datetime.now(UTC)
+            assert (vm.name, vm.state) == (healthy[vm.uuid].name, healthy[vm.uuid].state)
         for _ in range(5):  # later enumerations do not wait for the dead ones
             t0 = time.monotonic()
             hosts = {h.backend_id: h for h in inv.hosts()}
-            assert len(list(inv.iter_vms())) == 3
+            streamed = list(inv.iter_vms())
+            one = inv.get_vm(streamed[-1].uuid)
+            of_one = inv.vms_with_devices_of("hung1")
             assert time.monotonic() - t0 < 0.2
+            assert len(streamed) == 9
+            assert sum(vm.stale for vm in streamed) == 6
+            assert one.stale and one.backend_id == "hung2"
+            assert len(of_one) == 2 and all(vm.stale for vm in of_one)
+            assert "marked down" in one.stale_reason
             assert hosts["hung0"].status is HostStatus.LOST_COMMUNICATION
             assert hosts["hung0"].hostname  # last known state
             assert "no answer within 1 s" in hosts["hung0"].status_detail
@@ -90,7 +107,8 @@ def test_hung_backends_cost_the_slowest_timeout_once_and_come_back(tmp_path):
         while time.monotonic() < deadline and any(inv.is_down(m.backend_id) for m in frozen):
             time.sleep(0.05)
         assert not any(inv.is_down(m.backend_id) for m in frozen)  # back on their own
-        assert len(inv.list_vms()[0]) == 9
+        back = inv.list_vms()[0]
+        assert len(back) == 9 and not any(vm.stale for vm in back)  # the mark is gone
         assert all(h.status is HostStatus.OK for h in inv.hosts())
     finally:
         for m in frozen:
@@ -104,7 +122,7 @@ def test_parallel_iter_vms_waits_for_the_slowest_only(tmp_path):
         for m in frozen:
             m.thawed.clear()
         t0 = time.monotonic()
-        assert len(list(inv.iter_vms())) == 3
+        assert len(list(inv.iter_vms())) == 3  # never listed: nothing known of them
         assert time.monotonic() - t0 < 1.8
     finally:
         for m in frozen:

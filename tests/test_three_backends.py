@@ -9,18 +9,23 @@ process, driven over CIM-XML with pywbem:
    backend's host;
 2. RequestStateChange round trips through the server on the QEMU guest (pause/resume)
    and on a vcsim VM (suspend/resume); pause on vSphere answers 1 (not supported);
-3. vcsim frozen (a hung vCenter): enumerations wait for it at most its timeout, then
-   answer with the other backends' VMs and host "vc" Lost Communication; thawed: back;
+3. vcsim frozen (a hung vCenter): enumerations wait for it at most its timeout once,
+   then answer at once: the other backends' VMs as they are, host "vc" and its VMs from
+   their last known state, marked Lost Communication (OperationalStatus [13],
+   StatusDescriptions saying since when and why), through EnumerateInstances,
+   GetInstance, associations and the settings classes; RequestStateChange on such a VM
+   is CIM_ERR_FAILED naming the backend, at once, and audited; thawed: the marks clear;
 4. vcsim stopped mid-run: the next enumeration still answers, within the backend
-   timeout plus a margin, with the other backends' VMs, and host "vc" reports
-   OperationalStatus [13] (Lost Communication); vcsim restarted on the same port:
-   its VMs come back without restarting the server. The vSphere password never
-   appears in the server log.
+   timeout plus a margin, with the other backends' VMs and vc's last known ones, and
+   host "vc" reports OperationalStatus [13] (Lost Communication); vcsim restarted on
+   the same port: its VMs are fresh again without restarting the server. The vSphere
+   password never appears in the server log.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import time
 from pathlib import Path
@@ -28,6 +33,7 @@ from types import SimpleNamespace
 
 import libvirt
 import pytest
+import pywbem
 from pywbem import Uint16
 
 from support.libvirtd import LibvirtdForTests
@@ -112,6 +118,24 @@ def _libvirt_state(env) -> int:
 
 def _vc_vms(vms: dict) -> dict:
     return {u: vm for u, vm in vms.items() if vm["BackendID"] == "vc"}
+
+
+def _assert_stale(vm, before) -> None:
+    """vm: a vc VM answered from its last known state (before: as last read)."""
+    assert list(vm["OperationalStatus"]) == [OS_LOST_COMMUNICATION], vm["Name"]
+    assert vm["HealthState"] == 0  # Unknown
+    (note,) = vm["StatusDescriptions"]
+    assert "backend 'vc' is unreachable" in note and "stale: last known state of" in note
+    assert f"no answer within {VC_TIMEOUT} s" in note or "refused" in note.lower(), note
+    assert vm["EnabledState"] == before["EnabledState"]  # as last known
+    assert vm["ElementName"] == before["ElementName"]
+    assert list(vm["AvailableRequestedStates"] or []) == []  # nothing can be requested
+
+
+def _assert_fresh(vms: dict) -> None:
+    for u, vm in vms.items():
+        assert OS_LOST_COMMUNICATION not in list(vm["OperationalStatus"]), u
+        assert not vm["StatusDescriptions"], u
 
 
 def test_one_enumeration_covers_all_three_backends(env):
@@ -206,31 +230,78 @@ def test_hung_vcenter_costs_at_most_its_timeout(env):
     conn = srv.conn()
     before = _enum_vms(conn)
     others = {u for u, vm in before.items() if vm["BackendID"] != "vc"}
-    vc_before = set(_vc_vms(before))
+    vc_before = _vc_vms(before)
+    vssd_before = {s["InstanceID"] for s in conn.EnumerateInstances("VRM_VirtualSystemSettingData")}
     sim.freeze()
     try:
         t0 = time.monotonic()
         during = _enum_vms(conn)
         elapsed = time.monotonic() - t0
         assert elapsed < VC_TIMEOUT + 10, f"enumeration with vCenter hung took {elapsed:.1f} s"
-        assert not _vc_vms(during)
+        assert set(_vc_vms(during)) == set(vc_before)  # not left out: last known, stale
+        for u, vm in _vc_vms(during).items():
+            _assert_stale(vm, vc_before[u])
         assert others <= set(during)
+        _assert_fresh({u: during[u] for u in others})
+
+        # marked down: later requests do not wait for the hung vCenter
         t0 = time.monotonic()
         hosts = _hosts(conn)
-        assert time.monotonic() - t0 < VC_TIMEOUT + 10
+        again = _enum_vms(conn)
+        later = time.monotonic() - t0
+        print(f"\nvc hung: first enumeration {elapsed:.2f} s, then hosts + VMs {later:.3f} s")
+        assert later < 2.0, f"enumerations after vc was marked down took {later:.1f} s"
+        assert set(_vc_vms(again)) == set(vc_before)
         assert list(hosts["vc"]["OperationalStatus"]) == [OS_LOST_COMMUNICATION]
         assert list(hosts["td"]["OperationalStatus"]) == [OS_OK]
         assert list(hosts["kvm"]["OperationalStatus"]) == [OS_OK]
+
+        # GetInstance, an association and the settings answer from the same state
+        uuid = sorted(vc_before)[0]
+        vpath = vc_before[uuid].path
+        _assert_stale(conn.GetInstance(vpath), vc_before[uuid])
+        assoc = conn.Associators(
+            vpath, AssocClass="VRM_HostedDependency", ResultClass="VRM_HostSystem"
+        )
+        assert [h["Name"] for h in assoc] == ["vc"]
+        assert list(assoc[0]["OperationalStatus"]) == [OS_LOST_COMMUNICATION]
+        from_host = conn.AssociatorNames(
+            hosts["vc"].path, AssocClass="VRM_HostedDependency", ResultClass="VRM_ComputerSystem"
+        )
+        assert {p["Name"] for p in from_host} == set(vc_before)
+        vssd_during = {
+            s["InstanceID"] for s in conn.EnumerateInstances("VRM_VirtualSystemSettingData")
+        }
+        assert vssd_during == vssd_before
+
+        # a change is refused at once, naming the backend, and audited
+        t0 = time.monotonic()
+        with pytest.raises(pywbem.CIMError) as err:
+            _rsc(conn, vpath, ES_ENABLED_OFFLINE)
+        assert time.monotonic() - t0 < 2.0
+        assert err.value.status_code == pywbem.CIM_ERR_FAILED
+        desc = err.value.status_description
+        assert "backend 'vc' is down" in desc and "not performed" in desc, desc
+        audit = [json.loads(r) for r in (srv.state_dir / "audit.log").read_text().splitlines()]
+        refused = [
+            r for r in audit if r["action"].startswith("RequestStateChange") and uuid in r["target"]
+        ]
+        assert refused and "backend 'vc' is down" in refused[-1]["outcome"], refused[-3:]
+        assert refused[-1]["client"]
     finally:
         sim.thaw()
     deadline = time.monotonic() + 30
-    back: set = set()
+    back: dict = {}
     while time.monotonic() < deadline:
-        back = set(_vc_vms(_enum_vms(conn)))
-        if back == vc_before:
+        back = _vc_vms(_enum_vms(conn))
+        if set(back) == set(vc_before) and all(
+            list(vm["OperationalStatus"]) != [OS_LOST_COMMUNICATION] for vm in back.values()
+        ):
             break
         time.sleep(0.5)
-    assert back == vc_before, "vcsim VMs did not come back after thaw\n" + srv.log()
+    assert set(back) == set(vc_before), "vcsim VMs did not come back after thaw\n" + srv.log()
+    _assert_fresh(back)  # the stale marks clear on their own
+    _assert_fresh({u: conn.GetInstance(vm.path) for u, vm in back.items()})
     assert list(_hosts(conn)["vc"]["OperationalStatus"]) == [OS_OK]
 
 
@@ -248,7 +319,9 @@ def test_lost_vcenter_and_its_return(env):
     during = _enum_vms(conn)
     elapsed = time.monotonic() - t0
     assert elapsed < VC_TIMEOUT + 10, f"enumeration with vCenter down took {elapsed:.1f} s"
-    assert not _vc_vms(during)
+    assert set(_vc_vms(during)) == set(vc_before)  # last known, marked stale
+    for u, vm in _vc_vms(during).items():
+        _assert_stale(vm, vc_before[u])
     assert others <= set(during)
 
     hosts = _hosts(conn)
@@ -262,10 +335,11 @@ def test_lost_vcenter_and_its_return(env):
     back: dict = {}
     while time.monotonic() < deadline:
         back = _vc_vms(_enum_vms(conn))
-        if len(back) == VC_VMS:
+        if len(back) == VC_VMS and not any(vm["StatusDescriptions"] for vm in back.values()):
             break
         time.sleep(0.5)
     assert len(back) == VC_VMS, "vcsim VMs did not come back within 30 s\n" + srv.log()
+    _assert_fresh(back)
     # the restarted simulator builds the same inventory (vcsim derives instanceUuids
     # from the inventory paths), so the very same CIM instances are back
     assert set(back) == set(vc_before)

@@ -31,6 +31,21 @@ class BackendUnavailable(VrmError):
         self.detail = detail
 
 
+class StaleVM(BackendUnavailable):
+    """A change was asked of a VM whose backend cannot be reached: the VM is known only
+    from its last known state, so nothing is attempted (and nothing waits)."""
+
+    def __init__(self, vm, what: str):
+        since = vm.stale_since.strftime("%Y-%m-%dT%H:%M:%SZ") if vm.stale_since else "?"
+        super().__init__(vm.backend_id, vm.stale_reason)
+        self.args = (
+            f"{what} not performed: backend {vm.backend_id!r} is down "
+            f"({vm.stale_reason}); VM {vm.name} ({vm.uuid}) is known only from its last "
+            f"known state of {since}",
+        )
+        self.vm = vm
+
+
 class BackendError(VrmError):
     """The hypervisor refused or failed an operation."""
 

@@ -9,10 +9,18 @@ from its last known state with HostStatus.LOST_COMMUNICATION, while a background
 (Manager.host() in a thread of its own, every PROBE_INTERVAL seconds) reconnects it and
 clears the mark. Enumerations ask all live backends in parallel and wait for the
 slowest of them at most, never for the sum of their timeouts.
+
+The VMs of an unreachable backend are not left out either: the inventory keeps each
+backend's last good VM listing (and each VM's last detailed read, with disks and NICs)
+with the time it was read, and while the backend cannot be reached (marked down, busy,
+timed out, failing) listings and look-ups answer from it, every VM marked stale
+(VirtualMachine.stale_since / stale_reason). Changes are never attempted on a stale VM
+(StaleVM, at once). A good answer replaces the remembered state and clears the mark.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -20,12 +28,13 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from vrmgmt import localhost
 from vrmgmt.backends import Feature, HostPowerAction, Locality, Manager, create_manager
 from vrmgmt.config import BackendConfig
-from vrmgmt.errors import BackendUnavailable, NotFound, VrmError
+from vrmgmt.errors import BackendUnavailable, NotFound, StaleVM, VrmError
 from vrmgmt.model import (
     Host,
     HostOS,
@@ -54,6 +63,18 @@ class FanOut:
 
     results: dict[str, object] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
+
+
+class _Known:
+    """One backend's last known VMs: uuid -> (VM as last listed, when), and
+    uuid -> (VM as last read with its devices, when)."""
+
+    __slots__ = ("listed", "detailed", "complete")
+
+    def __init__(self) -> None:
+        self.complete = False  # a whole listing was read once (it may have been empty)
+        self.listed: dict[str, tuple[VirtualMachine, datetime]] = {}
+        self.detailed: dict[str, tuple[VirtualMachine, datetime]] = {}
 
 
 class _Backend:
@@ -93,6 +114,7 @@ class Inventory:
         self._lock = threading.RLock()
         self._vm_backend: dict[str, str] = {}  # uuid -> backend id
         self._last_host: dict[str, Host] = {}
+        self._known: dict[str, _Known] = {bid: _Known() for bid in self.managers}
         self._closed = threading.Event()
         self.probe_interval = PROBE_INTERVAL
 
@@ -301,34 +323,123 @@ class Inventory:
             status_detail=why,
         )
 
+    # -- last known VMs ---------------------------------------------------------------
+    def _remember_listing(
+        self, backend_id: str, vms: list[VirtualMachine], detailed: bool = False
+    ) -> None:
+        """A complete, good listing of one backend: it replaces what was known."""
+        now = datetime.now(UTC)
+        known = self._known[backend_id]
+        listed = {vm.uuid: (vm, now) for vm in vms}
+        if detailed:
+            kept = {vm.uuid: (vm, now) for vm in vms}
+        else:  # keep detailed reads of VMs that still exist
+            kept = {u: d for u, d in known.detailed.items() if u in listed}
+        with self._lock:
+            known.listed, known.detailed, known.complete = listed, kept, True
+            for vm in vms:
+                self._vm_backend[vm.uuid] = backend_id
+
+    def _remember_vm(self, backend_id: str, vm: VirtualMachine) -> None:
+        """One VM read with its devices (get_vm)."""
+        now = datetime.now(UTC)
+        known = self._known[backend_id]
+        with self._lock:
+            known.listed[vm.uuid] = (vm, now)
+            known.detailed[vm.uuid] = (vm, now)
+
+    def _forget_vm(self, uuid: str) -> None:
+        with self._lock:
+            self._vm_backend.pop(uuid, None)
+            for known in self._known.values():
+                known.listed.pop(uuid, None)
+                known.detailed.pop(uuid, None)
+
+    @staticmethod
+    def _stale(vm: VirtualMachine, since: datetime, why: str) -> VirtualMachine:
+        return dataclasses.replace(vm, stale_since=since, stale_reason=why)
+
+    def _stale_listing(
+        self, backend_id: str, why: str, detailed: bool = False
+    ) -> list[VirtualMachine] | None:
+        """The backend's VMs as last known, marked stale; None if none were ever read."""
+        known = self._known[backend_id]
+        with self._lock:
+            if not known.complete and not known.listed:
+                return None
+            listed = dict(known.listed)
+            details = dict(known.detailed) if detailed else {}
+        out = []
+        for uuid, (vm, when) in listed.items():
+            vm, when = details.get(uuid, (vm, when))
+            out.append(self._stale(vm, when, why))
+        return out
+
+    def _stale_vm(self, backend_id: str, uuid: str, why: str) -> VirtualMachine | None:
+        known = self._known[backend_id]
+        with self._lock:
+            got = known.detailed.get(uuid) or known.listed.get(uuid)
+        return None if got is None else self._stale(got[0], got[1], why)
+
+    def _why(self, backend_id: str, failure: str) -> str:
+        b = self._backends[backend_id]
+        if b.down:
+            return f"{b.down}; marked down, reconnecting"
+        return failure or b.last_failure or "unreachable"
+
+    def known_since(self, backend_id: str) -> datetime | None:
+        """When the backend's VMs were last listed successfully (None: never)."""
+        known = self._known[backend_id]
+        with self._lock:
+            times = [when for _vm, when in known.listed.values()]
+        return min(times) if times else None
+
     def list_vms(self) -> tuple[list[VirtualMachine], dict[str, str]]:
-        """All VMs of all reachable backends, and {backend id: why} for the others."""
+        """All VMs of all backends, and {backend id: why} for the unreachable ones,
+        whose VMs are those last known, marked stale."""
         res = self.fan_out(lambda m: m.list_vms())
         vms: list[VirtualMachine] = []
         for bid in self.managers:
-            for vm in res.results.get(bid, ()):  # type: ignore[union-attr]
-                self._vm_backend[vm.uuid] = bid
-                vms.append(vm)
+            if bid in res.results:
+                got: list[VirtualMachine] = res.results[bid]  # type: ignore[assignment]
+                self._remember_listing(bid, got)
+                vms.extend(got)
+            else:
+                vms.extend(self._stale_listing(bid, self._why(bid, res.failures[bid])) or ())
         return vms, res.failures
 
     def iter_vms(self) -> Iterator[VirtualMachine]:
         """All VMs, streamed backend by backend. The listings of all backends start in
         parallel (each bounded by its timeout, so the wait is that of the slowest);
-        unreachable backends are skipped (and marked, as in list_vms)."""
+        unreachable backends give their last known VMs, marked stale (as in list_vms)."""
         start = time.monotonic()
-        started: list[tuple[str, _Backend, Future | None]] = []
+        started: list[tuple[str, _Backend, Future | None, str]] = []
         for bid, b in self._backends.items():
             try:
-                started.append((bid, b, self._submit(b, lambda m: m.iter_vms())))
+                started.append((bid, b, self._submit(b, lambda m: m.iter_vms()), ""))
             except BackendUnavailable as exc:
-                log.warning("backend %s left out of the enumeration: %s", bid, exc)
-        for bid, b, fut in started:
-            try:
-                it = self._result(b, fut, start + b.mgr.timeout)
-            except VrmError as exc:
-                log.warning("backend %s left out of the enumeration: %s", bid, exc)
-                continue
-            yield from it
+                started.append((bid, b, None, exc.detail))
+        for bid, b, fut, why in started:
+            if fut is not None:
+                try:
+                    it = self._result(b, fut, start + b.mgr.timeout)
+                except BackendUnavailable as exc:
+                    why = exc.detail
+                except VrmError as exc:
+                    why = str(exc)
+                    self._mark(bid, why)
+                else:
+                    seen: list[VirtualMachine] = []
+                    for vm in it:
+                        seen.append(vm)
+                        yield vm
+                    self._remember_listing(bid, seen)  # only once complete
+                    continue
+            stale = self._stale_listing(bid, self._why(bid, why))
+            if stale is None:
+                log.warning("backend %s left out of the enumeration: %s", bid, why)
+            else:
+                yield from stale
 
     def backend_of(self, uuid: str) -> str:
         """Which backend holds the VM (cached; a miss asks every backend)."""
@@ -349,6 +460,9 @@ class Inventory:
             if found:
                 self._vm_backend[uuid] = bid
                 return bid
+        for bid in res.failures:  # last known on a backend that cannot answer now
+            if self._stale_vm(bid, uuid, "") is not None:
+                return bid
         if res.failures:
             raise NotFound(
                 f"no VM with UUID {uuid} on reachable backends "
@@ -357,12 +471,28 @@ class Inventory:
         raise NotFound(f"no VM with UUID {uuid}")
 
     def get_vm(self, uuid: str, backend_id: str | None = None) -> VirtualMachine:
+        """The VM with its devices; from a backend that cannot answer now, the VM as last
+        known, marked stale (BackendUnavailable if it was never read)."""
+        uuid = uuid.lower()
         bid = backend_id or self.backend_of(uuid)
         try:
-            return self.call(bid, lambda m: m.get_vm(uuid.lower()))
+            vm = self.call(bid, lambda m: m.get_vm(uuid))
         except NotFound:
-            self._vm_backend.pop(uuid.lower(), None)
+            self._forget_vm(uuid)
             raise
+        except BackendUnavailable as exc:
+            stale = self._stale_vm(bid, uuid, self._why(bid, exc.detail))
+            if stale is None:
+                raise
+            return stale
+        self._remember_vm(bid, vm)
+        return vm
+
+    def check_fresh(self, vm: VirtualMachine, what: str) -> None:
+        """StaleVM at once (never waiting on the backend) when vm is only its last known
+        state: a change is not attempted on a backend that cannot be reached."""
+        if vm.stale_since is not None:
+            raise StaleVM(vm, what)
 
     def perform(
         self,
@@ -396,18 +526,35 @@ class Inventory:
         return self.manager(backend_id).supported_actions()
 
     def vms_of(self, backend_id: str) -> list[VirtualMachine]:
-        """The VMs of one backend, bounded by its timeout (BackendUnavailable else)."""
-        vms = self.call(backend_id, _list_vms)
-        for vm in vms:
-            self._vm_backend[vm.uuid] = backend_id
+        """The VMs of one backend, bounded by its timeout; when it cannot answer, those
+        last known, marked stale (BackendUnavailable if it was never listed)."""
+        try:
+            vms = self.call(backend_id, _list_vms)
+        except NotFound:
+            raise
+        except VrmError as exc:
+            stale = self._stale_listing(backend_id, self._why(backend_id, _detail(exc)))
+            if stale is None:
+                raise
+            return stale
+        self._remember_listing(backend_id, vms)
         return vms
 
     def vms_with_devices_of(self, backend_id: str) -> list[VirtualMachine]:
         """The VMs of one backend with their disks, NICs, description and crash action
-        (as get_vm gives them), in one backend call bounded by its timeout."""
-        vms = self.call(backend_id, lambda m: m.list_vms_with_devices())
-        for vm in vms:
-            self._vm_backend[vm.uuid] = backend_id
+        (as get_vm gives them), in one backend call bounded by its timeout; when it
+        cannot answer, those last known (marked stale), as vms_of."""
+        try:
+            vms = self.call(backend_id, lambda m: m.list_vms_with_devices())
+        except NotFound:
+            raise
+        except VrmError as exc:
+            why = self._why(backend_id, _detail(exc))
+            stale = self._stale_listing(backend_id, why, detailed=True)
+            if stale is None:
+                raise
+            return stale
+        self._remember_listing(backend_id, vms, detailed=True)
         return vms
 
     # -- capabilities and VM definitions (typed, for the CIM classes and jobs) ---------
@@ -514,6 +661,9 @@ class Inventory:
         call that rightly runs for a minute (a vSphere task) must neither hold a pool
         worker nor make the pool's hang detection fail the backend's other calls."""
         mgr = self.manager(backend_id)
+        down = self._backends[backend_id].down
+        if down:  # no waiting on a backend known to be down
+            raise BackendUnavailable(backend_id, f"{down} (marked down; reconnecting)")
         bound = mgr.long_call_timeout if timeout is None else timeout
         fut: Future = Future()
 
@@ -540,3 +690,7 @@ class Inventory:
 
 def _list_vms(m: Manager) -> list[VirtualMachine]:
     return m.list_vms()
+
+
+def _detail(exc: VrmError) -> str:
+    return exc.detail if isinstance(exc, BackendUnavailable) else str(exc)

@@ -84,6 +84,15 @@ class VirtualMachine:
     on_crash: str | None = None
     #: when the VM was created (timezone-aware, UTC); None when the backend does not know
     created: datetime | None = None
+    #: set by the inventory when the backend cannot be reached right now and the VM is
+    #: answered from its last known state: when that state was read (UTC), and why the
+    #: backend is unreachable. None for a VM read just now.
+    stale_since: datetime | None = None
+    stale_reason: str = ""
+
+    @property
+    def stale(self) -> bool:
+        return self.stale_since is not None
 
 
 @dataclass(slots=True)

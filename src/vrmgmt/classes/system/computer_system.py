@@ -4,6 +4,14 @@ DSP1057 Virtual System Profile §7.1-7.3 (keys CreationClassName + Name, Name = 
 UUID; state representation; RequestStateChange) and DSP1052 Computer System §8.1
 (return codes: 0 completed, 1 not supported, 4 failed, 5 invalid parameter, 4096 job
 started, 4097 invalid state transition, 4098 use of timeout parameter not supported).
+
+A VM of a backend that cannot be reached is answered from its last known state
+(CIM_ManagedSystemElement, Schema 2.49: OperationalStatus 13 "Lost Communication" = known
+to exist, contacted successfully in the past, unreachable now): OperationalStatus [13],
+HealthState 0 (Unknown), StatusDescriptions saying since when and why, EnabledState and
+RequestedState as last known (a hypervisor manager being unreachable says nothing about
+the guest), AvailableRequestedStates empty; RequestStateChange on it is CIM_ERR_FAILED
+naming the backend, at once.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ from vrmgmt.errors import (
     InvalidStateTransition,
     NotFound,
     NotSupported,
+    StaleVM,
     VrmError,
 )
 from vrmgmt.jobs import JobCancelled
@@ -85,6 +94,8 @@ def vm_key(vm: VirtualMachine, namespace: str, possible: frozenset[PowerAction])
         vm.uptime_s,
         namespace,
         possible,
+        vm.stale_since,
+        vm.stale_reason,
     )
 
 
@@ -93,7 +104,13 @@ def vm_instance(
 ) -> CIMInstance:
     """One VM. `possible` are the actions valid right now (AvailableRequestedStates).
     Built with fastinst: every value is already typed."""
-    op_status, health = vm_map.vm_operational_status(vm.state)
+    if vm.stale_since is not None:
+        op_status, health = [vm_map.OS_LOST_COMMUNICATION], vm_map.HS_UNKNOWN
+        notes: list[str] | None = [stale_description(vm)]
+        possible = frozenset()
+    else:
+        op_status, health = vm_map.vm_operational_status(vm.state)
+        notes = None
     P = fastinst.prop
     props = [
         P("CreationClassName", CLASS, "string"),
@@ -111,6 +128,7 @@ def vm_instance(
         ),
         P("OperationalStatus", list(_u16_list(tuple(op_status))), "uint16", True),
         P("HealthState", _u16(health), "uint16"),
+        P("StatusDescriptions", notes, "string", True),
         P("AvailableRequestedStates", list(_available(possible)), "uint16", True),
         P("VirtualSystemType", vm.virtual_system_type, "string"),
         P("NumberOfVirtualCPUs", _u16(vm.vcpus), "uint16"),
@@ -120,6 +138,20 @@ def vm_instance(
         P("UptimeSeconds", Uint64(vm.uptime_s) if vm.uptime_s is not None else None, "uint64"),
     ]
     return fastinst.instance(CLASS, props, path(vm.uuid, namespace))
+
+
+def stale_description(vm: VirtualMachine) -> str:
+    """The StatusDescriptions entry of a VM answered from its last known state."""
+    since = vm.stale_since.strftime("%Y-%m-%dT%H:%M:%SZ") if vm.stale_since else "?"
+    return (
+        f"Lost Communication: backend {vm.backend_id!r} is unreachable ({vm.stale_reason}); "
+        f"stale: last known state of {since}"
+    )
+
+
+def _possible(inv, vm: VirtualMachine) -> frozenset[PowerAction]:
+    """AvailableRequestedStates' actions: none while the VM is known only as it was."""
+    return frozenset() if vm.stale_since is not None else inv.possible_actions(vm)
 
 
 class _InstanceCache:
@@ -141,10 +173,10 @@ class _InstanceCache:
         new: dict[tuple, CIMInstance] = {}
         possible_for: dict[tuple, frozenset] = {}  # see Manager.possible_actions
         for vm in vms:
-            pkey = (vm.backend_id, vm.state, vm.guest_agent_running)
+            pkey = (vm.backend_id, vm.state, vm.guest_agent_running, vm.stale_since is None)
             possible = possible_for.get(pkey)
             if possible is None:
-                possible = possible_for[pkey] = inv.possible_actions(vm)
+                possible = possible_for[pkey] = _possible(inv, vm)
             key = vm_key(vm, namespace, possible)
             inst = old.get(key)
             if inst is None:
@@ -193,11 +225,11 @@ def instances(
     inv = env.inventory
     if paths is not None:
         for vm in _vms(env, paths):
-            yield vm_instance(vm, namespace, inv.possible_actions(vm))
+            yield vm_instance(vm, namespace, _possible(inv, vm))
         return
     if bulk:  # streamed in batches: read VMs lazily, leave the cache alone
         for vm in inv.iter_vms():
-            yield vm_instance(vm, namespace, inv.possible_actions(vm))
+            yield vm_instance(vm, namespace, _possible(inv, vm))
         return
     vms, _failures = inv.list_vms()
     yield from _cache.instances(env, namespace, vms)
@@ -237,6 +269,12 @@ def request_state_change(call: MethodCall, requested_state=None, timeout_period=
             target=f"{CLASS}.Name={vm.uuid} ({vm.name} on {vm.backend_id})",
             outcome=outcome,
         )
+
+    try:  # its backend is down: refuse at once, never wait on the hung backend
+        inv.check_fresh(vm, f"RequestStateChange({requested_state})")
+    except StaleVM as exc:
+        audit(f"refused: {exc}")
+        raise CIMError(pywbem.CIM_ERR_FAILED, str(exc)) from None
 
     try:
         action = vm_map.action_for_request(int(requested_state), vm.state)
@@ -283,6 +321,10 @@ def change_state(
     """RequestStateChange of one VM, synchronously and to its end (the action done and,
     for a guest shutdown or start, the VM settled), for callers that are a job already
     (a group's RequestStateChangeOfMembers). (DSP1052 return code, what happened)."""
+    try:
+        inv.check_fresh(vm, f"RequestStateChange({requested_state})")
+    except StaleVM as exc:
+        return vm_map.RC_FAILED, f"failed: {exc}"
     try:
         action = vm_map.action_for_request(int(requested_state), vm.state)
     except KeyError:

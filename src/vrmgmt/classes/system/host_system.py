@@ -5,6 +5,7 @@ the backend id from the configuration), and host power: RequestStateChange 4 (sh
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 
 import pywbem
@@ -18,7 +19,7 @@ from vrmgmt.cim.methods import MethodCall, MethodTable
 from vrmgmt.cim.provider import ProviderEnv
 from vrmgmt.classes.system import host_power
 from vrmgmt.errors import VrmError
-from vrmgmt.model import Host, PowerState
+from vrmgmt.model import Host, HostStatus, PowerState
 
 CLASS = "VRM_HostSystem"
 
@@ -166,11 +167,14 @@ def instances(
         )
     for bid in dict.fromkeys(wanted):
         if inv.has_backend(bid):
-            try:
-                counts: dict[str, int] | None = vm_counts(inv.vms_of(bid))
-            except VrmError:  # unreachable: unknown
-                counts = None
-            yield host_instance(inv.host(bid), namespace, env, counts)
+            h = inv.host(bid)
+            counts: dict[str, int] | None = None  # unreachable: unknown
+            if h.status is not HostStatus.LOST_COMMUNICATION:
+                with contextlib.suppress(VrmError):
+                    vms = inv.vms_of(bid)
+                    if not any(vm.stale for vm in vms):  # (failed since the host answered)
+                        counts = vm_counts(vms)
+            yield host_instance(h, namespace, env, counts)
 
 
 # -- methods -----------------------------------------------------------------------------

@@ -156,7 +156,9 @@ def all_vms(env: ProviderEnv, devices: bool) -> Iterator[VirtualMachine]:
         try:
             vms = inv.vms_with_devices_of(backend_id) if devices else inv.vms_of(backend_id)
         except VrmError:
-            continue  # unreachable: its VMs are left out, as VRM_ComputerSystem does
+            continue  # unreachable and never listed: nothing is known of its VMs
+        # (an unreachable backend listed before gives its last known VMs, as for
+        # VRM_ComputerSystem; settings have no status to mark them stale with)
         yield from vms
 
 

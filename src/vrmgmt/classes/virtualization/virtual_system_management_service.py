@@ -329,9 +329,11 @@ def _vm_of_service(call: MethodCall, bid: str, uuid: str, where: str) -> Virtual
     if owner != bid:
         raise embedded.bad(where, f"VM {uuid} is on host {owner}, not on {bid}")
     try:
-        return inv.get_vm(uuid, bid)
+        vm = inv.get_vm(uuid, bid)
+        inv.check_fresh(vm, call.method)  # backend down: refused at once (StaleVM)
     except VrmError as exc:
         raise to_cim_error(exc) from None
+    return vm
 
 
 @METHODS.method("DestroySystem", role="admin")
