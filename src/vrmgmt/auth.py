@@ -18,25 +18,37 @@ PBKDF2 derivation as wrong passwords; failures are counted per (user, client add
 and per client address, and past a threshold the pair or the address is locked for an
 exponentially growing time (capped). A locked pair does not lock the user out from
 other addresses.
+
+PAM (``[auth] mode = "pam"``, PamAuthenticator): the password is checked by the
+system's PAM stack for ``[auth] pam_service`` (pam_authenticate + pam_acct_mgmt through
+python-pam, module ``pam``) and the role comes from the user's Unix groups
+(``[auth.pam_groups]``: group -> role; several mapped groups: the highest role; none:
+refused). The same lockout applies. PAM calls run in a small pool of their own with a
+deadline, and only so many requests may wait for PAM at once, so a slow PAM stack
+(pam_faildelay, a remote directory) cannot take the event loop or every worker.
 """
 
 from __future__ import annotations
 
+import grp
 import hashlib
 import hmac
 import logging
 import os
+import pwd
 import re
 import secrets
 import tempfile
 import threading
 import time
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
 
 from vrmgmt.errors import ConfigError
-from vrmgmt.roles import ADMIN, ROLES
+from vrmgmt.roles import ADMIN, ROLES, allows
 
 log = logging.getLogger(__name__)
 ITERATIONS = 200_000
@@ -199,20 +211,71 @@ class _Counter:
         self.locked_until = 0.0
 
 
-class Authenticator:
+class _Throttled:
+    """The lockout bookkeeping every authenticator shares (docs/security.md "Lockout
+    policy"): failures per (user, address) and per address, exponentially growing locks."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pairs: OrderedDict[tuple[str, str], _Counter] = OrderedDict()
+        self._addresses: OrderedDict[str, _Counter] = OrderedDict()
+
+    # -- throttling ----------------------------------------------------------------
+    @staticmethod
+    def _get(table: OrderedDict, key, now: float) -> _Counter:
+        c = table.get(key)
+        if c is None or (now - c.last > FAILURE_WINDOW and c.locked_until < now):
+            c = _Counter()
+            table[key] = c
+            if len(table) > MAX_TRACKED:
+                table.popitem(last=False)
+        else:
+            table.move_to_end(key)
+        return c
+
+    @staticmethod
+    def _fail(c: _Counter, free: int, now: float) -> None:
+        c.failures += 1
+        c.last = now
+        if c.failures > free:
+            c.locked_until = now + min(MAX_LOCK_SECONDS, 2.0 ** (c.failures - free - 1))
+
+    def _failed(self, user: str, client: str, now: float) -> None:
+        """Count one failed login of user from client."""
+        with self._lock:
+            self._fail(self._get(self._pairs, (user, client), now), PAIR_FREE_FAILURES, now)
+            self._fail(self._get(self._addresses, client, now), ADDRESS_FREE_FAILURES, now)
+
+    def locked(self, user: str, client: str) -> float:
+        """Seconds the (user, client) pair or the client address is still locked."""
+        now = time.monotonic()
+        with self._lock:
+            waits = [
+                c.locked_until - now
+                for c in (self._pairs.get((user, client)), self._addresses.get(client))
+                if c is not None
+            ]
+        return max([0.0, *waits])
+
+    def check(self, user: str, password: str, client: str = "") -> bool:
+        return self.authenticate(user, password, client).ok
+
+    def authenticate(self, user: str, password: str, client: str = "") -> Login:
+        raise NotImplementedError
+
+
+class Authenticator(_Throttled):
     """Checks Basic credentials; remembers recent successes briefly so keep-alive
     clients do not pay a PBKDF2 derivation per request. Re-reads the users file when
     it changes (keeping the last good one if the new one is malformed)."""
 
     def __init__(self, users_path: Path, default_role: str = ADMIN):
+        super().__init__()
         self.users_path = users_path
         self.default_role = default_role
-        self._lock = threading.Lock()
         self._users: dict[str, User] = {}
         self._mtime: float | None = None
         self._ok: dict[tuple[str, bytes], float] = {}
-        self._pairs: OrderedDict[tuple[str, str], _Counter] = OrderedDict()
-        self._addresses: OrderedDict[str, _Counter] = OrderedDict()
         # an unknown user costs one derivation with the default iteration count
         self._dummy = hash_password(secrets.token_hex(8))
         self._load(strict=True)
@@ -236,37 +299,6 @@ class Authenticator:
                 self._ok.clear()
             return self._users
 
-    # -- throttling ----------------------------------------------------------------
-    @staticmethod
-    def _get(table: OrderedDict, key, now: float) -> _Counter:
-        c = table.get(key)
-        if c is None or (now - c.last > FAILURE_WINDOW and c.locked_until < now):
-            c = _Counter()
-            table[key] = c
-            if len(table) > MAX_TRACKED:
-                table.popitem(last=False)
-        else:
-            table.move_to_end(key)
-        return c
-
-    @staticmethod
-    def _fail(c: _Counter, free: int, now: float) -> None:
-        c.failures += 1
-        c.last = now
-        if c.failures > free:
-            c.locked_until = now + min(MAX_LOCK_SECONDS, 2.0 ** (c.failures - free - 1))
-
-    def locked(self, user: str, client: str) -> float:
-        """Seconds the (user, client) pair or the client address is still locked."""
-        now = time.monotonic()
-        with self._lock:
-            waits = [
-                c.locked_until - now
-                for c in (self._pairs.get((user, client)), self._addresses.get(client))
-                if c is not None
-            ]
-        return max([0.0, *waits])
-
     # -- checking ------------------------------------------------------------------
     def authenticate(self, user: str, password: str, client: str = "") -> Login:
         users = self._load()
@@ -287,14 +319,159 @@ class Authenticator:
                 self._ok[key] = now
                 self._pairs.pop((user, client), None)
             return Login(True, user, entry.role or self.default_role)
-        with self._lock:
-            self._fail(self._get(self._pairs, (user, client), now), PAIR_FREE_FAILURES, now)
-            self._fail(self._get(self._addresses, client, now), ADDRESS_FREE_FAILURES, now)
+        self._failed(user, client, now)
         return Login(False, user, reason="unknown user" if entry is None else "wrong password")
-
-    def check(self, user: str, password: str, client: str = "") -> bool:
-        return self.authenticate(user, password, client).ok
 
     def role_of(self, user: str) -> str | None:
         entry = self._load().get(user)
         return None if entry is None else entry.role or self.default_role
+
+
+# -- PAM ------------------------------------------------------------------------------
+#: threads that run PAM conversations (a PAM call may sleep: pam_faildelay, a directory)
+PAM_THREADS = 4
+#: how long a request waits for PAM before its login is refused
+PAM_TIMEOUT = 10.0
+#: a successful PAM login is remembered this long (keep-alive clients do not run the
+#: PAM stack per request; a changed password or group takes effect within it)
+PAM_CACHE_SECONDS = 60.0
+#: where libpam looks for service files (Linux-PAM: /etc first, then the vendor dir)
+PAM_DIRS = (Path("/etc/pam.d"), Path("/usr/lib/pam.d"))
+
+
+def pam_service_file(service: str) -> Path | None:
+    """The file that configures a PAM service, or None if there is none."""
+    for d in PAM_DIRS:
+        f = d / service
+        if f.is_file():
+            return f
+    return None
+
+
+def unix_groups(user: str) -> list[str]:
+    """The names of the user's Unix groups (primary and supplementary, through NSS);
+    KeyError if the system knows no such user."""
+    pw = pwd.getpwnam(user)
+    names = []
+    for gid in os.getgrouplist(user, pw.pw_gid):
+        try:
+            names.append(grp.getgrgid(gid).gr_name)
+        except KeyError:
+            continue  # a gid without a name maps to no role
+    return names
+
+
+def missing_groups(mapping: dict[str, str]) -> list[str]:
+    """The mapped group names the system does not know (worth a warning at start)."""
+    out = []
+    for g in mapping:
+        try:
+            grp.getgrnam(g)
+        except KeyError:
+            out.append(g)
+    return out
+
+
+def role_for_groups(groups: list[str], mapping: dict[str, str]) -> str | None:
+    """The highest role any of the groups maps to (None: no group is mapped)."""
+    best: str | None = None
+    for g in groups:
+        role = mapping.get(g)
+        if role is not None and (best is None or not allows(best, role)):
+            best = role
+    return best
+
+
+class PamAuthenticator(_Throttled):
+    """Checks Basic credentials with PAM; the role from the user's Unix groups.
+
+    A right password of a user in no mapped group is refused ("in no group mapped to a
+    role") and counted as a failure like a wrong one (the client sees the same 401, so
+    that reveals nothing). PAM runs in PAM_THREADS threads of its own; at most
+    ``max_waiting`` requests wait for it at once (beyond: refused at once, "PAM busy",
+    not counted as a failure), each for PAM_TIMEOUT at most."""
+
+    def __init__(
+        self,
+        service: str,
+        groups: dict[str, str],
+        max_waiting: int = 8,
+        timeout: float = PAM_TIMEOUT,
+    ):
+        super().__init__()
+        import pam  # python-pam; config.validate() said so clearly if it is missing
+
+        self._pam = pam
+        self.service = service
+        self.groups = dict(groups)
+        self.max_waiting = max(1, max_waiting)
+        self.timeout = timeout
+        self._pool = ThreadPoolExecutor(PAM_THREADS, thread_name_prefix="pam")
+        self._waiting = 0
+        self._ok: dict[tuple[str, bytes], tuple[float, str]] = {}
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _check(self, user: str, password: str) -> tuple[bool, str | None, str]:
+        """(password right, role, why not) — runs in a PAM thread."""
+        p = self._pam.pam()
+        try:
+            ok = p.authenticate(user, password, service=self.service, resetcreds=False)
+        except ValueError as exc:  # NUL in the name or password
+            return False, None, f"PAM: {exc}"
+        if not ok:
+            return False, None, f"PAM {self.service}: {p.reason} (code {p.code})"
+        try:
+            groups = unix_groups(user)
+        except KeyError:
+            return True, None, f"PAM accepted {user!r}, but the system has no such Unix user"
+        role = role_for_groups(groups, self.groups)
+        if role is None:
+            return (
+                True,
+                None,
+                (
+                    f"user {user!r} is in no group mapped to a role "
+                    f"(groups: {', '.join(sorted(groups)) or 'none'}; "
+                    f"mapped: {', '.join(sorted(self.groups))})"
+                ),
+            )
+        return True, role, ""
+
+    def authenticate(self, user: str, password: str, client: str = "") -> Login:
+        now = time.monotonic()
+        wait = self.locked(user, client)
+        if wait > 0:
+            return Login(False, user, reason=f"locked for {wait:.0f} s after repeated failures")
+        key = (user, hashlib.sha256(password.encode("utf-8", "surrogatepass")).digest())
+        with self._lock:
+            hit = self._ok.get(key)
+            if hit is not None and now - hit[0] < PAM_CACHE_SECONDS:
+                return Login(True, user, hit[1])
+            if self._waiting >= self.max_waiting:
+                busy = self._waiting
+            else:
+                busy = 0
+                self._waiting += 1
+        if busy:
+            return Login(False, user, reason=f"PAM busy: {busy} logins are being checked")
+        try:
+            fut = self._pool.submit(self._check, user, password)
+            ok, role, why = fut.result(timeout=self.timeout)
+        except FutureTimeout:
+            return Login(False, user, reason=f"PAM did not answer within {self.timeout:g} s")
+        except RuntimeError:  # the pool is shut down: the server is stopping
+            return Login(False, user, reason="shutting down")
+        finally:
+            with self._lock:
+                self._waiting -= 1
+        if ok and role is not None:
+            with self._lock:
+                self._ok[key] = (time.monotonic(), role)
+                if len(self._ok) > MAX_TRACKED:
+                    self._ok.clear()
+                self._pairs.pop((user, client), None)
+            return Login(True, user, role)
+        self._failed(user, client, time.monotonic())
+        return Login(False, user, reason=why)

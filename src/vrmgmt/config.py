@@ -19,9 +19,15 @@ Example::
     max_connections_per_client = 64   # open connections per client address
 
     [auth]
-    mode = "basic"              # "basic" (users file) or "none" (loopback only)
+    mode = "basic"              # "basic" (users file), "pam", or "none" (loopback only)
     users_file = "/var/lib/vrmgmt/users"
     default_role = "admin"      # role of users-file lines without a role column
+    pam_service = "vrmgmt"      # mode = "pam": /etc/pam.d/vrmgmt
+
+    [auth.pam_groups]           # mode = "pam": Unix group -> role (highest one wins;
+    vrmgmt-admins = "admin"     # users in no mapped group are refused)
+    vrmgmt-operators = "operator"
+    vrmgmt-readers = "reader"
 
     [paths]
     state_dir = "/var/lib/vrmgmt"
@@ -135,6 +141,8 @@ class Config:
     auth_mode: str = "basic"
     users_file: Path | None = None
     default_role: str = "admin"
+    pam_service: str = "vrmgmt"
+    pam_groups: dict[str, str] = field(default_factory=dict)
     state_dir: Path = field(default_factory=default_state_dir)
     schema_dir: Path | None = None
     host_control: HostControlConfig = field(default_factory=HostControlConfig)
@@ -192,7 +200,7 @@ _SERVER_RULES: dict[str, tuple[tuple[type, ...], float | None, float | None]] = 
     "max_connections": ((int,), 1, 1_000_000),
     "max_connections_per_client": ((int,), 1, 1_000_000),
 }
-_AUTH_KEYS = {"mode", "users_file", "default_role"}
+_AUTH_KEYS = {"mode", "users_file", "default_role", "pam_service", "pam_groups"}
 
 
 def parse_config(data: dict[str, Any], source: str = "<config>", check: bool = True) -> Config:
@@ -215,6 +223,8 @@ def parse_config(data: dict[str, Any], source: str = "<config>", check: bool = T
     if auth.get("users_file"):
         cfg.users_file = Path(auth["users_file"])
     cfg.default_role = auth.get("default_role", "admin")
+    cfg.pam_service = auth.get("pam_service", "vrmgmt")
+    cfg.pam_groups = auth.get("pam_groups", {})
     paths = data.get("paths", {})
     if paths.get("state_dir"):
         cfg.state_dir = Path(paths["state_dir"])
@@ -270,8 +280,12 @@ def validate(cfg: Config) -> None:
         )
     if bool(sc.certificate) != bool(sc.private_key):
         raise ConfigError(f"{src}: [server] certificate and private_key must be given together")
-    if cfg.auth_mode not in ("basic", "none"):
-        raise ConfigError(f"{src}: [auth] mode must be 'basic' or 'none', got {cfg.auth_mode!r}")
+    if cfg.auth_mode not in ("basic", "none", "pam"):
+        raise ConfigError(
+            f"{src}: [auth] mode must be 'basic', 'pam' or 'none', got {cfg.auth_mode!r}"
+        )
+    if cfg.auth_mode == "pam":
+        _validate_pam(cfg, ROLES)
     if cfg.auth_mode == "none" and sc.https_port and not is_loopback(sc.https_bind):
         raise ConfigError(
             f'{src}: [auth] mode = "none" is only allowed on loopback, but HTTPS listens on '
@@ -282,6 +296,45 @@ def validate(cfg: Config) -> None:
             f"{src}: [auth] default_role must be one of {', '.join(ROLES)}, "
             f"got {cfg.default_role!r}"
         )
+
+
+def _validate_pam(cfg: Config, roles: tuple[str, ...]) -> None:
+    """[auth] mode = "pam": python-pam importable, the service file there, and a
+    non-empty group -> role table with known roles."""
+    import importlib
+
+    from vrmgmt.auth import PAM_DIRS, pam_service_file
+
+    src = cfg.source
+    try:
+        pam = importlib.import_module("pam")
+    except ImportError:
+        pam = None
+    if pam is None or not hasattr(pam, "PamAuthenticator"):
+        raise ConfigError(
+            f'{src}: [auth] mode = "pam" needs the Python package python-pam (module pam); '
+            "install it with: pip install 'vrmgmt[pam]'"
+        )
+    svc = cfg.pam_service
+    if not isinstance(svc, str) or not svc or "/" in svc or svc.startswith("."):
+        raise ConfigError(f"{src}: [auth] pam_service must be a PAM service name, got {svc!r}")
+    if pam_service_file(svc) is None:
+        raise ConfigError(
+            f"{src}: [auth] pam_service {svc!r}: no PAM service file "
+            f"{' or '.join(str(d / svc) for d in PAM_DIRS)} (a sample is installed with "
+            "the package: vrmgmt/data/pam/vrmgmt)"
+        )
+    groups = cfg.pam_groups
+    if not isinstance(groups, dict) or not groups:
+        raise ConfigError(
+            f'{src}: [auth] mode = "pam" needs [auth.pam_groups], a table of Unix group = '
+            f'role (e.g. wheel = "admin"): without it nobody could log in'
+        )
+    for group, role in groups.items():
+        if role not in roles:
+            raise ConfigError(
+                f"{src}: [auth.pam_groups] {group}: unknown role {role!r} (use {', '.join(roles)})"
+            )
 
 
 def _host_control(section: dict[str, Any], source: str) -> HostControlConfig:

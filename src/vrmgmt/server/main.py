@@ -17,7 +17,7 @@ from pathlib import Path
 
 from vrmgmt import __version__
 from vrmgmt.audit import AuditLog
-from vrmgmt.auth import Authenticator, ensure_initial_user
+from vrmgmt.auth import Authenticator, PamAuthenticator, ensure_initial_user, missing_groups
 from vrmgmt.cim.loader import ProviderTable
 from vrmgmt.cim.provider import ProviderEnv
 from vrmgmt.config import Config, validate
@@ -91,6 +91,15 @@ def build_server(
         if created:
             log.warning("created user 'admin'; its password is in %s", created)
         authenticator = Authenticator(config.users_path, config.default_role)
+    elif config.auth_mode == "pam":
+        authenticator = PamAuthenticator(
+            config.pam_service,
+            config.pam_groups,
+            max_waiting=max(1, config.server.threads // 2),
+        )
+        for g in missing_groups(config.pam_groups):
+            log.warning("[auth.pam_groups]: the system knows no group %r (nobody gets its role)", g)
+        log.info("authentication by PAM service %r", config.pam_service)
     else:
         log.warning('authentication is OFF ([auth] mode = "none")')
     app = CIMApp(dispatcher, authenticator, config.server.max_request_bytes, audit=audit)
