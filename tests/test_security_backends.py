@@ -11,13 +11,15 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
+import pytest
 import pywbem
 
 from support.server import VrmServer
 from support.testdriver import node_uri, write_node_xml
 from vrmgmt.backends.libvirt import LibvirtManager
+from vrmgmt.errors import BackendUnavailable, StaleVM
 from vrmgmt.inventory import Inventory
-from vrmgmt.model import HostStatus
+from vrmgmt.model import HostStatus, PowerAction
 
 
 class FreezableLibvirt(LibvirtManager):
@@ -101,6 +103,16 @@ def test_hung_backends_cost_the_slowest_timeout_once_and_come_back(tmp_path):
             assert hosts["hung0"].hostname  # last known state
             assert "no answer within 1 s" in hosts["hung0"].status_detail
             assert hosts["ok"].status is HostStatus.OK
+        # changes on a stale VM are refused at once, never queued behind the hang
+        stale = inv.get_vm(streamed[-1].uuid)
+        t0 = time.monotonic()
+        with pytest.raises(StaleVM, match="backend 'hung2' is down"):
+            inv.check_fresh(stale, "RequestStateChange(9)")
+        with pytest.raises(BackendUnavailable, match="marked down"):  # a job's long call
+            inv.perform(stale.uuid, PowerAction.PAUSE, "hung2", timeout=30)
+        with pytest.raises(BackendUnavailable, match="marked down"):
+            inv.undefine_vm(stale.uuid, timeout=30)
+        assert time.monotonic() - t0 < 0.2
         for m in frozen:
             m.thawed.set()
         deadline = time.monotonic() + 10

@@ -288,6 +288,22 @@ def test_hung_vcenter_costs_at_most_its_timeout(env):
         ]
         assert refused and "backend 'vc' is down" in refused[-1]["outcome"], refused[-3:]
         assert refused[-1]["client"]
+
+        # VSMS changes too: refused at once, before any job or backend call
+        vsms = [
+            p
+            for p in conn.EnumerateInstanceNames("VRM_VirtualSystemManagementService")
+            if p["SystemName"] == "vc"
+        ]
+        assert len(vsms) == 1
+        t0 = time.monotonic()
+        with pytest.raises(pywbem.CIMError) as err:
+            conn.InvokeMethod("DestroySystem", vsms[0], AffectedSystem=vpath)
+        assert time.monotonic() - t0 < 2.0
+        assert err.value.status_code == pywbem.CIM_ERR_FAILED
+        assert "DestroySystem not performed: backend 'vc' is down" in (
+            err.value.status_description
+        )
     finally:
         sim.thaw()
     deadline = time.monotonic() + 30

@@ -602,8 +602,10 @@ class Inventory:
         bid = self.backend_of(uuid)
         try:
             self.call_long(bid, lambda m: m.undefine_vm(uuid.lower()), timeout)
-        finally:
-            self._vm_backend.pop(uuid.lower(), None)
+        except NotFound:
+            self._forget_vm(uuid.lower())
+            raise
+        self._forget_vm(uuid.lower())  # (not when unreachable: it may well still exist)
 
     # -- the host itself: operating system, processes, power (typed, for the classes) ---
     def locality(self, backend_id: str) -> Locality:
