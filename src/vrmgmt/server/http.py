@@ -216,6 +216,14 @@ class FrontEnd:
             async def close() -> None:
                 for s in self._servers:
                     s.close()
+                # end the open connections while the loop still runs (their finally
+                # blocks close the transports; a destroyed pending task cannot)
+                me = asyncio.current_task()
+                tasks = [t for t in asyncio.all_tasks() if t is not me]
+                for t in tasks:
+                    t.cancel()
+                if tasks:
+                    await asyncio.wait(tasks, timeout=2)
                 loop.stop()
 
             asyncio.run_coroutine_threadsafe(close(), loop)
