@@ -17,6 +17,7 @@ import pywbem
 from support.server import VrmServer
 from support.testdriver import node_uri, write_node_xml
 from vrmgmt.backends.libvirt import LibvirtManager
+from vrmgmt.classes.system.computer_system import change_state
 from vrmgmt.errors import BackendUnavailable, StaleVM
 from vrmgmt.inventory import Inventory
 from vrmgmt.model import HostStatus, PowerAction
@@ -112,7 +113,10 @@ def test_hung_backends_cost_the_slowest_timeout_once_and_come_back(tmp_path):
             inv.perform(stale.uuid, PowerAction.PAUSE, "hung2", timeout=30)
         with pytest.raises(BackendUnavailable, match="marked down"):
             inv.undefine_vm(stale.uuid, timeout=30)
+        rc, desc = change_state(inv, stale, 9)  # a group's RequestStateChangeOfMembers
+        assert rc == 4 and "not performed: backend 'hung2' is down" in desc, desc
         assert time.monotonic() - t0 < 0.2
+        assert inv.backend_of(stale.uuid) == "hung2"  # still known where it is
         for m in frozen:
             m.thawed.set()
         deadline = time.monotonic() + 10
