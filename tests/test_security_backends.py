@@ -212,3 +212,28 @@ def test_hung_backend_and_200_concurrent_requests(tmp_path):
                 assert conn.GetInstance(p)["EnabledState"] == 2
     finally:
         silent.close()
+
+
+def test_a_backend_over_the_known_limit_is_not_remembered(tmp_path, monkeypatch):
+    """Remembering is bounded (KNOWN_LIMIT VMs per backend): a bigger backend's listing
+    streams lazily and is not kept, so while it hangs its VMs are absent, as before;
+    within the limit they are there, stale."""
+    import vrmgmt.inventory as inventory
+
+    inv, frozen = _inventory(tmp_path, hung=2, timeout=1.0)  # 2 VMs on each hung one
+    try:
+        monkeypatch.setattr(inventory, "KNOWN_LIMIT", 1)
+        assert len(list(inv.iter_vms())) == 7  # hung0 listed over the limit
+        monkeypatch.setattr(inventory, "KNOWN_LIMIT", 2)
+        assert len(inv.vms_of("hung1")) == 2  # hung1 listed within it
+        for m in frozen:
+            m.thawed.clear()
+        vms = list(inv.iter_vms())
+        by = {b: [vm for vm in vms if vm.backend_id == b] for b in ("ok", "hung0", "hung1")}
+        assert len(by["ok"]) == 3 and not any(vm.stale for vm in by["ok"])
+        assert by["hung0"] == []  # not remembered
+        assert len(by["hung1"]) == 2 and all(vm.stale for vm in by["hung1"])
+    finally:
+        for m in frozen:
+            m.thawed.set()
+        inv.close()

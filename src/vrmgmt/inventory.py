@@ -55,6 +55,9 @@ WORKERS_PER_BACKEND = 8
 MAX_PENDING_PER_BACKEND = 256
 #: seconds between reconnect probes of a backend that is down
 PROBE_INTERVAL = 2.0
+#: VMs remembered per backend at most (their last known state); a backend listing more
+#: is not remembered (streamed listings, e.g. pulls of 100,000 VMs, stay lazy)
+KNOWN_LIMIT = 12_000
 
 
 @dataclass
@@ -115,6 +118,7 @@ class Inventory:
         self._vm_backend: dict[str, str] = {}  # uuid -> backend id
         self._last_host: dict[str, Host] = {}
         self._known: dict[str, _Known] = {bid: _Known() for bid in self.managers}
+        self._too_many_logged: set[str] = set()
         self._closed = threading.Event()
         self.probe_interval = PROBE_INTERVAL
 
@@ -330,6 +334,11 @@ class Inventory:
         """A complete, good listing of one backend: it replaces what was known."""
         now = datetime.now(UTC)
         known = self._known[backend_id]
+        if len(vms) > KNOWN_LIMIT:
+            self._too_many(backend_id, len(vms))
+            for vm in vms:
+                self._vm_backend[vm.uuid] = backend_id
+            return
         listed = {vm.uuid: (vm, now) for vm in vms}
         if detailed:
             kept = {vm.uuid: (vm, now) for vm in vms}
@@ -340,11 +349,28 @@ class Inventory:
             for vm in vms:
                 self._vm_backend[vm.uuid] = backend_id
 
+    def _too_many(self, backend_id: str, n: int) -> None:
+        known = self._known[backend_id]
+        with self._lock:
+            known.listed, known.detailed, known.complete = {}, {}, False
+            first = backend_id not in self._too_many_logged
+            self._too_many_logged.add(backend_id)
+        if first:
+            log.info(
+                "backend %s lists %d VMs or more, over %d: their last known state is not "
+                "kept (answered only while it is reachable)",
+                backend_id,
+                n,
+                KNOWN_LIMIT,
+            )
+
     def _remember_vm(self, backend_id: str, vm: VirtualMachine) -> None:
         """One VM read with its devices (get_vm)."""
         now = datetime.now(UTC)
         known = self._known[backend_id]
         with self._lock:
+            if not known.complete and len(known.listed) >= KNOWN_LIMIT:
+                return
             known.listed[vm.uuid] = (vm, now)
             known.detailed[vm.uuid] = (vm, now)
 
@@ -429,11 +455,19 @@ class Inventory:
                     why = str(exc)
                     self._mark(bid, why)
                 else:
-                    seen: list[VirtualMachine] = []
+                    seen: list[VirtualMachine] | None = []
+                    n = 0
                     for vm in it:
-                        seen.append(vm)
+                        n += 1
+                        if seen is not None:
+                            seen.append(vm)
+                            if n > KNOWN_LIMIT:  # stay lazy: remember nothing
+                                seen = None
                         yield vm
-                    self._remember_listing(bid, seen)  # only once complete
+                    if seen is None:
+                        self._too_many(bid, n)
+                    else:
+                        self._remember_listing(bid, seen)  # only once complete
                     continue
             stale = self._stale_listing(bid, self._why(bid, why))
             if stale is None:
