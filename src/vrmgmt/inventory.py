@@ -369,7 +369,7 @@ class Inventory:
         now = datetime.now(UTC)
         known = self._known[backend_id]
         with self._lock:
-            if not known.complete and len(known.listed) >= KNOWN_LIMIT:
+            if len(known.listed) >= KNOWN_LIMIT and vm.uuid not in known.listed:
                 return
             known.listed[vm.uuid] = (vm, now)
             known.detailed[vm.uuid] = (vm, now)
@@ -412,13 +412,6 @@ class Inventory:
         if b.down:
             return f"{b.down}; marked down, reconnecting"
         return failure or b.last_failure or "unreachable"
-
-    def known_since(self, backend_id: str) -> datetime | None:
-        """When the backend's VMs were last listed successfully (None: never)."""
-        known = self._known[backend_id]
-        with self._lock:
-            times = [when for _vm, when in known.listed.values()]
-        return min(times) if times else None
 
     def list_vms(self) -> tuple[list[VirtualMachine], dict[str, str]]:
         """All VMs of all backends, and {backend id: why} for the unreachable ones,
