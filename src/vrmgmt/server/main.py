@@ -49,6 +49,8 @@ class Server:
 
     def stop(self) -> None:
         self.frontend.stop()
+        if isinstance(self.app.auth, PamAuthenticator):
+            self.app.auth.close()
         self.providers.cleanup()
         if self.providers.env.jobs is not None:
             self.providers.env.jobs.close(timeout=2)
