@@ -32,12 +32,18 @@ def test_devices_of_a_defined_vm_are_disabled(host):
     assert {i["RequestedState"] for i in host.enum(PROC)} == {12}  # Not Applicable
 
 
+def _beta_states(h) -> set[int]:
+    return {i["EnabledState"] for i in h.enum(PROC) if i["SystemName"] == kit.VMS["beta"][0]}
+
+
 def test_device_state_follows_a_state_change(fresh_host):
+    """Also after an enumeration (whose instances are reused while a VM is unchanged)."""
     h = fresh_host
     assert h.get(device_path(PROC, "beta", "proc/0"))["EnabledState"] == 2
+    assert _beta_states(h) == {2}
     assert h.invoke(vm_path("beta"), "RequestStateChange", RequestedState=3) == 0
     assert h.get(device_path(PROC, "beta", "proc/0"))["EnabledState"] == 3
-    assert {i["EnabledState"] for i in h.enum(PROC) if i["SystemName"] == kit.VMS["beta"][0]} == {3}
+    assert _beta_states(h) == {3}
 
 
 def test_get_instance_and_bad_paths(host):

@@ -19,6 +19,7 @@ suspended). Nothing here names a CIM class: each class module owns its own.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Iterator
 
 from pywbem import CIMInstance, CIMInstanceName, CIMProperty, Uint16
@@ -104,6 +105,35 @@ def instance(class_name: str, sid: SettingId, ns: str, props: list[CIMProperty])
     return fastinst.instance(class_name, props, path(class_name, sid, ns))
 
 
+class _StateCache:
+    """The instances one device class built for each VM in its last complete
+    enumeration, by the VM's settings facts *and* its state (EnabledState follows it;
+    settings' own build cache leaves state out): an unchanged VM costs a dict lookup, and
+    the server reuses the encoding of an unchanged instance. At most LIMIT entries."""
+
+    LIMIT = 12_000
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple, list[CIMInstance]] = {}
+        self._lock = threading.Lock()
+
+    def instances(self, vms: Iterable[VirtualMachine], namespace: str, build) -> Iterator:
+        old, new = self._cache, {}
+        for vm in vms:
+            key = (namespace, vm.state, settings.facts(vm))
+            insts = old.get(key)
+            if insts is None:
+                insts = build(vm, namespace)
+            if len(new) < self.LIMIT:
+                new[key] = insts
+            yield from insts
+        with self._lock:
+            self._cache = new
+
+
+_CACHES: dict = {}
+
+
 def device_instances(
     env: ProviderEnv,
     namespace: str,
@@ -112,14 +142,20 @@ def device_instances(
     build: Callable[[VirtualMachine, str], list[CIMInstance]],
     sids: Callable[[VirtualMachine], Iterable[SettingId]],
     devices: bool,
+    bulk: bool = False,
 ) -> Iterator[CIMInstance]:
     """The instances of one device class: ``build(vm, ns)`` gives a VM's devices of it.
     Without paths: one listing per backend (settings.all_vms, as the RASDs read them;
     ``devices``: the listing must carry disks and NICs). With paths: one read per VM
-    named; those that exist (a single unknown path: CIM_ERR_NOT_FOUND)."""
+    named; those that exist (a single unknown path: CIM_ERR_NOT_FOUND). ``bulk``: pull
+    enumerations stream without the instance cache."""
     if paths is None:
-        for vm in settings.all_vms(env, devices=devices):
-            yield from build(vm, namespace)
+        vms = settings.all_vms(env, devices=devices)
+        if bulk:  # a pull enumeration streams: no caching
+            for vm in vms:
+                yield from build(vm, namespace)
+            return
+        yield from _CACHES.setdefault(build, _StateCache()).instances(vms, namespace, build)
         return
     ids = [parse_fn(p) for p in paths]
     wanted = set(ids)

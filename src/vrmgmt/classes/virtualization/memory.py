@@ -64,4 +64,6 @@ def instances(
     *,
     bulk: bool = False,
 ) -> Iterator[CIMInstance]:
-    return devices.device_instances(env, namespace, paths, parse, build, sids, devices=False)
+    return devices.device_instances(
+        env, namespace, paths, parse, build, sids, devices=False, bulk=bulk
+    )

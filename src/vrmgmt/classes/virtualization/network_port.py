@@ -79,4 +79,6 @@ def instances(
     *,
     bulk: bool = False,
 ) -> Iterator[CIMInstance]:
-    return devices.device_instances(env, namespace, paths, parse, build, sids, devices=True)
+    return devices.device_instances(
+        env, namespace, paths, parse, build, sids, devices=True, bulk=bulk
+    )
