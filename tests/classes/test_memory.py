@@ -2,6 +2,7 @@
 the memory RASD's InstanceID, NumberOfBlocks x BlockSize = the VM's current memory."""
 
 import cmpi_testkit as kit
+import pytest
 import pywbem
 
 from support.classcases import device_id, device_path, error_code
@@ -26,3 +27,11 @@ def test_get_instance_and_not_found(host):
     assert host.get(device_path(MEM, "gamma", "mem"))["EnabledState"] == 3
     for bad in (device_path(MEM, "gamma", "mem/0"), device_path(MEM, "gamma", "proc")):
         assert error_code(lambda p=bad: host.get(p)) == pywbem.CIM_ERR_NOT_FOUND, bad
+
+
+def test_a_garbage_device_id_is_named(host):
+    bad = device_path(MEM, "gamma", "mem", DeviceID="no-such-device")
+    with pytest.raises(pywbem.CIMError) as exc:
+        host.get(bad)
+    assert exc.value.status_code == pywbem.CIM_ERR_NOT_FOUND
+    assert "no memory with DeviceID 'no-such-device'" in exc.value.status_description

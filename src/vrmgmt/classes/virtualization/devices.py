@@ -22,7 +22,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Iterator
 
-from pywbem import CIMInstance, CIMInstanceName, CIMProperty, Uint16
+from pywbem import CIMError, CIMInstance, CIMInstanceName, CIMProperty, Uint16
 
 from vrmgmt.cim import fastinst
 from vrmgmt.cim import paths as cim_paths
@@ -53,13 +53,17 @@ def parse_device_id(text: object, kind: str) -> SettingId:
     """The SettingId of a DeviceID of ``kind``; CIM_ERR_NOT_FOUND when it is none."""
     if not isinstance(text, str):
         raise invalid_parameter(f"DeviceID must be a string, got {text!r}")
-    if kind != "proc":
-        return settings.parse_id(text, (kind,))
-    head, sep, index = text.rpartition("/")
-    if not sep or not index.isdigit() or (index != "0" and index.startswith("0")):
-        raise not_found(f"no virtual processor with DeviceID {text!r}")
-    sid = settings.parse_id(head, ("proc",))
-    return SettingId(sid.backend_id, sid.uuid, "proc", index)
+    try:
+        if kind != "proc":
+            return settings.parse_id(text, (kind,))
+        head, sep, index = text.rpartition("/")
+        if sep and index.isdigit() and (index == "0" or not index.startswith("0")):
+            sid = settings.parse_id(head, ("proc",))
+            return SettingId(sid.backend_id, sid.uuid, "proc", index)
+    except CIMError:
+        pass  # parse_id names settings; say what was looked for
+    what = {"proc": "virtual processor", "mem": "memory", "disk": "disk", "nic": "network port"}
+    raise not_found(f"no {what.get(kind, 'device')} with DeviceID {text!r}")
 
 
 def parse(p: CIMInstanceName, class_name: str, kind: str) -> SettingId:
