@@ -243,6 +243,34 @@ def test_get_central_instances_other_profiles(wbem_server):
     assert om.keybindings == wbem_server.cimom_inst.path.keybindings
 
 
+def test_get_central_instances_system_virtualization_with_scoping_arguments(wbem_server):
+    """DSP1042: the host system is central and scoping class at once (no scoping path)."""
+    sv = _profile(wbem_server, "System Virtualization")
+    hosts = wbem_server.get_central_instances(
+        sv.path, central_class="VRM_HostSystem", scoping_class="VRM_HostSystem", scoping_path=[]
+    )
+    assert [(h.classname, h["Name"]) for h in hosts] == [("VRM_HostSystem", "tdhost")]
+
+
+def test_scoping_path_leads_from_the_scoping_host_to_the_central_vms(
+    testdriver_server, wbem_server
+):
+    """DSP1057's scoping class methodology by hand: the System Virtualization central
+    instance (the host) reaches exactly the Virtual System central instances through the
+    scoping path VRM_HostedDependency, and each VM reaches its devices (DSP1057 §7.3)."""
+    conn = testdriver_server.conn()
+    (host,) = wbem_server.get_central_instances(_profile(wbem_server, "System Virtualization").path)
+    vms = wbem_server.get_central_instances(_profile(wbem_server, "Virtual System").path)
+    scoped = conn.AssociatorNames(
+        host, AssocClass="VRM_HostedDependency", ResultClass="VRM_ComputerSystem"
+    )
+    assert sorted(p["Name"] for p in scoped) == sorted(p["Name"] for p in vms)
+    for vm in vms:
+        devices = conn.AssociatorNames(vm, AssocClass="VRM_SystemDevice")
+        assert {d["SystemName"] for d in devices} == {vm["Name"]}
+        assert "VRM_Memory" in {d.classname for d in devices}
+
+
 def test_referenced_profile_dmtf_direction(testdriver_server, wbem_server):
     """Antecedent = referenced (component) profile, Dependent = referencing one."""
     conn = testdriver_server.conn()

@@ -452,9 +452,18 @@ def test_vrm_associations_name_vrm_classes(ours):
             "GroupComponent": "VRM_HostSystem",
             "PartComponent": "VRM_ResourcePool",
         },
+        # VM <-> VSSD and device <-> RASD: the common bases of both pairs
         "VRM_SettingsDefineState": {
-            "ManagedElement": "VRM_ComputerSystem",
-            "SettingData": "VRM_VirtualSystemSettingData",
+            "ManagedElement": "CIM_LogicalElement",
+            "SettingData": "CIM_SettingData",
+        },
+        "VRM_SystemDevice": {
+            "GroupComponent": "VRM_ComputerSystem",
+            "PartComponent": "CIM_LogicalDevice",
+        },
+        "VRM_ServiceAffectsElement": {
+            "AffectedElement": "VRM_ComputerSystem",
+            "AffectingElement": "VRM_VirtualSystemManagementService",
         },
         "VRM_VirtualSystemSettingDataComponent": {"GroupComponent": "VRM_VirtualSystemSettingData"},
         "VRM_ElementConformsToProfile": {"ConformantStandard": "VRM_RegisteredProfile"},

@@ -172,3 +172,19 @@ def test_readme_hostctl_tour_runs(tmp_path):
     assert "AvailableRequestedStates = { 4, 10 };" in out
     assert "ReturnValue=0" in out
     assert record.read_text() == "reboot\n"  # ran exactly once
+
+
+def test_readme_devices_tour_runs(tmp_path):
+    """The devices tour: the test VM's devices, its memory's settings, its capabilities."""
+    srv = VrmServer(tmp_path / "srv", [{"id": "test", "type": "libvirt", "uri": "test:///default"}])
+    (srv.state_dir / "users").unlink()
+    with srv:
+        out = _run_tour(srv, "devices", tmp_path).stdout
+    uuid = "6695eb01-f6a4-8304-79aa-97f2502e193f"
+    for dev in ("proc/0", "proc/1", "mem", "disk/vda", "nic/aa:bb:cc:dd:ee:ff"):
+        assert f"test:{uuid}/{dev}" in out, out
+    assert "AABBCCDDEEFF" in out, out  # the NIC's PermanentAddress
+    assert "instance of VRM_MemoryAllocationSettingData" in out, out
+    assert f'InstanceID = "test:{uuid}/mem";' in out, out
+    assert "RequestedStatesSupported = { 2, 3, 4, 6, 9, 10, 11 };" in out, out
+    assert "ElementNameEditSupported = true;" in out, out

@@ -38,7 +38,15 @@ def test_filters_from_the_host(host, kw, expect):
 
 def test_assoc_class_filter(host):
     assert names(host.assoc_names(vm_path("alpha"), "CIM_HostedDependency")) == [kit.BACKEND]
-    assert names(host.assoc_names(vm_path("alpha"), "CIM_Component")) == []
+    # a VM's CIM_Component associations are its devices (VRM_SystemDevice), not its host
+    parts = host.assoc_names(vm_path("alpha"), "CIM_Component")
+    assert {p.classname for p in parts} == {
+        "VRM_Processor",
+        "VRM_Memory",
+        "VRM_LogicalDisk",
+        "VRM_NetworkPort",
+    }
+    assert host.assoc_names(vm_path("alpha"), "CIM_HostedService") == []
 
 
 def test_references(host):

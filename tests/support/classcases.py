@@ -41,3 +41,20 @@ def names(paths) -> list[str]:
 
 
 ALL_UUIDS = sorted(u for u, _ in kit.VMS.values())
+
+
+def device_id(name: str, suffix: str, backend: str = kit.BACKEND) -> str:
+    """DeviceID (= the RASD InstanceID, + "/<n>" for a vCPU) of a test VM's device."""
+    return f"{backend}:{kit.VMS[name][0]}/{suffix}"
+
+
+def device_path(cls: str, name: str, suffix: str, **keys) -> pywbem.CIMInstanceName:
+    """The path of a device of a test VM; ``keys`` override the four keys."""
+    kb = {
+        "SystemCreationClassName": "VRM_ComputerSystem",
+        "SystemName": kit.VMS[name][0],
+        "CreationClassName": cls,
+        "DeviceID": device_id(name, suffix),
+    }
+    kb.update(keys)
+    return pywbem.CIMInstanceName(cls, kb, namespace=kit.NS)

@@ -1,16 +1,20 @@
 """VRM_ElementCapabilities (CIM_ElementCapabilities): a host's virtual system management
-service and its VRM_VirtualSystemManagementCapabilities (DSP1042 §7.4), and a host and
-its VRM_EnabledLogicalElementCapabilities (DSP1052 §7.3: the state changes it accepts)."""
+service and its VRM_VirtualSystemManagementCapabilities (DSP1042 §7.4), a host and its
+VRM_EnabledLogicalElementCapabilities (DSP1052 §7.3: the state changes it accepts), and
+a VM and its VRM_EnabledLogicalElementCapabilities (DSP1057 §7.2.1: the state changes
+its backend implements, whether it can be renamed)."""
 
 from __future__ import annotations
 
 from pywbem import CIMError
 
 from vrmgmt.cim.association import Association, End
-from vrmgmt.classes.system import enabled_logical_element_capabilities as host_caps
+from vrmgmt.classes.system import computer_system as vm_cls
+from vrmgmt.classes.system import enabled_logical_element_capabilities as elec
 from vrmgmt.classes.system import host_system
 from vrmgmt.classes.virtualization import virtual_system_management_capabilities as caps
 from vrmgmt.classes.virtualization import virtual_system_management_service as vsms
+from vrmgmt.errors import VrmError
 
 CLASS = "VRM_ElementCapabilities"
 
@@ -20,13 +24,16 @@ class ElementCapabilities(Association):
     ends = (End("ManagedElement", "CIM_LogicalElement"), End("Capabilities", "CIM_Capabilities"))
 
     #: element class module -> its capabilities class module (both keyed by backend id)
-    PAIRS = ((vsms, caps), (host_system, host_caps))
+    PAIRS = ((vsms, caps), (host_system, elec))
 
     def pairs(self, ctx):
         ns = ctx.namespace
         for bid in self.env.inventory.backend_ids():
             for element, capabilities in self.PAIRS:
                 yield element.path(bid, ns), capabilities.path(bid, ns)
+        vms, _failures = self.env.inventory.list_vms()
+        for vm in vms:
+            yield vm_cls.path(vm.uuid, ns), elec.vm_path(vm.uuid, ns)
 
     def far(self, ctx, near, path):
         inv, ns = self.env.inventory, ctx.namespace
@@ -42,8 +49,19 @@ class ElementCapabilities(Association):
             try:
                 bid = here.parse(path)
             except CIMError:
-                return []
+                continue  # e.g. a VM's capabilities: the same class as a host's
             return [there.path(bid, ns)] if inv.has_backend(bid) else []
+        try:
+            if near.role == "ManagedElement" and cls == vm_cls.CLASS.lower():
+                uuid = vm_cls.parse(path)
+                inv.backend_of(uuid)  # the VM exists
+                return [elec.vm_path(uuid, ns)]
+            if near.role == "Capabilities" and cls == elec.CLASS.lower():
+                uuid = elec.parse_vm(path)
+                inv.backend_of(uuid)
+                return [vm_cls.path(uuid, ns)]
+        except (CIMError, VrmError):  # malformed, unknown or unreachable
+            return []
         return []
 
 
