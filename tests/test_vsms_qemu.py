@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 import uuid as uuidlib
 from pathlib import Path
 
@@ -200,3 +201,55 @@ def test_a_disk_image_that_does_not_exist_is_refused(env):
     text = info.value.status_description
     assert "ResourceSettings[1]" in text and "HostResource" in text and missing in text, text
     assert sorted(d.UUIDString() for d in conn.listAllDomains(0)) == before
+
+
+def test_requested_state_and_impossible_transitions_on_qemu(env):
+    """On QEMU a paused domain accepts virDomainReboot / virDomainReset and stays paused:
+    RequestStateChange answers 4097 for both instead, leaves the VM paused (libvirt's own
+    state) and keeps RequestedState 9; a VM saved while paused starts running."""
+    import libvirt
+
+    from support.libvirtd import running_tiny_vm
+
+    cim, conn, _ = env
+    with running_tiny_vm() as (tiny, _pid):
+        dom = conn.lookupByUUIDString(tiny.uuid)
+        vm = CIMInstanceName(
+            "VRM_ComputerSystem",
+            {"CreationClassName": "VRM_ComputerSystem", "Name": tiny.uuid},
+            namespace=NS,
+        )
+
+        def rsc(state):
+            """0 when done (a job, for a slow action like a managed save, waited for)."""
+            rv, out = cim.InvokeMethod("RequestStateChange", vm, RequestedState=Uint16(state))
+            if rv == 4096:
+                for _ in range(600):
+                    job = cim.GetInstance(out["Job"])
+                    if job["JobState"] >= 7:
+                        assert job["JobState"] == 7, job["ErrorDescription"]
+                        return 0
+                    time.sleep(0.1)
+            return int(rv)
+
+        def states():
+            i = cim.GetInstance(vm, PropertyList=["EnabledState", "RequestedState"])
+            return int(i["EnabledState"]), int(i["RequestedState"])
+
+        assert states() == (2, 0)  # started behind vrmgmt's back: nothing requested
+        assert rsc(11) == 0 and states() == (2, 11)
+        assert dom.state()[0] == libvirt.VIR_DOMAIN_RUNNING
+        assert rsc(9) == 0 and states() == (9, 9)
+        for impossible in (10, 11, 4):  # reboot, reset, graceful shutdown while paused
+            assert rsc(impossible) == 4097, impossible
+            assert dom.state()[0] == libvirt.VIR_DOMAIN_PAUSED
+            assert states() == (9, 9)
+        assert rsc(6) == 0 and states() == (6, 6)  # managed save of the paused VM
+        assert dom.hasManagedSaveImage(0) == 1
+        assert rsc(9) == 4097 and rsc(10) == 4097 and states() == (6, 6)
+        assert rsc(2) == 0 and states() == (2, 2)  # restored running, not paused
+        assert dom.state()[0] == libvirt.VIR_DOMAIN_RUNNING
+        assert rsc(3) == 0 and states() == (3, 3)
+        for impossible in (10, 11, 9, 6):  # reboot, reset, pause, save of a VM that is off
+            assert rsc(impossible) == 4097, impossible
+        assert states() == (3, 3) and dom.state()[0] == libvirt.VIR_DOMAIN_SHUTOFF

@@ -211,3 +211,44 @@ def test_bad_request_changes_nothing_on_vcsim(env):
     assert "ResourceSettings[0]" in info.value.status_description
     assert "VirtualQuantity" in info.value.status_description
     assert {vm.uuid for vm in mgr.list_vms()} == before
+
+
+def test_requested_state_and_impossible_transitions_on_vcsim(env):
+    """vSphere: reset only a powered-on VM, suspend only a powered-on one (vSphere API;
+    vcsim itself would suspend a powered-off VM and reset a suspended one, so the check
+    is vrmgmt's, made before any task). Refused requests answer 4097 at once, change
+    nothing (pyVmomi's runtime.powerState) and leave RequestedState as it was."""
+    conn, mgr = env
+    (vm,) = [
+        p
+        for p in conn.EnumerateInstanceNames("VRM_ComputerSystem", namespace=NS)
+        if conn.GetInstance(p)["BackendID"] == "vc"
+    ][:1]
+    uuid = vm["Name"]
+
+    def rsc(state):
+        rv, out = conn.InvokeMethod("RequestStateChange", vm, RequestedState=Uint16(state))
+        if rv == 4096:
+            _job(conn, rv, out)
+            return 0
+        return int(rv)
+
+    def states():
+        i = conn.GetInstance(vm, PropertyList=["EnabledState", "RequestedState"])
+        return int(i["EnabledState"]), int(i["RequestedState"])
+
+    def power():
+        return str(_ref(mgr, uuid).runtime.powerState)
+
+    assert states() == (2, 0) and power() == "poweredOn"
+    assert rsc(9) == 1 and states() == (2, 0)  # no pause on vSphere: not supported
+    assert rsc(6) == 0 and states() == (6, 6) and power() == "suspended"
+    for impossible in (11, 10, 4):  # reset, reboot, shutdown of a suspended VM
+        assert rsc(impossible) == 4097, impossible
+    assert states() == (6, 6) and power() == "suspended"
+    assert rsc(3) == 0 and states() == (3, 3) and power() == "poweredOff"
+    for impossible in (6, 11, 10):  # suspend, reset, reboot of a VM that is off
+        assert rsc(impossible) == 4097, impossible
+    assert states() == (3, 3) and power() == "poweredOff"
+    assert rsc(2) == 0 and states() == (2, 2) and power() == "poweredOn"
+    assert rsc(11) == 0 and states() == (2, 11) and power() == "poweredOn"

@@ -719,11 +719,20 @@ _ACTIONS: dict[PowerAction, Callable[[libvirt.virDomain], object]] = {
     PowerAction.RESET: lambda d: d.reset(0),
 }
 
+
 # From SUSPENDED, by whether the domain is active: a managed-save image (inactive) is
 # started (restored) or discarded; a guest in S3/S4 (pmsuspended, active) is woken or
 # destroyed.
+def _restore_running(dom: libvirt.virDomain) -> None:
+    """Start a domain from its managed-save image, running: QEMU restores a domain that
+    was saved while paused as paused, but START is asked for a running VM."""
+    dom.create()
+    if dom.state()[0] == libvirt.VIR_DOMAIN_PAUSED:
+        dom.resume()
+
+
 _FROM_SAVED: dict[PowerAction, dict[bool, Callable[[libvirt.virDomain], object]]] = {
-    PowerAction.START: {False: lambda d: d.create(), True: lambda d: d.pMWakeup(0)},
+    PowerAction.START: {False: _restore_running, True: lambda d: d.pMWakeup(0)},
     PowerAction.POWER_OFF: {False: lambda d: d.managedSaveRemove(0), True: lambda d: d.destroy()},
 }
 

@@ -350,6 +350,7 @@ def destroy_system(call: MethodCall, affected_system=None):
 
     def work() -> dict:
         call.env.inventory.undefine_vm(vm.uuid)
+        vm_cls.requested_states(call.env).forget(bid, vm.uuid)
         return {}
 
     ns = call.ctx.namespace
