@@ -253,3 +253,79 @@ def test_requested_state_and_impossible_transitions_on_qemu(env):
         for impossible in (10, 11, 9, 6):  # reboot, reset, pause, save of a VM that is off
             assert rsc(impossible) == 4097, impossible
         assert states() == (3, 3) and dom.state()[0] == libvirt.VIR_DOMAIN_SHUTOFF
+
+
+def test_processor_limit_and_weight_on_qemu(env):
+    """DefineSystem with Limit 50 (percent of a host CPU per vCPU) and Weight 512 writes
+    <cputune> shares 512, period 100000, quota 50000 (libvirt's own XML); on the running
+    VM ModifyResourceSettings changes the live values (virDomainGetSchedulerParameters)
+    and the persistent definition, and NULL lifts the limit."""
+    import libvirt
+
+    cim, conn, _ = env
+    name = f"vrmgmt-vsms-{uuidlib.uuid4().hex[:8]}"
+    rv, out = cim.InvokeMethod(
+        "DefineSystem",
+        vsms(),
+        SystemSettings=CIMInstance(
+            "VRM_VirtualSystemSettingData", {"ElementName": name, "VirtualSystemType": "QEMU"}
+        ),
+        ResourceSettings=[
+            CIMInstance(
+                "VRM_ProcessorAllocationSettingData",
+                {
+                    "ResourceType": Uint16(3),
+                    "VirtualQuantity": Uint64(1),
+                    "AllocationUnits": "percent",
+                    "Limit": Uint64(50),
+                    "Weight": pywbem.Uint32(512),
+                },
+            ),
+            CIMInstance(
+                "VRM_MemoryAllocationSettingData",
+                {"ResourceType": Uint16(4), "VirtualQuantity": Uint64(48)},
+            ),
+        ],
+    )
+    assert rv == 0
+    vm = out["ResultingSystem"]
+    x = _xml(conn, vm["Name"])
+    tune = {c.tag: c.text for c in x.find("cputune")}
+    assert tune == {"shares": "512", "period": "100000", "quota": "50000"}
+    rv, _ = cim.InvokeMethod("RequestStateChange", vm, RequestedState=Uint16(2))
+    assert rv == 0
+    dom = conn.lookupByUUIDString(vm["Name"])
+    live = dom.schedulerParametersFlags(libvirt.VIR_DOMAIN_AFFECT_LIVE)
+    assert (live["cpu_shares"], live["vcpu_period"], live["vcpu_quota"]) == (512, 100000, 50000)
+
+    _, rasds = _rasds(cim, vm)
+    (p,) = rasds["VRM_ProcessorAllocationSettingData"]
+    assert (p["Limit"], p["Weight"], p["Reservation"], p["AllocationUnits"]) == (
+        50,
+        512,
+        None,
+        "percent",
+    )
+    p["Limit"] = Uint64(20)
+    p["Weight"] = pywbem.Uint32(300)
+    rv, _ = cim.InvokeMethod("ModifyResourceSettings", vsms(), ResourceSettings=[p])
+    assert rv == 0
+    live = dom.schedulerParametersFlags(libvirt.VIR_DOMAIN_AFFECT_LIVE)
+    assert (live["cpu_shares"], live["vcpu_quota"]) == (300, 20000)
+    inactive = etree.fromstring(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+    assert inactive.findtext("cputune/quota") == "20000"
+    assert inactive.findtext("cputune/shares") == "300"
+
+    p["Limit"] = pywbem.CIMProperty("Limit", None, type="uint64")
+    rv, _ = cim.InvokeMethod("ModifyResourceSettings", vsms(), ResourceSettings=[p])
+    assert rv == 0
+    live = dom.schedulerParametersFlags(libvirt.VIR_DOMAIN_AFFECT_LIVE)
+    assert live["vcpu_quota"] < 0 or live["vcpu_quota"] >= 17592186044415  # unlimited
+    _, rasds = _rasds(cim, vm)
+    (p,) = rasds["VRM_ProcessorAllocationSettingData"]
+    assert (p["Limit"], p["Weight"]) == (None, 300)
+    assert (
+        etree.fromstring(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)).find("cputune/quota") is None
+    )
+    rv, _ = cim.InvokeMethod("DestroySystem", vsms(), AffectedSystem=vm)
+    assert rv == 0

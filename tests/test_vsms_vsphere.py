@@ -252,3 +252,79 @@ def test_requested_state_and_impossible_transitions_on_vcsim(env):
     assert states() == (3, 3) and power() == "poweredOff"
     assert rsc(2) == 0 and states() == (2, 2) and power() == "poweredOn"
     assert rsc(11) == 0 and states() == (2, 11) and power() == "poweredOn"
+
+
+def test_processor_reservation_limit_weight_on_vcsim(env):
+    """vSphere config.cpuAllocation in MHz (AllocationUnits "hertz*10^6"): DefineSystem
+    sets reservation, limit and custom shares (pyVmomi's own view); ModifyResourceSettings
+    changes them and NULL unsets them (reservation 0, limit -1, normal shares); a limit
+    in percent is refused by property name."""
+    conn, mgr = env
+
+    def proc(**extra):
+        return CIMInstance(
+            "VRM_ProcessorAllocationSettingData",
+            {"ResourceType": Uint16(3), "VirtualQuantity": Uint64(2), **extra},
+        )
+
+    memory = CIMInstance(
+        "VRM_MemoryAllocationSettingData",
+        {"ResourceType": Uint16(4), "VirtualQuantity": Uint64(128)},
+    )
+    system = CIMInstance("VRM_VirtualSystemSettingData", {"ElementName": "vrm-cpu"})
+    with pytest.raises(pywbem.CIMError) as info:
+        conn.InvokeMethod(
+            "DefineSystem",
+            vsms(),
+            SystemSettings=system,
+            ResourceSettings=[proc(AllocationUnits="percent", Limit=Uint64(50)), memory],
+        )
+    assert info.value.status_code == pywbem.CIM_ERR_INVALID_PARAMETER
+    assert "AllocationUnits" in info.value.status_description
+    assert "hertz*10^6" in info.value.status_description
+
+    resources = [
+        proc(
+            AllocationUnits="hertz*10^6",
+            Reservation=Uint64(500),
+            Limit=Uint64(1500),
+            Weight=pywbem.Uint32(3000),
+        ),
+        memory,
+    ]
+    rv, out = conn.InvokeMethod(
+        "DefineSystem", vsms(), SystemSettings=system, ResourceSettings=resources
+    )
+    job = _job(conn, rv, out)
+    (vm,) = conn.AssociatorNames(
+        job.path, AssocClass="VRM_AffectedJobElement", ResultClass="VRM_ComputerSystem"
+    )
+    uuid = vm["Name"]
+    alloc = _ref(mgr, uuid).config.cpuAllocation
+    assert (alloc.reservation, alloc.limit, alloc.shares.level, alloc.shares.shares) == (
+        500,
+        1500,
+        "custom",
+        3000,
+    )
+    _, rasds = _rasds(conn, vm)
+    (p,) = rasds["VRM_ProcessorAllocationSettingData"]
+    assert (p["AllocationUnits"], p["Reservation"], p["Limit"], p["Weight"]) == (
+        "hertz*10^6",
+        500,
+        1500,
+        3000,
+    )
+    p["Limit"] = Uint64(2000)
+    _job(conn, *conn.InvokeMethod("ModifyResourceSettings", vsms(), ResourceSettings=[p]))
+    alloc = _ref(mgr, uuid).config.cpuAllocation
+    assert (alloc.reservation, alloc.limit, alloc.shares.shares) == (500, 2000, 3000)
+    for name, cimtype in (("Reservation", "uint64"), ("Limit", "uint64"), ("Weight", "uint32")):
+        p[name] = pywbem.CIMProperty(name, None, type=cimtype)
+    _job(conn, *conn.InvokeMethod("ModifyResourceSettings", vsms(), ResourceSettings=[p]))
+    alloc = _ref(mgr, uuid).config.cpuAllocation
+    assert (alloc.reservation, alloc.limit, alloc.shares.level) == (0, -1, "normal")
+    _, rasds = _rasds(conn, vm)
+    (p,) = rasds["VRM_ProcessorAllocationSettingData"]
+    assert (p["Reservation"], p["Limit"]) == (0, None)
+    _job(conn, *conn.InvokeMethod("DestroySystem", vsms(), AffectedSystem=vm))

@@ -262,3 +262,80 @@ def test_renaming_a_running_libvirt_vm_is_an_invalid_state(fresh_host):
     rv, _ = fresh_host.invoke_typed(vsms_path(), "ModifySystemSettings", SystemSettings=sd)
     assert rv == 5  # CIM_VirtualSystemManagementService: Invalid State
     assert fresh_host.get(sd.path)["ElementName"] == "alpha"
+
+
+def _proc_rasd(h, vm):
+    _, rasds = settings_of(h, vm)
+    (p,) = rasds[PROC]
+    return p
+
+
+def test_processor_limit_and_weight(fresh_host):
+    """libvirt <cputune>: Limit in percent of a host CPU per vCPU (quota/period), Weight
+    = shares, no Reservation; set by DefineSystem, changed and cleared by
+    ModifyResourceSettings (a property left out stays, a NULL one is unset)."""
+    h = fresh_host
+    p = proc(2)
+    p["Limit"] = Uint64(50)
+    p["Weight"] = pywbem.Uint32(2048)
+    p["AllocationUnits"] = "percent"
+    rv, out = define(h, resources=[p, mem()])
+    assert rv == 0
+    vm = out["ResultingSystem"]
+    got = _proc_rasd(h, vm)
+    assert (got["AllocationUnits"], got["Limit"], got["Weight"], got["Reservation"]) == (
+        "percent",
+        50,
+        2048,
+        None,
+    )
+    assert got["VirtualQuantityUnits"] == "count" and got["VirtualQuantity"] == 2
+    # the RASD as read, with a new limit: the weight stays
+    got["Limit"] = Uint64(25)
+    assert h.invoke_typed(vsms_path(), "ModifyResourceSettings", ResourceSettings=[got])[0] == 0
+    got = _proc_rasd(h, vm)
+    assert (got["Limit"], got["Weight"]) == (25, 2048)
+    # only InstanceID and VirtualQuantity: nothing else changes
+    minimal = CIMInstance(
+        PROC,
+        {"InstanceID": got["InstanceID"], "ResourceType": Uint16(3), "VirtualQuantity": Uint64(3)},
+    )
+    assert h.invoke_typed(vsms_path(), "ModifyResourceSettings", ResourceSettings=[minimal])[0] == 0
+    got = _proc_rasd(h, vm)
+    assert (got["VirtualQuantity"], got["Limit"], got["Weight"]) == (3, 25, 2048)
+    # NULL: no limit, default weight
+    got["Limit"] = pywbem.CIMProperty("Limit", None, type="uint64")
+    got["Weight"] = pywbem.CIMProperty("Weight", None, type="uint32")
+    assert h.invoke_typed(vsms_path(), "ModifyResourceSettings", ResourceSettings=[got])[0] == 0
+    got = _proc_rasd(h, vm)
+    assert (got["Limit"], got["Weight"], got["AllocationUnits"]) == (None, None, "percent")
+
+
+@pytest.mark.parametrize(
+    "props, words",
+    [
+        (
+            {"Reservation": Uint64(10)},
+            ["ResourceSettings[0]", "Reservation", "no processor reservation"],
+        ),
+        ({"Limit": Uint64(150)}, ["ResourceSettings[0]", "Limit", "100 percent"]),
+        (
+            {"Limit": Uint64(50), "AllocationUnits": "hertz*10^6"},
+            ["ResourceSettings[0]", "AllocationUnits", "percent"],
+        ),
+        ({"Weight": pywbem.Uint32(0)}, ["ResourceSettings[0]", "Weight", ">= 1"]),
+    ],
+)
+def test_bad_processor_allocation_is_refused(fresh_host, props, words):
+    p = proc(1)
+    for k, v in props.items():
+        p[k] = v
+    try:
+        define(fresh_host, resources=[p, mem()])
+    except pywbem.CIMError as exc:
+        assert exc.status_code == pywbem.CIM_ERR_INVALID_PARAMETER
+        for w in words:
+            assert w in exc.status_description, exc.status_description
+    else:
+        pytest.fail("a bad processor allocation was accepted")
+    assert names(fresh_host.enum_names("VRM_ComputerSystem")) == ALL_UUIDS

@@ -176,6 +176,12 @@ class Manager(abc.ABC):
     def perform(self, uuid: str, action: PowerAction) -> None:
         """Carry out a power action. InvalidStateTransition if the state forbids it."""
 
+    def cpu_allocation(self) -> tuple[str, frozenset[str]] | None:
+        """The unit (CpuAllocation.unit) and fields ("reservation", "limit", "weight") of
+        the processor allocation this backend reads into VirtualMachine.cpu and sets from
+        VMSpec.cpu / VMChange.cpu; None when it has none."""
+        return None
+
     def is_slow(self, action: PowerAction) -> bool:
         """True when perform(uuid, action) can take longer than about a second (the CIM
         layer then runs RequestStateChange as a job)."""

@@ -11,6 +11,8 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from vrmgmt.model.specs import CpuAllocation
+
 
 class PowerState(enum.Enum):
     """Hypervisor-neutral VM state (what every backend maps its own states to)."""
@@ -84,6 +86,8 @@ class VirtualMachine:
     on_crash: str | None = None
     #: when the VM was created (timezone-aware, UTC); None when the backend does not know
     created: datetime | None = None
+    #: processor reservation / limit / weight (details); None when not read or not known
+    cpu: CpuAllocation | None = None
 
 
 @dataclass(slots=True)

@@ -41,6 +41,7 @@ def facts(vm: VirtualMachine) -> tuple:
         vm.description,
         vm.on_crash,
         vm.created,
+        vm.cpu,
         tuple((d.device, d.source, d.capacity_bytes, d.bus, d.kind) for d in vm.disks),
         tuple((n.mac, n.network, n.model, n.device) for n in vm.nics),
     )

@@ -304,6 +304,10 @@ def _spec(call: MethodCall, bid: str, sys, res: list[embedded.Resource]) -> VMSp
         values["autostart"] = sys.autostart
     if sys.on_crash is not None:
         values["on_crash"] = sys.on_crash
+    if procs:
+        cpu = embedded.cpu_allocation(procs[0], inv.cpu_allocation(bid), bid)
+        if cpu is not None:
+            values["cpu"] = cpu
     try:
         return VMSpec(**values)
     except InvalidSpec as exc:
@@ -501,6 +505,11 @@ def modify_resource_settings(call: MethodCall, resource_settings=None):
             if r.kind != "proc" or r.vcpus is None:
                 raise embedded.bad(f"{r.where}.VirtualQuantity", "the number of vCPUs is required")
             values["vcpus"] = r.vcpus
+            cpu = embedded.cpu_allocation(
+                r, call.env.inventory.cpu_allocation(bid), bid, current=_vm.cpu
+            )
+            if cpu is not None:
+                values["cpu"] = cpu
         elif sid.kind == "mem":
             if r.kind != "mem" or r.memory_mib is None:
                 raise embedded.bad(f"{r.where}.VirtualQuantity", "the memory size is required")
