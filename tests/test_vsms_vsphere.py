@@ -328,3 +328,58 @@ def test_processor_reservation_limit_weight_on_vcsim(env):
     (p,) = rasds["VRM_ProcessorAllocationSettingData"]
     assert (p["Reservation"], p["Limit"]) == (0, None)
     _job(conn, *conn.InvokeMethod("DestroySystem", vsms(), AffectedSystem=vm))
+
+
+def test_define_from_a_reference_configuration_on_vcsim(env):
+    """DefineSystem(SystemSettings = a name, ReferenceConfiguration = the simulator's VM's
+    VSSD): vSphere's view of the new VM has the reference's vCPUs, memory and
+    cpuAllocation, a new disk of each reference disk's size (its own file) and a NIC on
+    the same network with another MAC."""
+    conn, mgr = env
+    (ref_vm,) = [
+        p
+        for p in conn.EnumerateInstanceNames("VRM_ComputerSystem", namespace=NS)
+        if not conn.GetInstance(p)["ElementName"].startswith("vrm")  # the simulator's own
+    ][:1]
+    ref_sd, _ = _rasds(conn, ref_vm)
+    ref = _ref(mgr, ref_vm["Name"])
+    rv, out = conn.InvokeMethod(
+        "DefineSystem",
+        vsms(),
+        SystemSettings=CIMInstance("VRM_VirtualSystemSettingData", {"ElementName": "vrm-copy"}),
+        ReferenceConfiguration=ref_sd,
+    )
+    job = _job(conn, rv, out)
+    (vm,) = conn.AssociatorNames(
+        job.path, AssocClass="VRM_AffectedJobElement", ResultClass="VRM_ComputerSystem"
+    )
+    new = _ref(mgr, vm["Name"])
+    assert new.name == "vrm-copy"
+    assert (new.config.hardware.numCPU, new.config.hardware.memoryMB) == (
+        ref.config.hardware.numCPU,
+        ref.config.hardware.memoryMB,
+    )
+
+    def disks(r):
+        return [d for d in r.config.hardware.device if isinstance(d, vim.vm.device.VirtualDisk)]
+
+    def nics(r):
+        return [
+            d for d in r.config.hardware.device if isinstance(d, vim.vm.device.VirtualEthernetCard)
+        ]
+
+    def size(d):
+        return d.capacityInBytes or d.capacityInKB * 1024
+
+    assert [size(d) for d in disks(new)] == [size(d) for d in disks(ref)]
+    assert {d.backing.fileName for d in disks(new)}.isdisjoint(
+        {d.backing.fileName for d in disks(ref)}
+    )
+    assert len(nics(new)) == len(nics(ref)) >= 1
+    assert {n.macAddress for n in nics(new)}.isdisjoint({n.macAddress for n in nics(ref)})
+    _, rasds = _rasds(conn, vm)
+    _, ref_rasds = _rasds(conn, ref_vm)
+    assert [list(n["Connection"]) for n in rasds["VRM_EthernetPortAllocationSettingData"]] == [
+        list(n["Connection"]) for n in ref_rasds["VRM_EthernetPortAllocationSettingData"]
+    ]
+    _job(conn, *conn.InvokeMethod("DestroySystem", vsms(), AffectedSystem=vm))

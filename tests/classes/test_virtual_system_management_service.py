@@ -339,3 +339,79 @@ def test_bad_processor_allocation_is_refused(fresh_host, props, words):
     else:
         pytest.fail("a bad processor allocation was accepted")
     assert names(fresh_host.enum_names("VRM_ComputerSystem")) == ALL_UUIDS
+
+
+def _vssd_path(name):
+    return CIMInstanceName(VSSD, {"InstanceID": f"{kit.BACKEND}:{kit.VMS[name][0]}"}, kit.NS)
+
+
+def test_define_from_a_reference_configuration(fresh_host):
+    """DefineSystem(ReferenceConfiguration = alpha's VSSD): the new VM takes alpha's
+    vCPUs, memory, DVD drive and NIC (same network and model, a new MAC) and notes;
+    SystemSettings and ResourceSettings override (name, 3 vCPUs, its own disk)."""
+    h = fresh_host
+    sd = h.get(_vssd_path("alpha"))
+    sd["Notes"] = ["template"]
+    assert h.invoke_typed(vsms_path(), "ModifySystemSettings", SystemSettings=sd)[0] == 0
+    p = proc(3)
+    p["Weight"] = pywbem.Uint32(600)
+    rv, out = h.invoke_typed(
+        vsms_path(),
+        "DefineSystem",
+        SystemSettings=vssd("alpha2"),
+        ResourceSettings=[p, disk("/var/lib/images/alpha2.qcow2")],
+        ReferenceConfiguration=_vssd_path("alpha"),
+    )
+    assert rv == 0
+    vm = out["ResultingSystem"]
+    new_sd, rasds = settings_of(h, vm)
+    assert h.get(new_sd)["ElementName"] == "alpha2"
+    assert list(h.get(new_sd)["Notes"]) == ["template"]
+    assert [(i["VirtualQuantity"], i["Weight"]) for i in rasds[PROC]] == [(3, 600)]
+    assert [i["VirtualQuantity"] for i in rasds[MEM]] == [512]  # alpha's
+    got = sorted(
+        (int(i["ResourceType"]), i["HostResource"] and list(i["HostResource"])) for i in rasds[DISK]
+    )
+    assert got == [(16, None), (17, ["/var/lib/images/alpha2.qcow2"])]
+    (n,) = rasds[NIC]
+    assert (list(n["Connection"]), n["ResourceSubType"]) == (["default"], "virtio")
+    assert n["Address"] and n["Address"] != kit.ALPHA_MAC
+    assert h.get(vm)["NumberOfVirtualCPUs"] == 3
+
+
+def test_define_from_a_reference_alone_names_the_copy(fresh_host):
+    h = fresh_host
+    rv, out = h.invoke_typed(
+        vsms_path(), "DefineSystem", ReferenceConfiguration=_vssd_path("gamma")
+    )
+    assert rv == 0
+    inst = h.get(out["ResultingSystem"])
+    assert (inst["ElementName"], inst["NumberOfVirtualCPUs"]) == ("gamma-copy", 2)
+
+
+@pytest.mark.parametrize(
+    "ref, words",
+    [
+        (_vssd_path("alpha"), ["ReferenceConfiguration", "vda", "ResourceSettings"]),  # disk
+        (
+            CIMInstanceName(VSSD, {"InstanceID": f"elsewhere:{kit.VMS['alpha'][0]}"}, kit.NS),
+            ["ReferenceConfiguration", "elsewhere"],
+        ),
+        (vsms_path(), ["ReferenceConfiguration", "not a VM's system settings"]),
+    ],
+)
+def test_bad_reference_configuration_changes_nothing(fresh_host, ref, words):
+    try:
+        fresh_host.invoke_typed(
+            vsms_path(),
+            "DefineSystem",
+            SystemSettings=vssd("copy"),
+            ReferenceConfiguration=ref,
+        )
+    except pywbem.CIMError as exc:
+        assert exc.status_code == pywbem.CIM_ERR_INVALID_PARAMETER
+        for w in words:
+            assert w in exc.status_description, exc.status_description
+    else:
+        pytest.fail("a bad ReferenceConfiguration was accepted")
+    assert names(fresh_host.enum_names("VRM_ComputerSystem")) == ALL_UUIDS

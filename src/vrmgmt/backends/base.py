@@ -176,6 +176,11 @@ class Manager(abc.ABC):
     def perform(self, uuid: str, action: PowerAction) -> None:
         """Carry out a power action. InvalidStateTransition if the state forbids it."""
 
+    def disk_support(self) -> tuple[bool, frozenset[str]]:
+        """What define_vm / modify_vm do with DiskSpecs: (whether a disk without a source
+        is created new from capacity_bytes, the DiskSpec kinds they add)."""
+        return (False, frozenset({"disk", "cdrom"}))
+
     def cpu_allocation(self) -> tuple[str, frozenset[str]] | None:
         """The unit (CpuAllocation.unit) and fields ("reservation", "limit", "weight") of
         the processor allocation this backend reads into VirtualMachine.cpu and sets from

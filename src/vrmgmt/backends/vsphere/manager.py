@@ -369,6 +369,10 @@ class VSphereManager(
     def supported_actions(self) -> frozenset[PowerAction]:
         return frozenset(PowerAction) - {PowerAction.PAUSE}
 
+    def disk_support(self) -> tuple[bool, frozenset[str]]:
+        """New disks are created from capacity_bytes; no CD/DVD drives are added."""
+        return (True, frozenset({"disk"}))
+
     def cpu_allocation(self) -> tuple[str, frozenset[str]] | None:
         """config.cpuAllocation: reservation and limit in MHz, shares."""
         return ("MHz", frozenset({"reservation", "limit", "weight"}))
