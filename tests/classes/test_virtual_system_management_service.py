@@ -415,3 +415,68 @@ def test_bad_reference_configuration_changes_nothing(fresh_host, ref, words):
     else:
         pytest.fail("a bad ReferenceConfiguration was accepted")
     assert names(fresh_host.enum_names("VRM_ComputerSystem")) == ALL_UUIDS
+
+
+def test_define_from_mof_text(fresh_host):
+    """Embedded instances in MOF syntax, typed by the host's classes."""
+    rv, out = define(
+        fresh_host,
+        'instance of VRM_VirtualSystemSettingData { ElementName = "eta"; Notes = {"from MOF"}; };',
+        [
+            "instance of VRM_MemoryAllocationSettingData { ResourceType = 4; "
+            "VirtualQuantity = 256; };",
+            "// two vCPUs\ninstance of CIM_ResourceAllocationSettingData "
+            "{ ResourceType = 3; VirtualQuantity = 2; Weight = 300; };",
+            "instance of VRM_EthernetPortAllocationSettingData { ResourceType = 10; "
+            'Address = "52:54:00:00:00:77"; Connection = {"default"}; };',
+        ],
+    )
+    assert rv == 0
+    vm = out["ResultingSystem"]
+    sd, rasds = settings_of(fresh_host, vm)
+    assert (fresh_host.get(sd)["ElementName"], list(fresh_host.get(sd)["Notes"])) == (
+        "eta",
+        ["from MOF"],
+    )
+    assert [i["VirtualQuantity"] for i in rasds[MEM]] == [256]
+    assert [(i["VirtualQuantity"], i["Weight"]) for i in rasds[PROC]] == [(2, 300)]
+    assert [i["Address"] for i in rasds[NIC]] == ["52:54:00:00:00:77"]
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        (
+            "instance of VRM_MemoryAllocationSettingData { Colour = 4; };",
+            ["Colour", "not declared"],
+        ),
+        ("instance of VRM_Nope { A = 1; };", ["VRM_Nope"]),
+        (
+            'instance of VRM_MemoryAllocationSettingData { VirtualQuantity = "x"; };',
+            ["invalid value"],
+        ),
+        ("instance of VRM_MemoryAllocationSettingData { VirtualQuantity = 1 ", ["end of MOF"]),
+        (
+            '#pragma include ("/etc/passwd")\ninstance of VRM_MemoryAllocationSettingData {};',
+            ["#pragma"],
+        ),
+        (
+            "instance of VRM_MemoryAllocationSettingData { VirtualQuantity = 1; };"
+            "instance of VRM_MemoryAllocationSettingData { VirtualQuantity = 2; };",
+            ["one instance declaration expected, found 2"],
+        ),
+        ("class VRM_Evil : CIM_ManagedElement { };", ["not an embedded instance"]),
+    ],
+)
+def test_bad_mof_is_an_invalid_parameter(fresh_host, text, words):
+    try:
+        define(fresh_host, None, [text])
+    except pywbem.CIMError as exc:
+        assert exc.status_code == pywbem.CIM_ERR_INVALID_PARAMETER
+        assert "ResourceSettings[0]" in exc.status_description, exc.status_description
+        for w in words:
+            assert w in exc.status_description, exc.status_description
+        assert "root:" not in exc.status_description  # no file content ever
+    else:
+        pytest.fail("bad MOF was accepted")
+    assert names(fresh_host.enum_names("VRM_ComputerSystem")) == ALL_UUIDS

@@ -3,8 +3,10 @@
 (vrmgmt.model.specs), once, with errors that name the parameter, the RASD and the
 property (CIM_ERR_INVALID_PARAMETER).
 
-An embedded instance arrives as a pywbem CIMInstance (pywbem, the CMPI adapter) or as
-CIM-XML <INSTANCE> text (sblim wbemcli sends the string without marking it embedded).
+An embedded instance arrives as a pywbem CIMInstance (pywbem, the CMPI adapter), as
+CIM-XML <INSTANCE> text, or as a MOF instance declaration (``instance of
+CIM_ResourceAllocationSettingData { ResourceType = 3; VirtualQuantity = 2; };``, vrmgmt.cim.mof_instance);
+sblim wbemcli sends whatever text it is given verbatim inside VALUE, unmarked.
 The system settings must be a CIM_VirtualSystemSettingData, each resource setting a
 CIM_ResourceAllocationSettingData (a vrmgmt subclass or the DMTF class itself; the kind
 follows ResourceType, or the vrmgmt class when ResourceType is not given).
@@ -19,6 +21,7 @@ from typing import Any
 import pywbem
 from pywbem import CIMError, CIMInstance
 
+from vrmgmt.cim import mof_instance
 from vrmgmt.cim.provider import ProviderContext
 from vrmgmt.classes.virtualization import (
     ethernet_port_allocation_setting_data as nic_cls,
@@ -111,15 +114,24 @@ def bad(where: str, reason: str) -> CIMError:
     return CIMError(pywbem.CIM_ERR_INVALID_PARAMETER, f"{where}: {reason}")
 
 
-def to_instance(value: Any, where: str) -> CIMInstance:
-    """The embedded instance of a parameter value (CIMInstance or CIM-XML text)."""
+def to_instance(value: Any, where: str, ctx: ProviderContext | None = None) -> CIMInstance:
+    """The embedded instance of a parameter value: a CIMInstance, CIM-XML <INSTANCE>
+    text, or (with a context whose host has classes) a MOF instance declaration."""
     if isinstance(value, CIMInstance):
         return value
     if isinstance(value, str):
+        if ctx is not None and mof_instance.looks_like_mof(value):
+            try:
+                return mof_instance.parse_instance(value, ctx.get_class, ctx.namespace)
+            except mof_instance.MofInstanceError as exc:
+                raise bad(where, f"not an embedded instance (MOF instance of ...): {exc}") from None
         try:
             return parse_instance_xml(value)
         except ValueError as exc:
-            raise bad(where, f"not an embedded instance (CIM-XML INSTANCE): {exc}") from None
+            raise bad(
+                where,
+                f"not an embedded instance (CIM-XML INSTANCE or MOF instance of ...): {exc}",
+            ) from None
     raise bad(where, f"must be an embedded instance, got {type(value).__name__}")
 
 
@@ -175,7 +187,7 @@ class SystemSettings:
 
 
 def system_settings(ctx: ProviderContext, value: Any, where: str = "SystemSettings"):
-    inst = to_instance(value, where)
+    inst = to_instance(value, where, ctx)
     _check_class(ctx, inst, VSSD_BASE, where)
     where = f"{where} ({inst.classname})"
     _refuse_others(inst, _VSSD_READ, where, "virtual system settings")
@@ -264,7 +276,7 @@ def _mib(inst: CIMInstance, name: str, where: str) -> int | None:
 
 def resource(ctx: ProviderContext, value: Any, index: int, param: str) -> Resource:
     where = f"{param}[{index}]"
-    inst = to_instance(value, where)
+    inst = to_instance(value, where, ctx)
     _check_class(ctx, inst, RASD_BASE, where)
     where = f"{where} ({inst.classname})"
     kind = _kind(inst, where)
