@@ -20,6 +20,7 @@ BENCHES = {
     "pegasus": ["--vms", "1000", "--clients", "8", "--seconds", "10"],
     "groups": ["--members", "10000"],
     "processes": ["--totals", "1000", "2000"],
+    "vsms": ["--vms", "1000"],
 }
 
 

