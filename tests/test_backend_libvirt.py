@@ -249,6 +249,8 @@ def test_start_suspended_from_node_file(mgr, uuids):
         ("vm00000", A.RESUME),
         ("vm00004", A.PAUSE),  # PAUSED
         ("vm00004", A.SHUTDOWN),
+        ("vm00004", A.REBOOT),  # the test driver would reboot it into running
+        ("vm00004", A.RESET),  # QEMU would reset it and leave it paused
         ("vm00005", A.PAUSE),  # SUSPENDED
         ("vm00005", A.RESUME),
     ],
@@ -700,3 +702,33 @@ def test_features_by_uri_before_connecting(uri, present, absent):
     m = LibvirtManager("x", uri)  # not connected: the URI scheme names the driver
     assert present <= m.features() and not (absent & m.features())
     assert m.is_slow(A.SHUTDOWN) and m.is_slow(A.REBOOT) and not m.is_slow(A.POWER_OFF)
+
+
+def test_cputune_from_spec_and_change_in_libvirts_xml():
+    """CpuAllocation <-> <cputune> on the test driver (test:///default is shared by the
+    process's connections, so libvirt's own XML can be read beside the manager's)."""
+    import libvirt
+
+    from vrmgmt.model import CpuAllocation
+
+    m = create_manager("cpu", "libvirt", uri="test:///default")
+    m.connect()
+    raw = libvirt.open("test:///default")
+    try:
+        vm = m.define_vm(
+            VMSpec(name="cputune", memory_mib=64, cpu=CpuAllocation("percent", limit=40, weight=99))
+        )
+        x = raw.lookupByUUIDString(vm.uuid).XMLDesc(0)
+        assert "<shares>99</shares>" in x and "<quota>40000</quota>" in x
+        assert m.get_vm(vm.uuid).cpu == CpuAllocation("percent", limit=40, weight=99)
+        vm = m.modify_vm(vm.uuid, VMChange(cpu=CpuAllocation("percent", weight=5)))
+        x = raw.lookupByUUIDString(vm.uuid).XMLDesc(0)
+        assert "<quota>" not in x and "<shares>5</shares>" in x
+        with pytest.raises(InvalidSpec, match="reservation"):
+            m.modify_vm(vm.uuid, VMChange(cpu=CpuAllocation("percent", reservation=1)))
+        with pytest.raises(InvalidSpec, match="unit"):
+            m.modify_vm(vm.uuid, VMChange(cpu=CpuAllocation("MHz", limit=100)))
+    finally:
+        m.undefine_vm(vm.uuid)
+        raw.close()
+        m.close()

@@ -188,3 +188,21 @@ def test_readme_devices_tour_runs(tmp_path):
     assert f'InstanceID = "test:{uuid}/mem";' in out, out
     assert "RequestedStatesSupported = { 2, 3, 4, 6, 9, 10, 11 };" in out, out
     assert "ElementNameEditSupported = true;" in out, out
+
+
+def test_readme_vsms2_tour_runs(tmp_path):
+    """Requested states, a 4097, a copy of a VM defined with MOF settings (issue 9)."""
+    srv = VrmServer(tmp_path / "srv", [{"id": "test", "type": "libvirt", "uri": "test:///default"}])
+    (srv.state_dir / "users").unlink()
+    with srv:
+        r = _run_tour(srv, "vsms2", tmp_path)
+        admin_pw = (srv.state_dir / "admin-password").read_text().strip()
+        conn = pywbem.WBEMConnection(srv.url, ("admin", admin_pw), default_namespace="root/virt")
+        vms = {i["ElementName"]: i for i in conn.EnumerateInstances("VRM_ComputerSystem")}
+    out = r.stdout
+    states = re.findall(r"EnabledState = (\d+);\s*RequestedState = (\d+);", out)
+    assert states == [("2", "0"), ("2", "10"), ("9", "9")], out
+    assert "ReturnValue=4097" in out.replace(" ", ""), out
+    assert "DefineSystem: 0" in out and "copy: 4 vCPUs, weight 2048" in out, out
+    assert vms["test-copy"]["NumberOfVirtualCPUs"] == 4
+    assert vms["test"]["EnabledState"] == 2 and vms["test"]["RequestedState"] == 2

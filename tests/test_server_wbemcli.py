@@ -113,3 +113,39 @@ def test_cm_define_system_with_embedded_instances(tmp_path, wbemcli_bin):
         )
         r = wbemcli("cm", srv.wbemcli_url(vsms), args)
         assert r.returncode != 0 and "VirtualQuantity" in r.stderr + r.stdout, (r.stdout, r.stderr)
+
+
+def test_cm_define_system_with_mof_instances(tmp_path, wbemcli_bin):
+    """wbemcli sends a parameter's text verbatim inside VALUE: embedded instances typed
+    as MOF (`instance of X { ... };`) define the VM; bad MOF is refused naming the
+    property. (wbemcli splits parameters at commas: MOF arrays with several elements
+    cannot be typed this way.)"""
+    from support.server import VrmServer
+    from support.testdriver import node_uri, write_node_xml
+
+    write_node_xml(tmp_path / "node.xml", 2, seed=1)
+    srv = VrmServer(
+        tmp_path, [{"id": "tdhost", "type": "libvirt", "uri": node_uri(tmp_path / "node.xml")}]
+    )
+    vsms = (
+        'VRM_VirtualSystemManagementService.SystemCreationClassName="VRM_HostSystem",'
+        'SystemName="tdhost",CreationClassName="VRM_VirtualSystemManagementService",'
+        'Name="VirtualSystemManagementService"'
+    )
+    sd = 'instance of VRM_VirtualSystemSettingData { ElementName = "mofvm"; };'
+    mem = "instance of VRM_MemoryAllocationSettingData { ResourceType = 4; VirtualQuantity = 96; };"
+    with srv:
+        r = wbemcli(
+            "cm", srv.wbemcli_url(vsms), f"DefineSystem.SystemSettings={sd},ResourceSettings={mem}"
+        )
+        assert r.returncode == 0, r.stderr
+        assert "DefineSystem: 0" in r.stdout, r.stdout
+        out = wbemcli("ei", srv.wbemcli_url("VRM_ComputerSystem")).stdout
+        (line,) = [ln for ln in out.splitlines() if 'ElementName="mofvm"' in ln]
+        assert "MemoryKiB=98304" in line
+        bad = "instance of VRM_MemoryAllocationSettingData { Colour = 4; };"
+        r = wbemcli(
+            "cm", srv.wbemcli_url(vsms), f"DefineSystem.SystemSettings={sd},ResourceSettings={bad}"
+        )
+        assert r.returncode != 0
+        assert "ResourceSettings[0]" in r.stderr + r.stdout and "Colour" in r.stderr + r.stdout

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 import uuid as uuidlib
 from pathlib import Path
 
@@ -200,3 +201,131 @@ def test_a_disk_image_that_does_not_exist_is_refused(env):
     text = info.value.status_description
     assert "ResourceSettings[1]" in text and "HostResource" in text and missing in text, text
     assert sorted(d.UUIDString() for d in conn.listAllDomains(0)) == before
+
+
+def test_requested_state_and_impossible_transitions_on_qemu(env):
+    """On QEMU a paused domain accepts virDomainReboot / virDomainReset and stays paused:
+    RequestStateChange answers 4097 for both instead, leaves the VM paused (libvirt's own
+    state) and keeps RequestedState 9; a VM saved while paused starts running."""
+    import libvirt
+
+    from support.libvirtd import running_tiny_vm
+
+    cim, conn, _ = env
+    with running_tiny_vm() as (tiny, _pid):
+        dom = conn.lookupByUUIDString(tiny.uuid)
+        vm = CIMInstanceName(
+            "VRM_ComputerSystem",
+            {"CreationClassName": "VRM_ComputerSystem", "Name": tiny.uuid},
+            namespace=NS,
+        )
+
+        def rsc(state):
+            """0 when done (a job, for a slow action like a managed save, waited for)."""
+            rv, out = cim.InvokeMethod("RequestStateChange", vm, RequestedState=Uint16(state))
+            if rv == 4096:
+                for _ in range(600):
+                    job = cim.GetInstance(out["Job"])
+                    if job["JobState"] >= 7:
+                        assert job["JobState"] == 7, job["ErrorDescription"]
+                        return 0
+                    time.sleep(0.1)
+            return int(rv)
+
+        def states():
+            i = cim.GetInstance(vm, PropertyList=["EnabledState", "RequestedState"])
+            return int(i["EnabledState"]), int(i["RequestedState"])
+
+        assert states() == (2, 0)  # started behind vrmgmt's back: nothing requested
+        assert rsc(11) == 0 and states() == (2, 11)
+        assert dom.state()[0] == libvirt.VIR_DOMAIN_RUNNING
+        assert rsc(9) == 0 and states() == (9, 9)
+        for impossible in (10, 11, 4):  # reboot, reset, graceful shutdown while paused
+            assert rsc(impossible) == 4097, impossible
+            assert dom.state()[0] == libvirt.VIR_DOMAIN_PAUSED
+            assert states() == (9, 9)
+        assert rsc(6) == 0 and states() == (6, 6)  # managed save of the paused VM
+        assert dom.hasManagedSaveImage(0) == 1
+        assert rsc(9) == 4097 and rsc(10) == 4097 and states() == (6, 6)
+        assert rsc(2) == 0 and states() == (2, 2)  # restored running, not paused
+        assert dom.state()[0] == libvirt.VIR_DOMAIN_RUNNING
+        assert rsc(3) == 0 and states() == (3, 3)
+        for impossible in (10, 11, 9, 6):  # reboot, reset, pause, save of a VM that is off
+            assert rsc(impossible) == 4097, impossible
+        assert states() == (3, 3) and dom.state()[0] == libvirt.VIR_DOMAIN_SHUTOFF
+
+
+def test_processor_limit_and_weight_on_qemu(env):
+    """DefineSystem with Limit 50 (percent of a host CPU per vCPU) and Weight 512 writes
+    <cputune> shares 512, period 100000, quota 50000 (libvirt's own XML); on the running
+    VM ModifyResourceSettings changes the live values (virDomainGetSchedulerParameters)
+    and the persistent definition, and NULL lifts the limit."""
+    import libvirt
+
+    cim, conn, _ = env
+    name = f"vrmgmt-vsms-{uuidlib.uuid4().hex[:8]}"
+    rv, out = cim.InvokeMethod(
+        "DefineSystem",
+        vsms(),
+        SystemSettings=CIMInstance(
+            "VRM_VirtualSystemSettingData", {"ElementName": name, "VirtualSystemType": "QEMU"}
+        ),
+        ResourceSettings=[
+            CIMInstance(
+                "VRM_ProcessorAllocationSettingData",
+                {
+                    "ResourceType": Uint16(3),
+                    "VirtualQuantity": Uint64(1),
+                    "AllocationUnits": "percent",
+                    "Limit": Uint64(50),
+                    "Weight": pywbem.Uint32(512),
+                },
+            ),
+            CIMInstance(
+                "VRM_MemoryAllocationSettingData",
+                {"ResourceType": Uint16(4), "VirtualQuantity": Uint64(48)},
+            ),
+        ],
+    )
+    assert rv == 0
+    vm = out["ResultingSystem"]
+    x = _xml(conn, vm["Name"])
+    tune = {c.tag: c.text for c in x.find("cputune")}
+    assert tune == {"shares": "512", "period": "100000", "quota": "50000"}
+    rv, _ = cim.InvokeMethod("RequestStateChange", vm, RequestedState=Uint16(2))
+    assert rv == 0
+    dom = conn.lookupByUUIDString(vm["Name"])
+    live = dom.schedulerParametersFlags(libvirt.VIR_DOMAIN_AFFECT_LIVE)
+    assert (live["cpu_shares"], live["vcpu_period"], live["vcpu_quota"]) == (512, 100000, 50000)
+
+    _, rasds = _rasds(cim, vm)
+    (p,) = rasds["VRM_ProcessorAllocationSettingData"]
+    assert (p["Limit"], p["Weight"], p["Reservation"], p["AllocationUnits"]) == (
+        50,
+        512,
+        None,
+        "percent",
+    )
+    p["Limit"] = Uint64(20)
+    p["Weight"] = pywbem.Uint32(300)
+    rv, _ = cim.InvokeMethod("ModifyResourceSettings", vsms(), ResourceSettings=[p])
+    assert rv == 0
+    live = dom.schedulerParametersFlags(libvirt.VIR_DOMAIN_AFFECT_LIVE)
+    assert (live["cpu_shares"], live["vcpu_quota"]) == (300, 20000)
+    inactive = etree.fromstring(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+    assert inactive.findtext("cputune/quota") == "20000"
+    assert inactive.findtext("cputune/shares") == "300"
+
+    p["Limit"] = pywbem.CIMProperty("Limit", None, type="uint64")
+    rv, _ = cim.InvokeMethod("ModifyResourceSettings", vsms(), ResourceSettings=[p])
+    assert rv == 0
+    live = dom.schedulerParametersFlags(libvirt.VIR_DOMAIN_AFFECT_LIVE)
+    assert live["vcpu_quota"] < 0 or live["vcpu_quota"] >= 17592186044415  # unlimited
+    _, rasds = _rasds(cim, vm)
+    (p,) = rasds["VRM_ProcessorAllocationSettingData"]
+    assert (p["Limit"], p["Weight"]) == (None, 300)
+    assert (
+        etree.fromstring(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)).find("cputune/quota") is None
+    )
+    rv, _ = cim.InvokeMethod("DestroySystem", vsms(), AffectedSystem=vm)
+    assert rv == 0

@@ -589,6 +589,16 @@ class Inventory:
         """The optional capabilities of one backend (what capabilities classes advertise)."""
         return self.manager(backend_id).features()
 
+    def disk_support(self, backend_id: str) -> tuple[bool, frozenset[str]]:
+        """(new disks from a capacity, the disk kinds a definition adds) of the backend
+        (Manager.disk_support)."""
+        return self.manager(backend_id).disk_support()
+
+    def cpu_allocation(self, backend_id: str) -> tuple[str, frozenset[str]] | None:
+        """The unit and fields of the processor allocation (reservation, limit, weight)
+        the backend has (Manager.cpu_allocation); None when it has none."""
+        return self.manager(backend_id).cpu_allocation()
+
     def is_slow(self, backend_id: str, action: PowerAction) -> bool:
         """Can this power action take longer than about a second on that backend (run it
         as a job then)?"""

@@ -84,3 +84,36 @@ def test_component_from_both_ends(host):
     assert [p["InstanceID"] for p in up] == [vssd["InstanceID"]]
     assert host.assoc_names(_path(NIC, "alpha", "nic/52:54:00:00:00:99"), assoc=COMPONENT) == []
     assert host.assoc_names(vssd, assoc=COMPONENT, result_role="GroupComponent") == []
+
+
+def _key(i):
+    return (i.classname, i["InstanceID"])
+
+
+def test_base_class_enumeration_is_its_subclasses(fresh_host):
+    """An enumeration of CIM_ResourceAllocationSettingData (one listing shared by the
+    four classes within the operation) gives what the four classes give one by one, and
+    the next enumeration sees a change made in between (nothing is kept across
+    operations)."""
+    h = fresh_host
+    whole = {_key(i): i for i in h.enum("CIM_ResourceAllocationSettingData")}
+    parts = {_key(i): i for cls in (PROC, MEM, DISK, NIC) for i in h.enum(cls)}
+    assert whole.keys() == parts.keys() and len(whole) == 3 + 3 + 2 + 1
+    for k, inst in whole.items():
+        assert dict(inst) == dict(parts[k]), k
+    assert whole[(PROC, _id("gamma", "proc"))]["VirtualQuantity"] == 2
+    p = h.get(_path(PROC, "gamma", "proc"))
+    p["VirtualQuantity"] = pywbem.Uint64(4)
+    vsms = pywbem.CIMInstanceName(
+        "VRM_VirtualSystemManagementService",
+        {
+            "SystemCreationClassName": "VRM_HostSystem",
+            "SystemName": kit.BACKEND,
+            "CreationClassName": "VRM_VirtualSystemManagementService",
+            "Name": "VirtualSystemManagementService",
+        },
+        namespace=kit.NS,
+    )
+    assert h.invoke_typed(vsms, "ModifyResourceSettings", ResourceSettings=[p])[0] == 0
+    again = {_key(i): i for i in h.enum("CIM_ResourceAllocationSettingData")}
+    assert again[(PROC, _id("gamma", "proc"))]["VirtualQuantity"] == 4

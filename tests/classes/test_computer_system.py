@@ -61,3 +61,61 @@ def test_request_state_change(fresh_host, vm, states, expect):
 def test_request_state_change_without_state_is_invalid(fresh_host):
     code = error_code(lambda: fresh_host.invoke(vm_path("alpha"), "RequestStateChange"))
     assert code == pywbem.CIM_ERR_INVALID_PARAMETER
+
+
+def _states(h, name):
+    i = h.get(vm_path(name), ["EnabledState", "RequestedState"])
+    return int(i["EnabledState"]), int(i["RequestedState"])
+
+
+def test_requested_state_is_the_last_request_not_the_state(fresh_host):
+    h = fresh_host
+    # nothing requested yet: 0 Unknown, whatever the state
+    assert {n: _states(h, n)[1] for n in kit.VMS} == {n: 0 for n in kit.VMS}
+    assert h.invoke(vm_path("alpha"), "RequestStateChange", RequestedState=10) == 0
+    assert _states(h, "alpha") == (2, 10)  # rebooted: running, RequestedState Reboot
+    assert h.invoke(vm_path("alpha"), "RequestStateChange", RequestedState=11) == 0
+    assert _states(h, "alpha") == (2, 11)
+    assert h.invoke(vm_path("alpha"), "RequestStateChange", RequestedState=2) == 0  # already
+    assert _states(h, "alpha") == (2, 2)
+    # enumeration shows the same as GetInstance
+    got = {i["ElementName"]: int(i["RequestedState"]) for i in h.enum("VRM_ComputerSystem")}
+    assert got == {"alpha": 2, "beta": 0, "gamma": 0}
+
+
+@pytest.mark.parametrize(
+    "vm, prepare, state, expect",
+    [
+        ("alpha", [9], 10, (9, 9)),  # reboot a paused VM: it stays paused, 9 stays
+        ("alpha", [9], 11, (9, 9)),  # reset a paused VM
+        ("alpha", [9], 4, (9, 9)),  # graceful shutdown of a paused VM
+        ("gamma", [], 10, (3, 0)),  # reboot a VM that is off
+        ("gamma", [], 11, (3, 0)),
+        ("gamma", [], 9, (3, 0)),  # pause a VM that is off
+        ("gamma", [], 6, (3, 0)),  # save a VM that is off
+        ("gamma", [2, 6], 9, (6, 6)),  # pause a saved VM
+        ("gamma", [2, 6], 10, (6, 6)),
+    ],
+)
+def test_impossible_transitions_answer_4097(fresh_host, vm, prepare, state, expect):
+    h = fresh_host
+    for s in prepare:
+        assert h.invoke(vm_path(vm), "RequestStateChange", RequestedState=s) == 0
+    assert h.invoke(vm_path(vm), "RequestStateChange", RequestedState=state) == 4097
+    assert _states(h, vm) == expect
+
+
+def test_requested_state_survives_a_restart(tmp_path):
+    from support.classhosts import open_host
+
+    for kind in ("server", "cmpi"):
+        d = tmp_path / kind
+        d.mkdir()
+        with open_host(kind, d) as h:
+            assert h.invoke(vm_path("alpha"), "RequestStateChange", RequestedState=10) == 0
+            assert h.invoke(vm_path("gamma"), "RequestStateChange", RequestedState=2) == 0
+        with open_host(kind, d) as h:  # a new host over the same state directory
+            assert _states(h, "alpha") == (2, 10)
+            # the node file was read afresh (gamma off again); the request is remembered
+            assert _states(h, "gamma") == (3, 2)
+            assert _states(h, "beta") == (2, 0)

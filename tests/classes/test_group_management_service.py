@@ -145,3 +145,20 @@ def test_host_membership_through_the_service(fresh_host):
     # a VM of the host moved to the root would land in its host's group again: refused
     err = error_code(lambda: call(h, "MoveMembers", TargetGroup=root(), Members=[vm_path("alpha")]))
     assert err == pywbem.CIM_ERR_FAILED
+
+
+def test_group_state_change_sets_requested_state_and_4097_per_member(fresh_host):
+    """The group path follows RequestStateChange's rules: each member's RequestedState is
+    the group's request; a member that cannot make the transition gets 4097, unchanged."""
+    h = fresh_host
+    top = create(h, "top", members=[vm_path("alpha"), vm_path("gamma")])
+    rc, out = call(h, "RequestStateChangeOfMembers", Group=top, RequestedState=pywbem.Uint16(10))
+    wait_job(h, out["Job"])
+    got = results(h, out["Job"])
+    assert {u: rc for u, (rc, _) in got.items()} == {
+        kit.VMS["alpha"][0]: 0,
+        kit.VMS["gamma"][0]: 4097,  # reboot of a VM that is off
+    }
+    alpha, gamma = h.get(vm_path("alpha")), h.get(vm_path("gamma"))
+    assert (int(alpha["EnabledState"]), int(alpha["RequestedState"])) == (2, 10)
+    assert (int(gamma["EnabledState"]), int(gamma["RequestedState"])) == (3, 0)

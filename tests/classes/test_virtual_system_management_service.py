@@ -262,3 +262,221 @@ def test_renaming_a_running_libvirt_vm_is_an_invalid_state(fresh_host):
     rv, _ = fresh_host.invoke_typed(vsms_path(), "ModifySystemSettings", SystemSettings=sd)
     assert rv == 5  # CIM_VirtualSystemManagementService: Invalid State
     assert fresh_host.get(sd.path)["ElementName"] == "alpha"
+
+
+def _proc_rasd(h, vm):
+    _, rasds = settings_of(h, vm)
+    (p,) = rasds[PROC]
+    return p
+
+
+def test_processor_limit_and_weight(fresh_host):
+    """libvirt <cputune>: Limit in percent of a host CPU per vCPU (quota/period), Weight
+    = shares, no Reservation; set by DefineSystem, changed and cleared by
+    ModifyResourceSettings (a property left out stays, a NULL one is unset)."""
+    h = fresh_host
+    p = proc(2)
+    p["Limit"] = Uint64(50)
+    p["Weight"] = pywbem.Uint32(2048)
+    p["AllocationUnits"] = "percent"
+    rv, out = define(h, resources=[p, mem()])
+    assert rv == 0
+    vm = out["ResultingSystem"]
+    got = _proc_rasd(h, vm)
+    assert (got["AllocationUnits"], got["Limit"], got["Weight"], got["Reservation"]) == (
+        "percent",
+        50,
+        2048,
+        None,
+    )
+    assert got["VirtualQuantityUnits"] == "count" and got["VirtualQuantity"] == 2
+    # the RASD as read, with a new limit: the weight stays
+    got["Limit"] = Uint64(25)
+    assert h.invoke_typed(vsms_path(), "ModifyResourceSettings", ResourceSettings=[got])[0] == 0
+    got = _proc_rasd(h, vm)
+    assert (got["Limit"], got["Weight"]) == (25, 2048)
+    # only InstanceID and VirtualQuantity: nothing else changes
+    minimal = CIMInstance(
+        PROC,
+        {"InstanceID": got["InstanceID"], "ResourceType": Uint16(3), "VirtualQuantity": Uint64(3)},
+    )
+    assert h.invoke_typed(vsms_path(), "ModifyResourceSettings", ResourceSettings=[minimal])[0] == 0
+    got = _proc_rasd(h, vm)
+    assert (got["VirtualQuantity"], got["Limit"], got["Weight"]) == (3, 25, 2048)
+    # NULL: no limit, default weight
+    got["Limit"] = pywbem.CIMProperty("Limit", None, type="uint64")
+    got["Weight"] = pywbem.CIMProperty("Weight", None, type="uint32")
+    assert h.invoke_typed(vsms_path(), "ModifyResourceSettings", ResourceSettings=[got])[0] == 0
+    got = _proc_rasd(h, vm)
+    assert (got["Limit"], got["Weight"], got["AllocationUnits"]) == (None, None, "percent")
+
+
+@pytest.mark.parametrize(
+    "props, words",
+    [
+        (
+            {"Reservation": Uint64(10)},
+            ["ResourceSettings[0]", "Reservation", "no processor reservation"],
+        ),
+        ({"Limit": Uint64(150)}, ["ResourceSettings[0]", "Limit", "100 percent"]),
+        (
+            {"Limit": Uint64(50), "AllocationUnits": "hertz*10^6"},
+            ["ResourceSettings[0]", "AllocationUnits", "percent"],
+        ),
+        ({"Weight": pywbem.Uint32(0)}, ["ResourceSettings[0]", "Weight", ">= 1"]),
+    ],
+)
+def test_bad_processor_allocation_is_refused(fresh_host, props, words):
+    p = proc(1)
+    for k, v in props.items():
+        p[k] = v
+    try:
+        define(fresh_host, resources=[p, mem()])
+    except pywbem.CIMError as exc:
+        assert exc.status_code == pywbem.CIM_ERR_INVALID_PARAMETER
+        for w in words:
+            assert w in exc.status_description, exc.status_description
+    else:
+        pytest.fail("a bad processor allocation was accepted")
+    assert names(fresh_host.enum_names("VRM_ComputerSystem")) == ALL_UUIDS
+
+
+def _vssd_path(name):
+    return CIMInstanceName(VSSD, {"InstanceID": f"{kit.BACKEND}:{kit.VMS[name][0]}"}, kit.NS)
+
+
+def test_define_from_a_reference_configuration(fresh_host):
+    """DefineSystem(ReferenceConfiguration = alpha's VSSD): the new VM takes alpha's
+    vCPUs, memory, DVD drive and NIC (same network and model, a new MAC) and notes;
+    SystemSettings and ResourceSettings override (name, 3 vCPUs, its own disk)."""
+    h = fresh_host
+    sd = h.get(_vssd_path("alpha"))
+    sd["Notes"] = ["template"]
+    assert h.invoke_typed(vsms_path(), "ModifySystemSettings", SystemSettings=sd)[0] == 0
+    p = proc(3)
+    p["Weight"] = pywbem.Uint32(600)
+    rv, out = h.invoke_typed(
+        vsms_path(),
+        "DefineSystem",
+        SystemSettings=vssd("alpha2"),
+        ResourceSettings=[p, disk("/var/lib/images/alpha2.qcow2")],
+        ReferenceConfiguration=_vssd_path("alpha"),
+    )
+    assert rv == 0
+    vm = out["ResultingSystem"]
+    new_sd, rasds = settings_of(h, vm)
+    assert h.get(new_sd)["ElementName"] == "alpha2"
+    assert list(h.get(new_sd)["Notes"]) == ["template"]
+    assert [(i["VirtualQuantity"], i["Weight"]) for i in rasds[PROC]] == [(3, 600)]
+    assert [i["VirtualQuantity"] for i in rasds[MEM]] == [512]  # alpha's
+    got = sorted(
+        (int(i["ResourceType"]), i["HostResource"] and list(i["HostResource"])) for i in rasds[DISK]
+    )
+    assert got == [(16, None), (17, ["/var/lib/images/alpha2.qcow2"])]
+    (n,) = rasds[NIC]
+    assert (list(n["Connection"]), n["ResourceSubType"]) == (["default"], "virtio")
+    assert n["Address"] and n["Address"] != kit.ALPHA_MAC
+    assert h.get(vm)["NumberOfVirtualCPUs"] == 3
+
+
+def test_define_from_a_reference_alone_names_the_copy(fresh_host):
+    h = fresh_host
+    rv, out = h.invoke_typed(
+        vsms_path(), "DefineSystem", ReferenceConfiguration=_vssd_path("gamma")
+    )
+    assert rv == 0
+    inst = h.get(out["ResultingSystem"])
+    assert (inst["ElementName"], inst["NumberOfVirtualCPUs"]) == ("gamma-copy", 2)
+
+
+@pytest.mark.parametrize(
+    "ref, words",
+    [
+        (_vssd_path("alpha"), ["ReferenceConfiguration", "vda", "ResourceSettings"]),  # disk
+        (
+            CIMInstanceName(VSSD, {"InstanceID": f"elsewhere:{kit.VMS['alpha'][0]}"}, kit.NS),
+            ["ReferenceConfiguration", "elsewhere"],
+        ),
+        (vsms_path(), ["ReferenceConfiguration", "not a VM's system settings"]),
+    ],
+)
+def test_bad_reference_configuration_changes_nothing(fresh_host, ref, words):
+    try:
+        fresh_host.invoke_typed(
+            vsms_path(),
+            "DefineSystem",
+            SystemSettings=vssd("copy"),
+            ReferenceConfiguration=ref,
+        )
+    except pywbem.CIMError as exc:
+        assert exc.status_code == pywbem.CIM_ERR_INVALID_PARAMETER
+        for w in words:
+            assert w in exc.status_description, exc.status_description
+    else:
+        pytest.fail("a bad ReferenceConfiguration was accepted")
+    assert names(fresh_host.enum_names("VRM_ComputerSystem")) == ALL_UUIDS
+
+
+def test_define_from_mof_text(fresh_host):
+    """Embedded instances in MOF syntax, typed by the host's classes."""
+    rv, out = define(
+        fresh_host,
+        'instance of VRM_VirtualSystemSettingData { ElementName = "eta"; Notes = {"from MOF"}; };',
+        [
+            "instance of VRM_MemoryAllocationSettingData { ResourceType = 4; "
+            "VirtualQuantity = 256; };",
+            "// two vCPUs\ninstance of CIM_ResourceAllocationSettingData "
+            "{ ResourceType = 3; VirtualQuantity = 2; Weight = 300; };",
+            "instance of VRM_EthernetPortAllocationSettingData { ResourceType = 10; "
+            'Address = "52:54:00:00:00:77"; Connection = {"default"}; };',
+        ],
+    )
+    assert rv == 0
+    vm = out["ResultingSystem"]
+    sd, rasds = settings_of(fresh_host, vm)
+    assert (fresh_host.get(sd)["ElementName"], list(fresh_host.get(sd)["Notes"])) == (
+        "eta",
+        ["from MOF"],
+    )
+    assert [i["VirtualQuantity"] for i in rasds[MEM]] == [256]
+    assert [(i["VirtualQuantity"], i["Weight"]) for i in rasds[PROC]] == [(2, 300)]
+    assert [i["Address"] for i in rasds[NIC]] == ["52:54:00:00:00:77"]
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        (
+            "instance of VRM_MemoryAllocationSettingData { Colour = 4; };",
+            ["Colour", "not declared"],
+        ),
+        ("instance of VRM_Nope { A = 1; };", ["VRM_Nope"]),
+        (
+            'instance of VRM_MemoryAllocationSettingData { VirtualQuantity = "x"; };',
+            ["invalid value"],
+        ),
+        ("instance of VRM_MemoryAllocationSettingData { VirtualQuantity = 1 ", ["end of MOF"]),
+        (
+            '#pragma include ("/etc/passwd")\ninstance of VRM_MemoryAllocationSettingData {};',
+            ["#pragma"],
+        ),
+        (
+            "instance of VRM_MemoryAllocationSettingData { VirtualQuantity = 1; };"
+            "instance of VRM_MemoryAllocationSettingData { VirtualQuantity = 2; };",
+            ["one instance declaration expected, found 2"],
+        ),
+        ("class VRM_Evil : CIM_ManagedElement { };", ["not an embedded instance"]),
+    ],
+)
+def test_bad_mof_is_an_invalid_parameter(fresh_host, text, words):
+    try:
+        define(fresh_host, None, [text])
+    except pywbem.CIMError as exc:
+        assert exc.status_code == pywbem.CIM_ERR_INVALID_PARAMETER
+        assert "ResourceSettings[0]" in exc.status_description, exc.status_description
+        for w in words:
+            assert w in exc.status_description, exc.status_description
+        assert "root:" not in exc.status_description  # no file content ever
+    else:
+        pytest.fail("bad MOF was accepted")
+    assert names(fresh_host.enum_names("VRM_ComputerSystem")) == ALL_UUIDS

@@ -180,7 +180,11 @@ class CmpiHost:
         if isinstance(v, pywbem.CIMInstance):
             inst = cmpi.CMPIInstance._make(cmpi.CMPIObjectPath._make(ns, v.classname))
             for prop in v.properties.values():
-                if prop.value is None:
+                if prop.value is None:  # a NULL property stays, typed (as CIMOMs keep it)
+                    if prop.type in (None, "reference"):
+                        continue
+                    base = self.conv.type_of[prop.type]
+                    inst.set_property(prop.name, None, base | cmpi.CMPI_ARRAY * prop.is_array)
                     continue
                 pv, pt = self._typed_value(prop.value, prop.type, ns)
                 inst.set_property(prop.name, pv, pt)

@@ -214,3 +214,31 @@ def test_capabilities_queries():
     assert not dx.caps_offer(caps, "hvm", "i686", "kvm")
     assert not dx.caps_offer(caps, "exe", "x86_64", "qemu")
     assert dx.caps_dac_kvm_label(dx.parse("<capabilities><host/></capabilities>")) is None
+
+
+def test_cputune_round_trip_keeps_other_children():
+    from lxml import etree
+
+    from vrmgmt.backends.libvirt import domain_xml as dx
+    from vrmgmt.model import CpuAllocation
+
+    root = etree.fromstring(
+        "<domain><vcpu>2</vcpu><cputune><vcpupin vcpu='0' cpuset='1'/>"
+        "<quota>30000</quota></cputune></domain>"
+    )
+    assert dx.cpu_allocation(root) == CpuAllocation("percent", limit=30)  # default period
+    dx.set_cputune(root, CpuAllocation("percent", limit=25, weight=700))
+    tune = root.find("cputune")
+    assert [(c.tag, c.text) for c in tune][:3] == [
+        ("shares", "700"),
+        ("period", "100000"),
+        ("quota", "25000"),
+    ]
+    assert tune.find("vcpupin") is not None
+    assert dx.cpu_allocation(root) == CpuAllocation("percent", limit=25, weight=700)
+    dx.set_cputune(root, CpuAllocation("percent"))
+    assert [c.tag for c in root.find("cputune")] == ["vcpupin"]
+    bare = etree.fromstring("<domain><vcpu>1</vcpu><cputune><shares>5</shares></cputune></domain>")
+    dx.set_cputune(bare, CpuAllocation("percent"))
+    assert bare.find("cputune") is None  # nothing left: the element goes
+    assert dx.cpu_allocation(bare) == CpuAllocation("percent")

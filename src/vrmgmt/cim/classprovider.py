@@ -6,7 +6,7 @@ class module has::
     CLASS = "PFX_Something"
     def path(...) -> CIMInstanceName            # the only place its paths are built
     def parse(path) -> ...                       # the only place its keys are read
-    def instances(env, ns, paths=None, *, bulk=False) -> Iterator[CIMInstance]
+    def instances(env, ns, paths=None, *, bulk=False[, ctx=None]) -> Iterator[CIMInstance]
     def paths(env, ns) -> Iterator[CIMInstanceName]    # optional, cheaper than instances
     METHODS = MethodTable()                            # optional, extrinsic methods
     def create(env, ctx, instance) / modify(env, ctx, instance, property_list)
@@ -15,8 +15,9 @@ class module has::
 ``instances`` with ``paths`` answers all of them at once and leaves out the ones that
 do not exist (for a single path it may raise a CIM error naming the problem); without
 ``paths`` it yields every instance, lazily when ``bulk`` (a pull enumeration streams it:
-no caching). An association class module has a ``provider`` class (an
-``association.Association``) instead.
+no caching). An ``instances`` that takes ``ctx`` gets the operation's ProviderContext for
+an enumeration (its ``memo`` is shared by the classes of one operation). An association
+class module has a ``provider`` class (an ``association.Association``) instead.
 
 A provider module (providers/<Name>.py) then is one line per class::
 
@@ -26,6 +27,7 @@ A provider module (providers/<Name>.py) then is one line per class::
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
@@ -45,6 +47,8 @@ class ClassProvider(Provider):
         self.module = module
         self.class_name: str = module.CLASS
         self.methods: MethodTable | None = getattr(module, "METHODS", None)
+        instances = getattr(module, "instances", None)
+        self._wants_ctx = instances is not None and "ctx" in inspect.signature(instances).parameters
 
     def __repr__(self) -> str:
         return f"<ClassProvider {self.class_name}>"
@@ -60,6 +64,8 @@ class ClassProvider(Provider):
                 yield inst.path
 
     def enum_instances(self, ctx, class_name, property_list) -> Iterator[CIMInstance]:
+        if self._wants_ctx:
+            return self.module.instances(self.env, ctx.namespace, bulk=ctx.bulk, ctx=ctx)
         return self.module.instances(self.env, ctx.namespace, bulk=ctx.bulk)
 
     def get_instance(self, ctx, instance_name, property_list) -> CIMInstance:

@@ -64,12 +64,19 @@ class ProviderContext:
     get_instances_cb: Callable[..., Iterable[pywbem.CIMInstance]] | None = None
     #: is_subclass(sub, sup) -> bool, answered from the host's class repository.
     is_subclass_cb: Callable[[str, str], bool] | None = None
+    #: get_class(name) -> CIMClass (inherited properties included) from the host's class
+    #: repository, e.g. to type a MOF embedded instance; CIMError when there is none
+    get_class_cb: Callable[[str], pywbem.CIMClass] | None = None
     #: the host streams this result in batches (pull operations): providers should
     #: produce it lazily and not cache it
     bulk: bool = False
     #: the caller's role (vrmgmt.roles: reader/operator/admin), set by the host per
     #: request; None when the host has no roles
     role: str | None = None
+    #: scratch space of this one operation, shared by the classes it reaches (e.g. one
+    #: backend listing for all subclasses of an enumerated base class); a host makes a
+    #: new context, so a new memo, per operation, and nothing in it outlives that
+    memo: dict = field(default_factory=dict)
 
     def get_instance(
         self, path: pywbem.CIMInstanceName, property_list: Iterable[str] | None = None
@@ -97,6 +104,11 @@ class ProviderContext:
             except CIMError as exc:
                 if exc.status_code != pywbem.CIM_ERR_NOT_FOUND:
                     raise
+
+    def get_class(self, name: str) -> pywbem.CIMClass:
+        if self.get_class_cb is None:
+            raise CIMError(pywbem.CIM_ERR_FAILED, "host offers no class repository")
+        return self.get_class_cb(name)
 
     def is_subclass(self, sub: str, sup: str) -> bool:
         if sub.lower() == sup.lower():

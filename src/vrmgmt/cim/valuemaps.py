@@ -85,18 +85,8 @@ ENABLED_STATE: dict[PowerState, int] = {
     PowerState.UNKNOWN: ES_UNKNOWN,
 }
 
-# The RequestedState that leads to each state, reported as the VM's RequestedState
-# (DSP1052: the last requested state; a VM found in a state reports the matching one).
-REQUESTED_STATE_FOR: dict[PowerState, int] = {
-    PowerState.RUNNING: RS_ENABLED,
-    PowerState.OFF: RS_DISABLED,
-    PowerState.PAUSED: RS_QUIESCE,
-    PowerState.SUSPENDED: RS_OFFLINE,
-    PowerState.SHUTTING_DOWN: RS_SHUT_DOWN,
-    PowerState.CRASHED: RS_UNKNOWN,
-    PowerState.STARTING: RS_ENABLED,
-    PowerState.UNKNOWN: RS_UNKNOWN,
-}
+# A VM's RequestedState is the last one requested of it (vrmgmt.requested_states), not
+# derived from its current state.
 
 
 def action_for_request(requested: int, state: PowerState) -> PowerAction | None:

@@ -265,6 +265,7 @@ class _Call:
             user=_ctx_string(ctx, "CMPIPrincipal"),
             get_instance_cb=self._get_instance,
             is_subclass_cb=lambda sub, sup: proxy.is_a(self.ns, sub, sup),
+            get_class_cb=lambda name: class_repository().get_class(name),
         )
 
     def _get_instance(self, path: CIMInstanceName, property_list=None) -> CIMInstance:

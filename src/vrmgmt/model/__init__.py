@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from vrmgmt.model.host import Host, HostStatus
 from vrmgmt.model.hostos import HostOS, HostProcess
-from vrmgmt.model.specs import DiskSpec, FilesystemSpec, NicSpec, VMChange, VMSpec
+from vrmgmt.model.specs import CpuAllocation, DiskSpec, FilesystemSpec, NicSpec, VMChange, VMSpec
 from vrmgmt.model.vm import Disk, Nic, PowerAction, PowerState, Snapshot, VirtualMachine
 
 __all__ = [
+    "CpuAllocation",
     "Disk",
     "DiskSpec",
     "FilesystemSpec",

@@ -275,6 +275,51 @@ class FilesystemSpec(_FromMapping):
         _bool(o, "readonly", self.readonly)
 
 
+#: CpuAllocation.unit values: percent of one host processor for each virtual processor
+#: (libvirt <cputune> quota/period), or MHz for the whole VM (vSphere cpuAllocation)
+CPU_UNITS = ("percent", "MHz")
+
+
+@dataclass(frozen=True, slots=True)
+class CpuAllocation(_FromMapping):
+    """A VM's processor reservation, limit and share weight, in the backend's ``unit``
+    (CPU_UNITS). None: not set (no reservation, no limit, the default weight). Read into
+    VirtualMachine.cpu; given whole in VMSpec.cpu / VMChange.cpu (a change replaces all
+    three). What a backend has: libvirt limit (quota per period) and weight (shares),
+    no reservation; vSphere all three."""
+
+    unit: str
+    reservation: int | None = None
+    limit: int | None = None
+    weight: int | None = None
+
+    def __post_init__(self) -> None:
+        o = "CpuAllocation"
+        _choice(o, "unit", self.unit, CPU_UNITS)
+        _int(o, "reservation", self.reservation, 0, optional=True)
+        _int(o, "limit", self.limit, 1, optional=True)
+        _int(o, "weight", self.weight, 1, optional=True)
+        if self.unit == "percent" and self.limit is not None and self.limit > 100:
+            raise _fail(
+                o, "limit", f"a virtual processor can use at most 100 percent, got {self.limit}"
+            )
+        if (
+            self.reservation is not None
+            and self.limit is not None
+            and self.reservation > self.limit
+        ):
+            raise _fail(
+                o,
+                "reservation",
+                f"must not exceed the limit ({self.limit}), got {self.reservation}",
+            )
+
+
+def _cpu(owner: str, value: Any) -> None:
+    if value is not None and not isinstance(value, CpuAllocation):
+        raise _fail(owner, "cpu", f"must be a CpuAllocation, got {value!r}")
+
+
 # -- the VM --------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class VMSpec(_FromMapping):
@@ -296,6 +341,7 @@ class VMSpec(_FromMapping):
     autostart: bool = False
     disks: tuple[DiskSpec, ...] = ()
     nics: tuple[NicSpec, ...] = ()
+    cpu: CpuAllocation | None = None
     # libvirt
     os_type: str | None = None
     arch: str | None = None
@@ -336,6 +382,7 @@ class VMSpec(_FromMapping):
         if self.description is not None and not isinstance(self.description, str):
             raise _fail(o, "description", f"must be a string, got {self.description!r}")
         _bool(o, "autostart", self.autostart)
+        _cpu(o, self.cpu)
         _items(self, "disks", DiskSpec)
         _items(self, "nics", NicSpec)
         _items(self, "filesystems", FilesystemSpec)
@@ -371,7 +418,8 @@ class VMChange(_FromMapping):
     ``scsi_controller`` (vSphere): the controller type added when an added disk finds
     no free SCSI slot. ``name`` renames the VM (libvirt: only while it is off),
     ``description`` replaces its notes ("" clears them; libvirt <description>, vSphere
-    annotation), ``autostart`` (libvirt only) marks it to start with the host.
+    annotation), ``autostart`` (libvirt only) marks it to start with the host, ``cpu``
+    replaces the processor reservation, limit and weight (CpuAllocation).
     """
 
     _NESTED: ClassVar[dict[str, type]] = {"add_disks": DiskSpec, "add_nics": NicSpec}
@@ -387,9 +435,11 @@ class VMChange(_FromMapping):
     name: str | None = None
     description: str | None = None
     autostart: bool | None = None
+    cpu: CpuAllocation | None = None
 
     def __post_init__(self) -> None:
         o = "VMChange"
+        _cpu(o, self.cpu)
         _text(o, "name", self.name)
         if self.description is not None and not isinstance(self.description, str):
             raise _fail(o, "description", f"must be a string, got {self.description!r}")
@@ -413,5 +463,6 @@ class VMChange(_FromMapping):
             and self.name is None
             and self.description is None
             and self.autostart is None
+            and self.cpu is None
             and not (self.add_disks or self.remove_disks or self.add_nics or self.remove_nics)
         )

@@ -11,6 +11,8 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from vrmgmt.model.specs import CpuAllocation
+
 
 class PowerState(enum.Enum):
     """Hypervisor-neutral VM state (what every backend maps its own states to)."""
@@ -93,6 +95,9 @@ class VirtualMachine:
     @property
     def stale(self) -> bool:
         return self.stale_since is not None
+
+    #: processor reservation / limit / weight (details); None when not read or not known
+    cpu: CpuAllocation | None = None
 
 
 @dataclass(slots=True)

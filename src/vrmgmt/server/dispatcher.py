@@ -242,6 +242,7 @@ class Dispatcher(QueryOperations):
             get_instance_cb=get_instance_cb,
             get_instances_cb=get_instances_cb,
             is_subclass_cb=self.repo.is_subclass,
+            get_class_cb=self.repo.get_class,
         )
 
     def _provider_for(self, class_name: str, ns: str) -> Provider | None:

@@ -41,6 +41,7 @@ from vrmgmt.errors import (
     NotSupported,
 )
 from vrmgmt.model import (
+    CpuAllocation,
     DiskSpec,
     Host,
     HostOS,
@@ -360,6 +361,7 @@ class LibvirtManager(SnapshotsMixin, LibvirtConnection, Manager):
             if details:
                 vm.description = facts["description"]
                 vm.on_crash = facts["on_crash"] or "destroy"  # libvirt's default
+                vm.cpu = facts["cpu"]
                 vm.disks = facts["disks"]
                 vm.nics = facts["nics"]
                 for disk in vm.disks:
@@ -401,6 +403,11 @@ class LibvirtManager(SnapshotsMixin, LibvirtConnection, Manager):
         # field 22 (starttime, in clock ticks after boot) counts from after the ")" of comm
         start_ticks = int(stat.rsplit(")", 1)[1].split()[19])
         return max(0, int(system_up - start_ticks / os.sysconf("SC_CLK_TCK")))
+
+    def cpu_allocation(self) -> tuple[str, frozenset[str]] | None:
+        """<cputune>: a limit (quota per period, percent of a host CPU per vCPU) and a
+        weight (shares); libvirt has no processor reservation."""
+        return ("percent", frozenset({"limit", "weight"}))
 
     # -- power ------------------------------------------------------------------------
     def supported_actions(self) -> frozenset[PowerAction]:
@@ -445,6 +452,7 @@ class LibvirtManager(SnapshotsMixin, LibvirtConnection, Manager):
         VM, OFF. ``spec.autostart`` marks it to start with the host. On a local daemon
         a disk's image file or block device must exist (InvalidSpec naming it)."""
         self._check_spec(spec, VMSpec)
+        _check_cpu(spec.cpu, "VMSpec.cpu")
         for i, disk in enumerate(spec.disks):
             self._check_source(disk, f"VMSpec.disks[{i}].source")
 
@@ -526,6 +534,7 @@ class LibvirtManager(SnapshotsMixin, LibvirtConnection, Manager):
         always stay: ``destroy_removed_disks`` is NotSupported here.
         """
         self._check_spec(change, VMChange)
+        _check_cpu(change.cpu, "VMChange.cpu")
         for i, disk in enumerate(change.add_disks):
             self._check_source(disk, f"VMChange.add_disks[{i}].source")
         if change.destroy_removed_disks:
@@ -551,6 +560,8 @@ class LibvirtManager(SnapshotsMixin, LibvirtConnection, Manager):
                     self._set_vcpus(dom, change.vcpus)
                 if change.memory_mib is not None:
                     self._set_memory(dom, change.memory_mib * 1024)
+                if change.cpu is not None:
+                    self._set_cputune(conn, dom, change.cpu)
                 for key in change.remove_disks:
                     self._remove_device(conn, dom, "disk", key)
                 for key in change.remove_nics:
@@ -564,6 +575,31 @@ class LibvirtManager(SnapshotsMixin, LibvirtConnection, Manager):
             return self._vm(conn, dom, details=True)
 
         return self._call(run)
+
+    def _set_cputune(
+        self, conn: libvirt.virConnect, dom: libvirt.virDomain, cpu: CpuAllocation
+    ) -> None:
+        """<cputune> shares / period / quota: the persistent definition rewritten (every
+        driver, the test driver too), and on a running domain the live values through
+        virDomainSetSchedulerParameters (QEMU; a quota of -1 lifts the limit)."""
+        active, persistent = dom.isActive(), dom.isPersistent()
+        if persistent:
+            root = _inactive_xml(dom)
+            dx.set_cputune(root, cpu)
+            conn.defineXML(dx.to_string(root))
+        if active:
+            params: dict[str, int] = {
+                "vcpu_quota": -1 if cpu.limit is None else dx.DEFAULT_PERIOD_US * cpu.limit // 100,
+            }
+            if cpu.limit is not None:
+                params["vcpu_period"] = dx.DEFAULT_PERIOD_US
+            if cpu.weight is not None:
+                params["cpu_shares"] = cpu.weight
+            _live(
+                lambda: dom.setSchedulerParametersFlags(params, libvirt.VIR_DOMAIN_AFFECT_LIVE),
+                f"cputune={params}",
+                required=not persistent,
+            )
 
     def _set_description(self, dom: libvirt.virDomain, text: str) -> None:
         """<description> of the persistent definition (and live, when it runs)."""
@@ -719,13 +755,33 @@ _ACTIONS: dict[PowerAction, Callable[[libvirt.virDomain], object]] = {
     PowerAction.RESET: lambda d: d.reset(0),
 }
 
+
 # From SUSPENDED, by whether the domain is active: a managed-save image (inactive) is
 # started (restored) or discarded; a guest in S3/S4 (pmsuspended, active) is woken or
 # destroyed.
+def _restore_running(dom: libvirt.virDomain) -> None:
+    """Start a domain from its managed-save image, running: QEMU restores a domain that
+    was saved while paused as paused, but START is asked for a running VM."""
+    dom.create()
+    if dom.state()[0] == libvirt.VIR_DOMAIN_PAUSED:
+        dom.resume()
+
+
 _FROM_SAVED: dict[PowerAction, dict[bool, Callable[[libvirt.virDomain], object]]] = {
-    PowerAction.START: {False: lambda d: d.create(), True: lambda d: d.pMWakeup(0)},
+    PowerAction.START: {False: _restore_running, True: lambda d: d.pMWakeup(0)},
     PowerAction.POWER_OFF: {False: lambda d: d.managedSaveRemove(0), True: lambda d: d.destroy()},
 }
+
+
+def _check_cpu(cpu: CpuAllocation | None, field: str) -> None:
+    if cpu is None:
+        return
+    if cpu.unit != "percent":
+        raise InvalidSpec(
+            f"{field}.unit", f"libvirt takes a processor limit in percent, not {cpu.unit}"
+        )
+    if cpu.reservation is not None:
+        raise InvalidSpec(f"{field}.reservation", "libvirt has no processor reservation")
 
 
 def _version(v: int) -> str:

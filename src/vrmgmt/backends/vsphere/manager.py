@@ -43,11 +43,18 @@ from vrmgmt.backends.vsphere.specs import (
     _Network,
 )
 from vrmgmt.backends.vsphere.tasks import TasksMixin
-from vrmgmt.backends.vsphere.vms import _POWER_STATES, _VM_PATHS, devices_of
+from vrmgmt.backends.vsphere.vms import (
+    _POWER_STATES,
+    _VM_PATHS,
+    cpu_allocation_info,
+    cpu_allocation_of,
+    devices_of,
+)
 from vrmgmt.errors import (
     BackendError,
     BackendUnavailable,
     ConfigError,
+    InvalidSpec,
     InvalidStateTransition,
     NotFound,
     NotSupported,
@@ -253,6 +260,7 @@ class VSphereManager(
             nics=nics,
             description=p.get("config.annotation") or None,
             created=_utc(p.get("config.createDate")),
+            cpu=cpu_allocation_of(p.get("config.cpuAllocation")),
         )
 
     def _find_moid(self, session: _Session, uuid: str) -> str:
@@ -360,6 +368,14 @@ class VSphereManager(
 
     def supported_actions(self) -> frozenset[PowerAction]:
         return frozenset(PowerAction) - {PowerAction.PAUSE}
+
+    def disk_support(self) -> tuple[bool, frozenset[str]]:
+        """New disks are created from capacity_bytes; no CD/DVD drives are added."""
+        return (True, frozenset({"disk"}))
+
+    def cpu_allocation(self) -> tuple[str, frozenset[str]] | None:
+        """config.cpuAllocation: reservation and limit in MHz, shares."""
+        return ("MHz", frozenset({"reservation", "limit", "weight"}))
 
     def driver_features(self) -> frozenset[Feature]:
         """vCenter and ESXi alike: define/modify/undefine, snapshots, QueryPerf
@@ -485,6 +501,7 @@ class VSphereManager(
           NotSupported: vSphere connects NICs to port groups.
         """
         self._check_spec(spec, VMSpec)
+        _check_cpu(spec.cpu, "VMSpec.cpu")
         vs_specs.check_vm_spec(spec)
         name = spec.name
         controller = vs_specs.controller_class(spec.scsi_controller)
@@ -522,6 +539,8 @@ class VSphereManager(
             config.instanceUuid = spec.uuid
         if spec.description:
             config.annotation = spec.description
+        if spec.cpu is not None:
+            config.cpuAllocation = cpu_allocation_info(spec.cpu)
         try:
             result = self._run_task(
                 what,
@@ -560,6 +579,7 @@ class VSphereManager(
         InvalidStateTransition, power the VM off first).
         """
         self._check_spec(change, VMChange)
+        _check_cpu(change.cpu, "VMChange.cpu")
         if change.autostart is not None:
             raise NotSupported(
                 "vsphere backend: autostart is a per-host setting (AutoStartManager) that "
@@ -641,7 +661,9 @@ class VSphereManager(
             config.name = change.name
         if change.description is not None:
             config.annotation = change.description
-        settings = renamed or change.description is not None
+        if change.cpu is not None:
+            config.cpuAllocation = cpu_allocation_info(change.cpu)
+        settings = renamed or change.description is not None or change.cpu is not None
         if n_cpus is not None or memory_mb is not None or changes.changes or settings:
             try:
                 self._run_task(
@@ -683,3 +705,10 @@ class VSphereManager(
             raise InvalidStateTransition(f"{exc} (the VM must be powered off first)") from None
         self._tools.pop(_canonical_uuid(uuid) or uuid.lower(), None)
         log.info("vsphere backend %s: undefined VM %r (%s)", self.backend_id, vm.name, vm.moid)
+
+
+def _check_cpu(cpu, field: str) -> None:
+    if cpu is not None and cpu.unit != "MHz":
+        raise InvalidSpec(
+            f"{field}.unit", f"vSphere takes processor allocations in MHz, not {cpu.unit}"
+        )

@@ -8,7 +8,7 @@ from typing import Any
 
 from pyVmomi import vim
 
-from vrmgmt.model import Disk, Nic, PowerState
+from vrmgmt.model import CpuAllocation, Disk, Nic, PowerState
 
 _POWER_STATES = {
     "poweredOn": PowerState.RUNNING,
@@ -27,6 +27,7 @@ _VM_PATHS = [
     "config.hardware.numCPU",
     "config.hardware.memoryMB",
     "config.hardware.device",
+    "config.cpuAllocation",
     "runtime.powerState",
     "runtime.connectionState",
     # vcsim (govmomi 0.24) updates only the summary copy of the boot time
@@ -113,3 +114,28 @@ def devices_of(devices: list[Any], portgroups: dict[str, str]) -> tuple[list[Dis
                 )
             )
     return disks, nics
+
+
+def cpu_allocation_of(info: Any) -> CpuAllocation | None:
+    """config.cpuAllocation (vim.ResourceAllocationInfo) as a CpuAllocation in MHz:
+    reservation, limit (-1: unlimited, None) and shares (the number, whatever the level)."""
+    if info is None:
+        return None
+    reservation = info.reservation if info.reservation is not None else None
+    limit = info.limit if info.limit is not None and info.limit >= 0 else None
+    shares = info.shares.shares if info.shares is not None and info.shares.shares else None
+    return CpuAllocation(unit="MHz", reservation=reservation, limit=limit, weight=shares)
+
+
+def cpu_allocation_info(cpu: CpuAllocation) -> Any:
+    """A CpuAllocation as the vim.ResourceAllocationInfo of a ConfigSpec: an unset
+    reservation is 0, an unset limit -1 (unlimited), an unset weight the "normal" level."""
+    if cpu.weight is None:
+        shares = vim.SharesInfo(level="normal", shares=0)
+    else:
+        shares = vim.SharesInfo(level="custom", shares=cpu.weight)
+    return vim.ResourceAllocationInfo(
+        reservation=cpu.reservation or 0,
+        limit=cpu.limit if cpu.limit is not None else -1,
+        shares=shares,
+    )

@@ -294,7 +294,9 @@ def request_state_change_of_members(
             vm = inv.get_vm(uuid, v.vm_host[uuid])
         except VrmError as exc:
             return vm_map.RC_FAILED, f"not found: {exc}"
-        rc, desc = vm_cls.change_state(inv, vm, rs, timeout=timeout)
+        rc, desc = vm_cls.change_state(
+            inv, vm, rs, timeout=timeout, requested=vm_cls.requested_states(env)
+        )
         env.audit(
             user=ctx.user,
             action=f"RequestStateChange({rs}) of group {gname!r}",

@@ -12,6 +12,12 @@ HealthState 0 (Unknown), StatusDescriptions saying since when and why, EnabledSt
 RequestedState as last known (a hypervisor manager being unreachable says nothing about
 the guest), AvailableRequestedStates empty; RequestStateChange on it is CIM_ERR_FAILED
 naming the backend, at once.
+
+RequestedState is the last state requested of the VM through any path (its own
+RequestStateChange, a group's RequestStateChangeOfMembers), 0 Unknown when nothing was,
+kept in vrmgmt.requested_states across restarts and processes. A request the backend
+cannot carry out from the VM's current state (not in Manager.possible_actions) answers
+4097 before anything is done, and is not recorded.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from vrmgmt.errors import (
 )
 from vrmgmt.jobs import JobCancelled
 from vrmgmt.model import PowerAction, PowerState, VirtualMachine
+from vrmgmt.requested_states import RequestedStates, store_for
 
 CLASS = "VRM_ComputerSystem"
 
@@ -53,6 +60,11 @@ def path(uuid: str, namespace: str | None) -> CIMInstanceName:
 def parse(p: CIMInstanceName) -> str:
     """The VM UUID a VRM_ComputerSystem path names (keys checked)."""
     return cim_paths.string_key(p, CLASS).lower()
+
+
+def requested_states(env: ProviderEnv) -> RequestedStates:
+    """The requested-state store of the host's state directory (per process without one)."""
+    return store_for(env.config.state_dir if env.config is not None else None)
 
 
 def exists(env: ProviderEnv, p: CIMInstanceName) -> bool:
@@ -80,9 +92,12 @@ def _available(possible: frozenset[PowerAction]) -> tuple[Uint16, ...]:
     return _u16_list(tuple(vm_map.requested_states(possible)))
 
 
-def vm_key(vm: VirtualMachine, namespace: str, possible: frozenset[PowerAction]) -> tuple:
+def vm_key(
+    vm: VirtualMachine, namespace: str, possible: frozenset[PowerAction], requested: int
+) -> tuple:
     """Everything vm_instance reads: equal keys give equal instances (instance cache)."""
     return (
+        requested,
         vm.uuid,
         vm.name,
         vm.state,
@@ -100,10 +115,13 @@ def vm_key(vm: VirtualMachine, namespace: str, possible: frozenset[PowerAction])
 
 
 def vm_instance(
-    vm: VirtualMachine, namespace: str, possible: frozenset[PowerAction]
+    vm: VirtualMachine,
+    namespace: str,
+    possible: frozenset[PowerAction],
+    requested: int = vm_map.RS_UNKNOWN,
 ) -> CIMInstance:
-    """One VM. `possible` are the actions valid right now (AvailableRequestedStates).
-    Built with fastinst: every value is already typed."""
+    """One VM. `possible` are the actions valid right now (AvailableRequestedStates),
+    `requested` its last RequestedState. Built with fastinst: every value is already typed."""
     if vm.stale_since is not None:
         op_status, health = [vm_map.OS_LOST_COMMUNICATION], vm_map.HS_UNKNOWN
         notes: list[str] | None = [stale_description(vm)]
@@ -120,7 +138,7 @@ def vm_instance(
         P("Caption", f"Virtual system {vm.name}", "string"),
         P("Description", f"{vm.virtual_system_type} virtual system on {vm.backend_id}", "string"),
         P("EnabledState", _u16(vm_map.ENABLED_STATE[vm.state]), "uint16"),
-        P("RequestedState", _u16(vm_map.REQUESTED_STATE_FOR[vm.state]), "uint16"),
+        P("RequestedState", _u16(requested), "uint16"),
         P(
             "EnabledDefault",
             _u16(vm_map.ES_ENABLED if vm.autostart else vm_map.ES_DISABLED),
@@ -169,6 +187,8 @@ class _InstanceCache:
         self, env: ProviderEnv, namespace: str, vms: Iterable[VirtualMachine]
     ) -> Iterator[CIMInstance]:
         inv = env.inventory
+        requested = requested_states(env).all()
+        lookup = RequestedStates.lookup
         old = self._cache
         new: dict[tuple, CIMInstance] = {}
         possible_for: dict[tuple, frozenset] = {}  # see Manager.possible_actions
@@ -177,10 +197,11 @@ class _InstanceCache:
             possible = possible_for.get(pkey)
             if possible is None:
                 possible = possible_for[pkey] = _possible(inv, vm)
-            key = vm_key(vm, namespace, possible)
+            rs = lookup(requested, vm.backend_id, vm.uuid)
+            key = vm_key(vm, namespace, possible, rs)
             inst = old.get(key)
             if inst is None:
-                inst = vm_instance(vm, namespace, possible)
+                inst = vm_instance(vm, namespace, possible, rs)
             if len(new) < self.LIMIT:
                 new[key] = inst
             yield inst
@@ -223,13 +244,15 @@ def instances(
     bulk: bool = False,
 ) -> Iterator[CIMInstance]:
     inv = env.inventory
-    if paths is not None:
-        for vm in _vms(env, paths):
-            yield vm_instance(vm, namespace, _possible(inv, vm))
-        return
-    if bulk:  # streamed in batches: read VMs lazily, leave the cache alone
-        for vm in inv.iter_vms():
-            yield vm_instance(vm, namespace, _possible(inv, vm))
+    if paths is not None or bulk:
+        requested = requested_states(env).all()
+
+        def one(vm: VirtualMachine) -> CIMInstance:
+            rs = RequestedStates.lookup(requested, vm.backend_id, vm.uuid)
+            return vm_instance(vm, namespace, _possible(inv, vm), rs)
+
+        # by path; or streamed in batches (bulk): VMs read lazily, the cache left alone
+        yield from map(one, _vms(env, paths) if paths is not None else inv.iter_vms())
         return
     vms, _failures = inv.list_vms()
     yield from _cache.instances(env, namespace, vms)
@@ -281,16 +304,28 @@ def request_state_change(call: MethodCall, requested_state=None, timeout_period=
     except KeyError:
         audit("rejected: invalid RequestedState")
         return Uint32(vm_map.RC_INVALID_PARAMETER), out
+    store = requested_states(call.env)
+
+    def record() -> None:
+        store.record(vm.backend_id, vm.uuid, int(requested_state))
+
     if action is None:
+        record()
         audit("no change needed")
         return Uint32(vm_map.RC_COMPLETED), out
     if action not in inv.supported_actions(vm.backend_id):
         audit("not supported by backend")
         return Uint32(vm_map.RC_NOT_SUPPORTED), out
+    if action not in inv.possible_actions(vm):
+        audit(f"invalid transition: cannot {action.value} a VM that is {vm.state.value}")
+        return Uint32(vm_map.RC_INVALID_STATE_TRANSITION), out
     if call.env.jobs is not None and inv.is_slow(vm.backend_id, action):
-        return _as_job(call, vm, action, requested_state, audit)
+        result = _as_job(call, vm, action, requested_state, audit)
+        record()  # the request is accepted: the job carries it out
+        return result
     try:
         inv.perform(uuid, action, vm.backend_id)
+        record()
     except InvalidStateTransition as exc:
         audit(f"invalid transition: {exc}")
         return Uint32(vm_map.RC_INVALID_STATE_TRANSITION), out
@@ -317,10 +352,13 @@ def change_state(
     *,
     timeout: float = JOB_ACTION_TIMEOUT,
     progress=None,
+    requested: RequestedStates | None = None,
 ) -> tuple[int, str]:
     """RequestStateChange of one VM, synchronously and to its end (the action done and,
     for a guest shutdown or start, the VM settled), for callers that are a job already
-    (a group's RequestStateChangeOfMembers). (DSP1052 return code, what happened)."""
+    (a group's RequestStateChangeOfMembers). (DSP1052 return code, what happened). The
+    same rules as RequestStateChange: 4097 from a state the backend cannot leave that way;
+    an accepted request is recorded in `requested` (the VM's RequestedState)."""
     try:
         inv.check_fresh(vm, f"RequestStateChange({requested_state})")
     except StaleVM as exc:
@@ -329,13 +367,25 @@ def change_state(
         action = vm_map.action_for_request(int(requested_state), vm.state)
     except KeyError:
         return vm_map.RC_INVALID_PARAMETER, f"RequestedState {requested_state} is not valid"
+
+    def record() -> None:
+        if requested is not None:
+            requested.record(vm.backend_id, vm.uuid, int(requested_state))
+
     if action is None:
+        record()
         return vm_map.RC_COMPLETED, f"no change needed (already {vm.state.value})"
     if action not in inv.supported_actions(vm.backend_id):
         return vm_map.RC_NOT_SUPPORTED, f"{action.value} is not supported by {vm.backend_id}"
+    if action not in inv.possible_actions(vm):
+        return (
+            vm_map.RC_INVALID_STATE_TRANSITION,
+            f"invalid transition: cannot {action.value} a VM that is {vm.state.value}",
+        )
     deadline = time.monotonic() + timeout
     try:
         inv.perform(vm.uuid, action, vm.backend_id, timeout=timeout)
+        record()
         target = _SETTLES_IN.get(action)
         if target is not None:
             _wait_for_state(inv, vm, target, deadline, progress, timeout)

@@ -3,8 +3,10 @@
 (vrmgmt.model.specs), once, with errors that name the parameter, the RASD and the
 property (CIM_ERR_INVALID_PARAMETER).
 
-An embedded instance arrives as a pywbem CIMInstance (pywbem, the CMPI adapter) or as
-CIM-XML <INSTANCE> text (sblim wbemcli sends the string without marking it embedded).
+An embedded instance arrives as a pywbem CIMInstance (pywbem, the CMPI adapter), as
+CIM-XML <INSTANCE> text, or as a MOF instance declaration (vrmgmt.cim.mof_instance:
+``instance of CIM_ResourceAllocationSettingData { ResourceType = 3; VirtualQuantity = 2; };``);
+sblim wbemcli sends whatever text it is given verbatim inside VALUE, unmarked.
 The system settings must be a CIM_VirtualSystemSettingData, each resource setting a
 CIM_ResourceAllocationSettingData (a vrmgmt subclass or the DMTF class itself; the kind
 follows ResourceType, or the vrmgmt class when ResourceType is not given).
@@ -19,6 +21,7 @@ from typing import Any
 import pywbem
 from pywbem import CIMError, CIMInstance
 
+from vrmgmt.cim import mof_instance
 from vrmgmt.cim.provider import ProviderContext
 from vrmgmt.classes.virtualization import (
     ethernet_port_allocation_setting_data as nic_cls,
@@ -34,7 +37,7 @@ from vrmgmt.classes.virtualization import (
 )
 from vrmgmt.classes.virtualization import virtual_system_setting_data as vssd_cls
 from vrmgmt.errors import InvalidSpec
-from vrmgmt.model.specs import DiskSpec, NicSpec
+from vrmgmt.model.specs import CpuAllocation, DiskSpec, NicSpec
 from vrmgmt.server.cimxml_request import parse_instance_xml
 
 VSSD_BASE = "CIM_VirtualSystemSettingData"
@@ -77,7 +80,7 @@ _COMMON = {
 }
 #: the properties each kind reads (anything else with a value is refused by name)
 _READ = {
-    "proc": {"virtualquantity"},
+    "proc": {"virtualquantity", "reservation", "limit", "weight"},
     "mem": {"virtualquantity", "limit"},
     "disk": {
         "hostresource",
@@ -111,15 +114,24 @@ def bad(where: str, reason: str) -> CIMError:
     return CIMError(pywbem.CIM_ERR_INVALID_PARAMETER, f"{where}: {reason}")
 
 
-def to_instance(value: Any, where: str) -> CIMInstance:
-    """The embedded instance of a parameter value (CIMInstance or CIM-XML text)."""
+def to_instance(value: Any, where: str, ctx: ProviderContext | None = None) -> CIMInstance:
+    """The embedded instance of a parameter value: a CIMInstance, CIM-XML <INSTANCE>
+    text, or (with a context whose host has classes) a MOF instance declaration."""
     if isinstance(value, CIMInstance):
         return value
     if isinstance(value, str):
+        if ctx is not None and mof_instance.looks_like_mof(value):
+            try:
+                return mof_instance.parse_instance(value, ctx.get_class, ctx.namespace)
+            except mof_instance.MofInstanceError as exc:
+                raise bad(where, f"not an embedded instance (MOF instance of ...): {exc}") from None
         try:
             return parse_instance_xml(value)
         except ValueError as exc:
-            raise bad(where, f"not an embedded instance (CIM-XML INSTANCE): {exc}") from None
+            raise bad(
+                where,
+                f"not an embedded instance (CIM-XML INSTANCE or MOF instance of ...): {exc}",
+            ) from None
     raise bad(where, f"must be an embedded instance, got {type(value).__name__}")
 
 
@@ -175,7 +187,7 @@ class SystemSettings:
 
 
 def system_settings(ctx: ProviderContext, value: Any, where: str = "SystemSettings"):
-    inst = to_instance(value, where)
+    inst = to_instance(value, where, ctx)
     _check_class(ctx, inst, VSSD_BASE, where)
     where = f"{where} ({inst.classname})"
     _refuse_others(inst, _VSSD_READ, where, "virtual system settings")
@@ -221,6 +233,10 @@ class Resource:
     disk: DiskSpec | None = None
     nic: NicSpec | None = None
     extra: dict = field(default_factory=dict)
+    #: processor: the CpuAllocation fields whose property the instance carries (a NULL
+    #: value: None, i.e. unset), and its AllocationUnits
+    cpu_given: dict = field(default_factory=dict)
+    cpu_units: str | None = None
 
 
 def _kind(inst: CIMInstance, where: str) -> str:
@@ -260,7 +276,7 @@ def _mib(inst: CIMInstance, name: str, where: str) -> int | None:
 
 def resource(ctx: ProviderContext, value: Any, index: int, param: str) -> Resource:
     where = f"{param}[{index}]"
-    inst = to_instance(value, where)
+    inst = to_instance(value, where, ctx)
     _check_class(ctx, inst, RASD_BASE, where)
     where = f"{where} ({inst.classname})"
     kind = _kind(inst, where)
@@ -269,6 +285,11 @@ def resource(ctx: ProviderContext, value: Any, index: int, param: str) -> Resour
     try:
         if kind == "proc":
             r.vcpus = _int(inst, "VirtualQuantity", where, 1)
+            for prop, name in _CPU_PROPERTIES.items():
+                if prop in inst.properties:
+                    r.cpu_given[name] = _int(inst, prop, where, 0)
+            units = _value(inst, "AllocationUnits")
+            r.cpu_units = str(units) if units not in (None, "") else None
         elif kind == "mem":
             r.memory_mib = _mib(inst, "VirtualQuantity", where)
             r.max_memory_mib = _mib(inst, "Limit", where)
@@ -329,3 +350,53 @@ def resources(ctx: ProviderContext, values: Any, param: str = "ResourceSettings"
                 )
             seen[r.nic.mac] = r.index
     return out
+
+
+# -- processor reservation, limit, weight (DSP1044 §7, CIM_ResourceAllocationSettingData) --
+#: RASD property -> CpuAllocation field
+_CPU_PROPERTIES = {"Reservation": "reservation", "Limit": "limit", "Weight": "weight"}
+#: CpuAllocation.unit -> the AllocationUnits (DSP0004 programmatic units) it is shown as
+CPU_ALLOCATION_UNITS = {"percent": "percent", "MHz": "hertz*10^6"}
+
+
+def _norm_units(text: str) -> str:
+    return re.sub(r"\s+", "", text).lower()
+
+
+def cpu_allocation(
+    r: Resource,
+    support: tuple[str, frozenset[str]] | None,
+    host: str,
+    current: CpuAllocation | None = None,
+) -> CpuAllocation | None:
+    """The CpuAllocation a processor RASD asks for: its Reservation / Limit / Weight
+    where it carries them (NULL: unset), the VM's ``current`` ones where it does not.
+    None when that is no change (or, for a new VM, sets nothing). ``support``: the
+    backend's unit and fields (Inventory.cpu_allocation). Refused by property name:
+    a field the host does not have, AllocationUnits other than the host's unit, values
+    out of range."""
+    fields = ("reservation", "limit", "weight")
+    have = {f: getattr(current, f) if current is not None else None for f in fields}
+    want = {f: r.cpu_given.get(f, have[f]) for f in fields}
+    if want == have:
+        return None
+    prop_of = {v: k for k, v in _CPU_PROPERTIES.items()}
+    if support is None:
+        name = next(f for f in fields if want[f] is not None)
+        raise bad(f"{r.where}.{prop_of[name]}", f"host {host} has no processor allocation settings")
+    unit, known = support
+    for f in fields:
+        if r.cpu_given.get(f) is not None and f not in known:
+            raise bad(f"{r.where}.{prop_of[f]}", f"host {host} has no processor {f}")
+    cim_unit = CPU_ALLOCATION_UNITS[unit]
+    setting = [f for f in ("reservation", "limit") if r.cpu_given.get(f) is not None]
+    if setting and r.cpu_units is not None and _norm_units(r.cpu_units) != cim_unit:
+        raise bad(
+            f"{r.where}.AllocationUnits",
+            f"host {host} takes Reservation and Limit in {cim_unit!r}, not {r.cpu_units!r}",
+        )
+    try:
+        return CpuAllocation(unit=unit, **want)
+    except InvalidSpec as exc:
+        prop = prop_of.get(exc.field.split(".")[-1], exc.field)
+        raise bad(f"{r.where}.{prop}", exc.reason) from None

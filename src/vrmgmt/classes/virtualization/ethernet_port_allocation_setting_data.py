@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pywbem import CIMInstance, CIMInstanceName, Uint16
 
 from vrmgmt.cim import fastinst
-from vrmgmt.cim.provider import ProviderEnv
+from vrmgmt.cim.provider import ProviderContext, ProviderEnv
 from vrmgmt.classes.virtualization import settings
 from vrmgmt.model import VirtualMachine
 
@@ -58,5 +58,6 @@ def instances(
     paths: list[CIMInstanceName] | None = None,
     *,
     bulk: bool = False,
+    ctx: ProviderContext | None = None,
 ) -> Iterator[CIMInstance]:
-    return settings.rasd_instances(env, namespace, paths, parse, build, devices=True)
+    return settings.rasd_instances(env, namespace, paths, parse, build, devices=True, ctx=ctx)

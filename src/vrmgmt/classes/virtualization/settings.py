@@ -14,12 +14,13 @@ import threading
 import uuid as uuidlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from pywbem import CIMInstanceName
 
 from vrmgmt.cim import paths as cim_paths
 from vrmgmt.cim.errors import invalid_parameter, not_found
-from vrmgmt.cim.provider import ProviderEnv
+from vrmgmt.cim.provider import ProviderContext, ProviderEnv
 from vrmgmt.errors import VrmError
 from vrmgmt.model import VirtualMachine
 
@@ -41,31 +42,37 @@ def facts(vm: VirtualMachine) -> tuple:
         vm.description,
         vm.on_crash,
         vm.created,
+        vm.cpu,
         tuple((d.device, d.source, d.capacity_bytes, d.bus, d.kind) for d in vm.disks),
         tuple((n.mac, n.network, n.model, n.device) for n in vm.nics),
     )
 
 
 class _BuildCache:
-    """The instances one class built for each VM in its last complete enumeration, by
-    the VM's facts: an unchanged VM costs a dict lookup instead of a rebuild (and the
-    server reuses the encoding), as VRM_ComputerSystem's instance cache does."""
+    """The instances one class built for each VM in its last complete enumeration, with
+    the VM's facts: an unchanged VM (equal facts) costs a dict lookup by its identity
+    (namespace, backend, UUID) and a tuple comparison instead of a rebuild (and the
+    server reuses the encoding), as VRM_ComputerSystem's instance cache does. (Keyed by
+    identity, not by the facts themselves: hashing the nested facts tuple for each
+    lookup cost more than the rest of an unchanged VM's way.)"""
 
     LIMIT = 12_000
 
     def __init__(self) -> None:
-        self._cache: dict[tuple, list] = {}
+        self._cache: dict[tuple, tuple[tuple, list]] = {}
         self._lock = threading.Lock()
 
-    def instances(self, vms: Iterable[VirtualMachine], namespace: str, build) -> Iterator:
+    def instances(
+        self, vms: Iterable[VirtualMachine], namespace: str, build, facts_of=facts
+    ) -> Iterator:
         old, new = self._cache, {}
         for vm in vms:
-            key = (namespace, facts(vm))
-            insts = old.get(key)
-            if insts is None:
-                insts = build(vm, namespace)
+            key = (namespace, vm.backend_id, vm.uuid)
+            f = facts_of(vm)
+            hit = old.get(key)
+            insts = hit[1] if hit is not None and hit[0] == f else build(vm, namespace)
             if len(new) < self.LIMIT:
-                new[key] = insts
+                new[key] = (f, insts)
             yield from insts
         with self._lock:
             self._cache = new
@@ -168,6 +175,28 @@ def single_missing(ids: list[SettingId], found: set[SettingId]) -> None:
         raise not_found(f"no settings with InstanceID {ids[0].text()!r}")
 
 
+def _shared_listing(env: ProviderEnv, ctx: ProviderContext) -> tuple[list[VirtualMachine], Any]:
+    """The VMs with devices, read once per operation (ctx.memo) for every settings class
+    it enumerates (an EnumerateInstances of CIM_ResourceAllocationSettingData reaches
+    four), and their facts, made once per VM."""
+    shared = ctx.memo.get(_MEMO)
+    if shared is None:
+        vms = list(all_vms(env, devices=True))
+        known: dict[int, tuple] = {}
+
+        def facts_of(vm: VirtualMachine) -> tuple:
+            f = known.get(id(vm))
+            if f is None:
+                f = known[id(vm)] = facts(vm)
+            return f
+
+        shared = ctx.memo[_MEMO] = (vms, facts_of)
+    return shared
+
+
+_MEMO = "vrmgmt.settings.vms"
+
+
 def rasd_instances(
     env: ProviderEnv,
     namespace: str,
@@ -175,12 +204,19 @@ def rasd_instances(
     parse,
     build,
     devices: bool,
+    ctx: ProviderContext | None = None,
 ) -> Iterator:
     """The instances of one resource allocation settings class: ``build(vm, ns)`` gives
     a VM's instances of it; ``parse`` reads a path's SettingId. With paths: those that
-    exist (a single unknown path: CIM_ERR_NOT_FOUND)."""
+    exist (a single unknown path: CIM_ERR_NOT_FOUND). An enumeration with the
+    operation's ``ctx`` (not a streamed pull) shares one listing with devices with the
+    other settings classes of that operation."""
     if paths is None:
         cache = _CACHES.setdefault(build, _BuildCache())
+        if ctx is not None and not ctx.bulk:
+            vms, facts_of = _shared_listing(env, ctx)
+            yield from cache.instances(vms, namespace, build, facts_of)
+            return
         yield from cache.instances(all_vms(env, devices=devices), namespace, build)
         return
     ids = [parse(p) for p in paths]

@@ -11,7 +11,11 @@ carries the outcome):
   VirtualSystemIdentifier = the UUID, Notes, AutomaticStartupAction,
   AutomaticRecoveryAction), ResourceSettings embedded RASDs (one memory, at most one
   processor, disks, DVDs, NICs; vrmgmt.classes.virtualization.embedded). A
-  ReferenceConfiguration is not supported (1).
+  ReferenceConfiguration (a VSSD of a VM on the same host) complements what they leave
+  out (CIM_VirtualSystemManagementService.DefineSystem): its notes, autostart, crash
+  action, vCPUs, processor allocation, memory, and, for each device kind that
+  ResourceSettings give none of, its disks (as new disks of the same size: images are
+  never shared), DVD drives and NICs (new MACs); the name defaults to "<name>-copy".
 - DestroySystem(AffectedSystem): undefines the VM (a running one is powered off first).
 - AddResourceSettings(AffectedConfiguration, ResourceSettings[]) -> the new RASDs in
   ResultingResourceSettings (disks, DVDs and NICs).
@@ -52,7 +56,7 @@ from vrmgmt.classes.virtualization import embedded, rasds, settings
 from vrmgmt.classes.virtualization import virtual_system_setting_data as vssd_cls
 from vrmgmt.errors import InvalidSpec, InvalidStateTransition, VrmError
 from vrmgmt.model import VirtualMachine
-from vrmgmt.model.specs import VMChange, VMSpec
+from vrmgmt.model.specs import DiskSpec, NicSpec, VMChange, VMSpec
 
 CLASS = "VRM_VirtualSystemManagementService"
 NAME = "VirtualSystemManagementService"
@@ -220,17 +224,22 @@ def define_system(
     if not _needs(call, bid, Feature.DEFINE):
         _audit(call, bid, "not supported by backend")
         return Uint32(vm_map.RC_NOT_SUPPORTED), dict(_OUT_NONE, ResultingSystem=None)
+    ref = None
     if reference_configuration is not None:
-        _audit(call, bid, "rejected: ReferenceConfiguration is not supported")
-        return Uint32(vm_map.RC_NOT_SUPPORTED), dict(_OUT_NONE, ResultingSystem=None)
-    if system_settings is None:
+        ref = _reference(call, bid, reference_configuration)
+    if system_settings is None and ref is None:
         raise embedded.bad("SystemSettings", "DefineSystem needs the VM's system settings")
-    _, sys = embedded.system_settings(call.ctx, system_settings)
+    if system_settings is not None:
+        _, sys = embedded.system_settings(call.ctx, system_settings)
+    else:
+        sys = embedded.SystemSettings()
     if sys.name is None:
-        raise embedded.bad("SystemSettings.ElementName", "is required (the VM's name)")
+        if ref is None:
+            raise embedded.bad("SystemSettings.ElementName", "is required (the VM's name)")
+        sys.name = f"{ref.name}-copy"
     res = embedded.resources(call.ctx, resource_settings)
-    spec = _spec(call, bid, sys, res)
-    target = f"{bid}: VM {spec.name}"
+    spec = _spec(call, bid, sys, res, ref)
+    target = f"{bid}: VM {spec.name}" + (f" (from {ref.name})" if ref is not None else "")
 
     def work() -> dict:
         try:
@@ -262,19 +271,82 @@ def _rasd_error(exc: InvalidSpec, res: list[embedded.Resource], disks: str, nics
     return embedded.bad(exc.field, exc.reason)
 
 
-def _spec(call: MethodCall, bid: str, sys, res: list[embedded.Resource]) -> VMSpec:
+def _reference(call: MethodCall, bid: str, value) -> VirtualMachine:
+    """The VM whose VirtualSystemSettingData the ReferenceConfiguration names (on the
+    service's host), with its devices."""
+    where = "ReferenceConfiguration"
+    if not isinstance(value, CIMInstanceName):
+        raise embedded.bad(where, "must be a reference to a VM's VirtualSystemSettingData")
+    try:
+        sid = vssd_cls.parse(value)
+    except CIMError:
+        raise embedded.bad(where, f"{value} is not a VM's system settings of vrmgmt") from None
+    if sid.backend_id != bid:
+        raise embedded.bad(where, f"the VM {sid.uuid} is on host {sid.backend_id}, not on {bid}")
+    return _vm_of_service(call, bid, sid.uuid, where)
+
+
+def _from_reference(
+    call: MethodCall, bid: str, ref: VirtualMachine | None, res: list[embedded.Resource]
+):
+    """What the new VM takes over from the reference VM's devices where ResourceSettings
+    give none of that kind: (disks, DVD drives, NICs). A disk becomes a new disk of the
+    same size and bus where the host creates disks (images are never shared; where it
+    does not, CIM_ERR_INVALID_PARAMETER asks for the disks), a DVD drive keeps its medium
+    (where the host adds DVD drives), a NIC its network and model with a new MAC."""
+    if ref is None:
+        return [], [], []
+    creates, disk_kinds = call.env.inventory.disk_support(bid)
+    kinds = {r.kind for r in res}
+    disks = cdroms = nics = []
+    ref_disks = [d for d in ref.disks if d.kind == "disk"]
+    if "disk" not in kinds and ref_disks:
+        if not creates:
+            raise embedded.bad(
+                "ReferenceConfiguration",
+                f"VM {ref.name} has disks ({', '.join(d.device for d in ref_disks)}); host "
+                f"{bid} does not create disk images and vrmgmt does not share or copy them: "
+                "give the new VM's disks in ResourceSettings",
+            )
+        disks = [
+            DiskSpec(kind="disk", capacity_bytes=d.capacity_bytes, bus=d.bus) for d in ref_disks
+        ]
+    if "cdrom" not in kinds and "cdrom" in disk_kinds:
+        cdroms = [
+            DiskSpec(kind="cdrom", source=d.source, bus=d.bus, readonly=True)
+            for d in ref.disks
+            if d.kind == "cdrom"
+        ]
+    if "nic" not in kinds:
+        nics = [NicSpec(network=n.network, model=n.model) for n in ref.nics]
+    return disks, cdroms, nics
+
+
+def _spec(
+    call: MethodCall,
+    bid: str,
+    sys,
+    res: list[embedded.Resource],
+    ref: VirtualMachine | None = None,
+) -> VMSpec:
+    """The VMSpec of a DefineSystem, complemented by the reference VM where SystemSettings
+    and ResourceSettings leave something out (CIM_VirtualSystemManagementService.
+    DefineSystem: ReferenceConfiguration)."""
     inv = call.env.inventory
     domain_type = None
-    if sys.virtual_system_type is not None:
+    vst = sys.virtual_system_type
+    if vst is None and ref is not None and ref.virtual_system_type.lower() in ("kvm", "qemu"):
+        vst = ref.virtual_system_type  # a QEMU host runs both: keep the reference's
+    if vst is not None:
         have = inv.host(bid).virtual_system_type or ""
-        want = sys.virtual_system_type.lower()
+        want = vst.lower()
         qemu = {"kvm", "qemu"}
         if want in qemu and have.lower() in qemu:
             domain_type = want  # a QEMU host runs both (libvirt domain type)
         elif have and want != have.lower():
             raise embedded.bad(
                 "SystemSettings.VirtualSystemType",
-                f"host {bid} runs {have} virtual systems, not {sys.virtual_system_type}",
+                f"host {bid} runs {have} virtual systems, not {vst}",
             )
     procs = [r for r in res if r.kind == "proc"]
     mems = [r for r in res if r.kind == "mem"]
@@ -283,17 +355,32 @@ def _spec(call: MethodCall, bid: str, sys, res: list[embedded.Resource]) -> VMSp
             raise embedded.bad(
                 group[1].where, f"only one {what} setting may be given (also {group[0].where})"
             )
-    if not mems or mems[0].memory_mib is None:
+    if ref is not None and not (mems and mems[0].memory_mib is not None):
+        memory_mib, max_memory_mib = ref.memory_kib // 1024, ref.max_memory_kib // 1024
+        if max_memory_mib < memory_mib:
+            max_memory_mib = memory_mib
+    elif not mems or mems[0].memory_mib is None:
         where = mems[0].where + ".VirtualQuantity" if mems else "ResourceSettings"
         raise embedded.bad(where, "DefineSystem needs a memory setting with VirtualQuantity")
+    else:
+        memory_mib, max_memory_mib = mems[0].memory_mib, mems[0].max_memory_mib
+    vcpus = procs[0].vcpus if procs and procs[0].vcpus else (ref.vcpus if ref else 1)
+    ref_disks, ref_cdroms, ref_nics = _from_reference(call, bid, ref, res)
     values: dict = {
         "name": sys.name,
-        "memory_mib": mems[0].memory_mib,
-        "max_memory_mib": mems[0].max_memory_mib,
-        "vcpus": procs[0].vcpus if procs and procs[0].vcpus else 1,
-        "disks": [r.disk for r in res if r.disk is not None],
-        "nics": [r.nic for r in res if r.nic is not None],
+        "memory_mib": memory_mib,
+        "max_memory_mib": max_memory_mib,
+        "vcpus": vcpus,
+        "disks": [r.disk for r in res if r.disk is not None] + ref_disks + ref_cdroms,
+        "nics": [r.nic for r in res if r.nic is not None] + ref_nics,
     }
+    if ref is not None:  # complement the system settings from the reference
+        if sys.description is None and ref.description:
+            values["description"] = ref.description
+        if sys.autostart is None and ref.autostart:
+            values["autostart"] = True
+        if sys.on_crash is None and ref.on_crash in ("destroy", "restart"):
+            values["on_crash"] = ref.on_crash
     if domain_type is not None:
         values["domain_type"] = domain_type
     if sys.uuid is not None:
@@ -304,6 +391,18 @@ def _spec(call: MethodCall, bid: str, sys, res: list[embedded.Resource]) -> VMSp
         values["autostart"] = sys.autostart
     if sys.on_crash is not None:
         values["on_crash"] = sys.on_crash
+    base = ref.cpu if ref is not None else None
+    cpu = None
+    if procs:
+        cpu = embedded.cpu_allocation(procs[0], inv.cpu_allocation(bid), bid, current=base)
+    if (
+        cpu is None
+        and base is not None
+        and any(v is not None for v in (base.reservation, base.limit, base.weight))
+    ):
+        cpu = base
+    if cpu is not None:
+        values["cpu"] = cpu
     try:
         return VMSpec(**values)
     except InvalidSpec as exc:
@@ -352,6 +451,7 @@ def destroy_system(call: MethodCall, affected_system=None):
 
     def work() -> dict:
         call.env.inventory.undefine_vm(vm.uuid)
+        vm_cls.requested_states(call.env).forget(bid, vm.uuid)
         return {}
 
     ns = call.ctx.namespace
@@ -502,6 +602,11 @@ def modify_resource_settings(call: MethodCall, resource_settings=None):
             if r.kind != "proc" or r.vcpus is None:
                 raise embedded.bad(f"{r.where}.VirtualQuantity", "the number of vCPUs is required")
             values["vcpus"] = r.vcpus
+            cpu = embedded.cpu_allocation(
+                r, call.env.inventory.cpu_allocation(bid), bid, current=_vm.cpu
+            )
+            if cpu is not None:
+                values["cpu"] = cpu
         elif sid.kind == "mem":
             if r.kind != "mem" or r.memory_mib is None:
                 raise embedded.bad(f"{r.where}.VirtualQuantity", "the memory size is required")
