@@ -97,7 +97,7 @@ def parse_registration(text: str, source: str = "<registration>") -> list[Regist
 
 def load_registration(path: Path) -> list[Registration]:
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: {exc.strerror}") from None
     return parse_registration(text, str(path))
