@@ -33,7 +33,7 @@ def test_builtin_default():
         ({"server": {"http_port": 70000}}, "http_port must be between 0 and 65535"),
         ({"server": {"colour": "blue"}}, "unknown key(s): colour"),
         ({"bogus": {}}, "unknown section(s): bogus"),
-        ({"auth": {"mode": "maybe"}}, "mode must be 'basic' or 'none'"),
+        ({"auth": {"mode": "maybe"}}, "mode must be 'basic', 'pam' or 'none'"),
         ({"backends": [{"id": "a"}]}, "'id' and 'type' are required"),
         (
             {"backends": [{"id": "a", "type": "libvirt"}, {"id": "a", "type": "libvirt"}]},
