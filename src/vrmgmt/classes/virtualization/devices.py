@@ -19,7 +19,6 @@ suspended). Nothing here names a CIM class: each class module owns its own.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable, Iterator
 
 from pywbem import CIMError, CIMInstance, CIMInstanceName, CIMProperty, Uint16
@@ -109,30 +108,10 @@ def instance(class_name: str, sid: SettingId, ns: str, props: list[CIMProperty])
     return fastinst.instance(class_name, props, path(class_name, sid, ns))
 
 
-class _StateCache:
-    """The instances one device class built for each VM in its last complete
-    enumeration, by the VM's settings facts *and* its state (EnabledState follows it;
-    settings' own build cache leaves state out): an unchanged VM costs a dict lookup, and
-    the server reuses the encoding of an unchanged instance. At most LIMIT entries."""
-
-    LIMIT = 12_000
-
-    def __init__(self) -> None:
-        self._cache: dict[tuple, list[CIMInstance]] = {}
-        self._lock = threading.Lock()
-
-    def instances(self, vms: Iterable[VirtualMachine], namespace: str, build) -> Iterator:
-        old, new = self._cache, {}
-        for vm in vms:
-            key = (namespace, vm.state, settings.facts(vm))
-            insts = old.get(key)
-            if insts is None:
-                insts = build(vm, namespace)
-            if len(new) < self.LIMIT:
-                new[key] = insts
-            yield from insts
-        with self._lock:
-            self._cache = new
+def _facts_and_state(vm: VirtualMachine) -> tuple:
+    """What a device instance shows of its VM: the settings facts *and* its state
+    (EnabledState follows it; the settings classes' facts leave state out)."""
+    return (vm.state, settings.facts(vm))
 
 
 _CACHES: dict = {}
@@ -159,7 +138,8 @@ def device_instances(
             for vm in vms:
                 yield from build(vm, namespace)
             return
-        yield from _CACHES.setdefault(build, _StateCache()).instances(vms, namespace, build)
+        cache = _CACHES.setdefault(build, settings.BuildCache())
+        yield from cache.instances(vms, namespace, build, _facts_and_state)
         return
     ids = [parse_fn(p) for p in paths]
     wanted = set(ids)

@@ -48,7 +48,7 @@ def facts(vm: VirtualMachine) -> tuple:
     )
 
 
-class _BuildCache:
+class BuildCache:
     """The instances one class built for each VM in its last complete enumeration, with
     the VM's facts: an unchanged VM (equal facts) costs a dict lookup by its identity
     (namespace, backend, UUID) and a tuple comparison instead of a rebuild (and the
@@ -212,7 +212,7 @@ def rasd_instances(
     operation's ``ctx`` (not a streamed pull) shares one listing with devices with the
     other settings classes of that operation."""
     if paths is None:
-        cache = _CACHES.setdefault(build, _BuildCache())
+        cache = _CACHES.setdefault(build, BuildCache())
         if ctx is not None and not ctx.bulk:
             vms, facts_of = _shared_listing(env, ctx)
             yield from cache.instances(vms, namespace, build, facts_of)
