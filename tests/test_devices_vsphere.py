@@ -10,28 +10,15 @@ from __future__ import annotations
 import pytest
 from pyVmomi import vim
 
-from support.inproc import inproc_server
-from support.vcsim import Vcsim, VcsimUnavailable, build_vcsim
-from vrmgmt.backends import create_manager
+from support.vcsim import served_vcsim
 
 pytestmark = [pytest.mark.vcsim, pytest.mark.timeout(240)]
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    try:
-        build_vcsim()
-    except VcsimUnavailable as exc:
-        pytest.skip(str(exc))
-    d = tmp_path_factory.mktemp("devices-vc")
-    with Vcsim(hosts=1, vms=2) as sim:
-        mgr = create_manager("vc-check", "vsphere", **sim.manager_options())
-        mgr.connect()
-        try:
-            with inproc_server(d / "state", [sim.backend_config(d, "vc", timeout=20)]) as conn:
-                yield conn, mgr, sim
-        finally:
-            mgr.close()
+    with served_vcsim(tmp_path_factory.mktemp("devices-vc"), vms=2) as served:
+        yield served
 
 
 def _pyvmomi_vms(mgr) -> dict[str, vim.VirtualMachine]:

@@ -14,9 +14,7 @@ import pywbem
 from pyVmomi import vim
 from pywbem import CIMInstance, CIMInstanceName, Uint16, Uint64
 
-from support.inproc import inproc_server
-from support.vcsim import Vcsim, VcsimUnavailable, build_vcsim
-from vrmgmt.backends import create_manager
+from support.vcsim import served_vcsim
 
 pytestmark = [pytest.mark.vcsim, pytest.mark.timeout(240)]
 
@@ -27,19 +25,8 @@ NET = "DC0_DVPG0"
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    try:
-        build_vcsim()
-    except VcsimUnavailable as exc:
-        pytest.skip(str(exc))
-    d = tmp_path_factory.mktemp("vsms-vc")
-    with Vcsim(hosts=1, vms=1) as sim:
-        mgr = create_manager("vc-check", "vsphere", **sim.manager_options())
-        mgr.connect()
-        try:
-            with inproc_server(d / "state", [sim.backend_config(d, "vc", timeout=20)]) as conn:
-                yield conn, mgr
-        finally:
-            mgr.close()
+    with served_vcsim(tmp_path_factory.mktemp("vsms-vc"), vms=1) as served:
+        yield served[:2]
 
 
 def _ref(mgr, uuid):

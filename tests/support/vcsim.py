@@ -41,6 +41,7 @@ import subprocess
 import tempfile
 import time
 import weakref
+from collections.abc import Iterator
 from pathlib import Path
 
 from support.cache import cache_dir
@@ -465,3 +466,28 @@ class Vcsim:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+@contextlib.contextmanager
+def served_vcsim(workdir: Path, *, vms: int) -> Iterator[tuple[object, object, Vcsim]]:
+    """A vcsim of one host and `vms` VMs served by an in-process `vrmgmt serve` (backend
+    "vc"), with a pyVmomi manager of its own for the test to check what vrmgmt did:
+    (pywbem connection, manager, simulator). Skips when vcsim cannot be built."""
+    import pytest
+
+    from support.inproc import inproc_server
+    from vrmgmt.backends import create_manager
+
+    try:
+        build_vcsim()
+    except VcsimUnavailable as exc:
+        pytest.skip(str(exc))
+    with Vcsim(hosts=1, vms=vms) as sim:
+        mgr = create_manager("vc-check", "vsphere", **sim.manager_options())
+        mgr.connect()
+        try:
+            backend = sim.backend_config(workdir, "vc", timeout=20)
+            with inproc_server(workdir / "state", [backend]) as conn:
+                yield conn, mgr, sim
+        finally:
+            mgr.close()
