@@ -341,7 +341,7 @@ class Inventory:
             return
         listed = {vm.uuid: (vm, now) for vm in vms}
         if detailed:
-            kept = {vm.uuid: (vm, now) for vm in vms}
+            kept = dict(listed)
         else:  # keep detailed reads of VMs that still exist
             kept = {u: d for u, d in known.detailed.items() if u in listed}
         with self._lock:
