@@ -596,3 +596,23 @@ def test_process_env_namespaces(vrm_config, broker_name, interop):
     assert env.cimom == "cmpi"
     assert not m.escaped
     m.cleanup()
+
+
+def test_a_changed_configuration_file_is_read_again_without_a_restart(mb, vrm_config, tmp_path):
+    """The CIMOM keeps the provider loaded; the next request after the configuration file
+    changed sees the new backends (the old ones are closed)."""
+    res = kit.ok(mb.enumerate_instance_names("VRM_HostSystem"))
+    assert [p._keys_dict()["Name"] for p in res.paths] == [kit.BACKEND]
+    node = kit.write_node_xml(tmp_path / "other-node.xml")
+    vrm_config.write_text(
+        f'[[backends]]\nid = "other"\ntype = "libvirt"\nuri = "test://{node}"\ntimeout = 10\n'
+    )
+    os.utime(vrm_config, ns=(0, 1))  # same size within the mtime granularity: still seen
+    res = kit.ok(mb.enumerate_instance_names("VRM_HostSystem"))
+    assert [p._keys_dict()["Name"] for p in res.paths] == ["other"]
+    res = kit.ok(mb.enumerate_instance_names("VRM_ComputerSystem"))
+    assert names(res.paths) == ALL_VMS
+    vrm_config.write_text("[[backends]]\nid = 'broken'\n")  # no type: refused, named
+    res = mb.enumerate_instance_names("VRM_HostSystem")
+    assert res.status.rc == cmpi.CMPI_RC_ERR_FAILED
+    assert "type" in str(res.status.msg)

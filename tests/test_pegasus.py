@@ -23,7 +23,7 @@ import cmpi_testkit as kit
 import pytest
 import pywbem
 
-from support import pegasus
+from support import cimoms, pegasus
 from support.parity import HD, HOST, VM, Case, ServerHost, all_cases, host, vm
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -194,6 +194,7 @@ def register(p: pegasus.Pegasus, project: Path = PROJECT) -> subprocess.Complete
 
 @pytest.fixture(scope="module")
 def cimom(tmp_path_factory):
+    cimoms.release()  # the per-class cases' CIMOMs: one daemon per build at a time
     reason = pegasus.missing_prerequisites()
     if reason:
         pytest.fail(reason)

@@ -24,6 +24,7 @@ import cmpi_testkit as kit
 import pytest
 import pywbem
 
+from support import cimoms
 from support import sfcb as sfcb_support
 from support.parity import ALL_UUIDS, SfcbHost, all_cases
 from support.server import PROJECT
@@ -64,6 +65,7 @@ def write_config(path: Path, backends: list[tuple[str, str]]) -> Path:
 
 @pytest.fixture(scope="module")
 def build():
+    cimoms.release()  # the per-class cases' CIMOMs: one daemon per build at a time
     try:
         return sfcb_support.build_sfcb()
     except sfcb_support.SfcbUnavailable as exc:

@@ -106,9 +106,9 @@ def test_impossible_transitions_answer_4097(fresh_host, vm, prepare, state, expe
 
 
 def test_requested_state_survives_a_restart(tmp_path):
-    from support.classhosts import open_host
+    from support.classhosts import KINDS, open_host
 
-    for kind in ("server", "cmpi"):
+    for kind in KINDS:
         d = tmp_path / kind
         d.mkdir()
         with open_host(kind, d) as h:

@@ -6,16 +6,13 @@ ErrorCode, ErrorDescription and GetError; kill and the job's lifetime."""
 
 from __future__ import annotations
 
-import os
 import time
 
-import cmpi_mb
 import cmpi_testkit as kit
 import pytest
 import pywbem
 
-from support.hosts import CmpiHost, ServerHost
-from support.inproc import inproc_server
+from support.classhosts import KINDS, open_host
 from support.vcsim import Vcsim, missing_prerequisites
 
 pytestmark = pytest.mark.vcsim
@@ -34,37 +31,11 @@ def sim():
         yield s
 
 
-@pytest.fixture(scope="module", params=["server", "cmpi"])
+@pytest.fixture(scope="module", params=KINDS)
 def host(request, sim, tmp_path_factory):
     d = tmp_path_factory.mktemp(f"jobs-{request.param}")
-    backend = sim.backend_config(d)
-    if request.param == "server":
-        with inproc_server(d / "state", [backend]) as conn:
-            yield ServerHost(conn)
-        return
-    import vrmgmt.cmpi
-
-    cfg = d / "vrmgmt.toml"
-    lines = [f'[paths]\nstate_dir = "{d / "state"}"\n\n[[backends]]']
-    lines += [
-        f"{k} = {v!r}".replace("'", '"') if not isinstance(v, bool) else f"{k} = true"
-        for k, v in backend.items()
-    ]
-    cfg.write_text("\n".join(lines) + "\n")
-    old = os.environ.get("VRMGMT_CONFIG")
-    os.environ["VRMGMT_CONFIG"] = str(cfg)
-    vrmgmt.cmpi.reset()
-    mb = cmpi_mb.MiniMB(kit.REGISTRATION, kit.PROVIDERS, namespace=kit.NS, classes=kit.CLASSES)
-    try:
-        yield CmpiHost(mb)
-        assert not mb.escaped, mb.escaped
-    finally:
-        mb.cleanup()
-        vrmgmt.cmpi.reset()
-        if old is None:
-            os.environ.pop("VRMGMT_CONFIG", None)
-        else:
-            os.environ["VRMGMT_CONFIG"] = old
+    with open_host(request.param, d, backends=[sim.backend_config(d)]) as h:
+        yield h
 
 
 def vms_in(host, state: int) -> list[pywbem.CIMInstance]:

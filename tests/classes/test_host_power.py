@@ -11,7 +11,7 @@ import pytest
 import pywbem
 
 from support.classcases import error_code
-from support.classhosts import open_host
+from support.classhosts import KINDS, open_host
 from support.libvirtd import LibvirtdForTests, LibvirtdUnavailable
 
 BACKEND = "kvm"
@@ -68,7 +68,7 @@ def _record(d):
     return p.read_text().splitlines() if p.exists() else []
 
 
-@pytest.mark.parametrize("kind", ["server", "cmpi"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_enabled_runs_the_command_exactly_once(kind, tmp_path, libvirtd):
     with _host(kind, tmp_path, True) as h:
         inst = h.get(host_path())
@@ -90,7 +90,7 @@ def test_enabled_runs_the_command_exactly_once(kind, tmp_path, libvirtd):
         assert len(_record(tmp_path)) == 4
 
 
-@pytest.mark.parametrize("kind", ["server", "cmpi"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_disabled_never_runs_it(kind, tmp_path, libvirtd):
     with _host(kind, tmp_path, False) as h:
         inst = h.get(host_path())
@@ -121,7 +121,7 @@ def test_failing_command_is_a_clear_error(tmp_path, libvirtd):
         assert "exited with status 3" in exc.value.status_description
 
 
-@pytest.mark.parametrize("kind", ["server", "cmpi"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_test_driver_host_is_not_supported(kind, tmp_path):
     with open_host(kind, tmp_path, _sections(tmp_path / "record", True)) as h:
         [hp] = h.enum_names("VRM_HostSystem")
@@ -141,7 +141,7 @@ def caps_path(backend=BACKEND):
     )
 
 
-@pytest.mark.parametrize("kind", ["server", "cmpi"])
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("allow, states", [(True, [4, 10]), (False, [])])
 def test_host_capabilities_advertise_exactly_what_is_possible(
     kind, allow, states, tmp_path, libvirtd

@@ -12,7 +12,7 @@ import pytest
 import pywbem
 from pyVmomi import vim
 
-from support.classhosts import open_host
+from support.classhosts import KINDS, open_host
 from support.vcsim import Vcsim, VcsimUnavailable, build_vcsim
 from vrmgmt.backends import create_manager
 
@@ -80,7 +80,7 @@ def _tasks(esx) -> list[str]:
     return [t.info.descriptionId for t in _TASK_MANAGER[0].recentTask or []]
 
 
-@pytest.mark.parametrize("kind", ["server", "cmpi"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_operating_system_agrees_with_pyvmomi(kind, tmp_path, sim, esx):
     with _open(kind, tmp_path, sim) as h:
         _, os_path = _paths()
@@ -97,7 +97,7 @@ def test_operating_system_agrees_with_pyvmomi(kind, tmp_path, sim, esx):
         assert h.enum("VRM_UnixProcess") == []
 
 
-@pytest.mark.parametrize("kind", ["server", "cmpi"])
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("state, method", [(10, "RebootHost_Task"), (4, "ShutdownHost_Task")])
 def test_power_goes_through_maintenance_mode(kind, state, method, tmp_path, sim, esx):
     before = len(_tasks(esx))

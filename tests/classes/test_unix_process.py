@@ -16,7 +16,7 @@ import pytest
 import pywbem
 
 from support.classcases import error_code, vm_path
-from support.classhosts import open_host
+from support.classhosts import KINDS, open_host, provider_pid
 
 CLS = "VRM_UnixProcess"
 OS_PATH = pywbem.CIMInstanceName(
@@ -121,11 +121,13 @@ def test_os_process_both_ways(host, sleeper):
 
 
 def test_vm_process(host):
-    """A running test-driver VM runs in the process holding the connection (this one)."""
+    """A running test-driver VM runs in the process holding the connection (the
+    providers' process)."""
+    pid = provider_pid(host)
     [p] = host.assoc_names(vm_path("alpha"), assoc="VRM_VMProcess")
-    assert p.classname == CLS and p.keybindings["Handle"] == str(os.getpid())
+    assert p.classname == CLS and p.keybindings["Handle"] == str(pid)
     assert host.assoc_names(vm_path("gamma"), assoc="VRM_VMProcess") == []  # off
-    vms = host.assoc_names(proc_path(os.getpid()), assoc="VRM_VMProcess")
+    vms = host.assoc_names(proc_path(pid), assoc="VRM_VMProcess")
     assert {v.keybindings["Name"] for v in vms} == {kit.VMS["alpha"][0], kit.VMS["beta"][0]}
 
 
@@ -154,7 +156,7 @@ def test_bad_paths(host, over, code):
 
 
 # -- with [host_control] allow_process_control = true ---------------------------------
-@pytest.fixture(params=["server", "cmpi"])
+@pytest.fixture(params=KINDS)
 def control_host(request, tmp_path):
     sections = {"host_control": {"allow_process_control": True, "kill_grace_seconds": 0.5}}
     with open_host(request.param, tmp_path, sections) as h:
@@ -205,7 +207,8 @@ def test_protected_and_unknown_processes(control_host, sleeper):
             proc_path(pid), "RequestStateChange", RequestedState=pywbem.Uint16(state)
         )
 
-    assert error_code(lambda: rsc(os.getpid())) == pywbem.CIM_ERR_ACCESS_DENIED
+    own = provider_pid(control_host)  # vrmgmt's own process is never terminated
+    assert error_code(lambda: rsc(own)) == pywbem.CIM_ERR_ACCESS_DENIED
     assert error_code(lambda: rsc(1)) == pywbem.CIM_ERR_ACCESS_DENIED
     assert error_code(lambda: rsc(999999999)) == pywbem.CIM_ERR_NOT_FOUND
     assert rsc(sleeper.pid, 2)[0] == 1  # only 3 and 4

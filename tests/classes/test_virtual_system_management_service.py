@@ -276,6 +276,11 @@ def _proc_rasd(h, vm):
     return p
 
 
+#: CIMOMs that fill an embedded instance from its class: a property the client left out
+#: arrives as NULL, so it cannot mean "unchanged" there (docs/virtualization-profiles.md)
+LEFT_OUT_IS_NULL = {"sfcb"}
+
+
 def test_processor_limit_and_weight(fresh_host):
     """libvirt <cputune>: Limit in percent of a host CPU per vCPU (quota/period), Weight
     = shares, no Reservation; set by DefineSystem, changed and cleared by
@@ -308,6 +313,9 @@ def test_processor_limit_and_weight(fresh_host):
     )
     assert h.invoke_typed(vsms_path(), "ModifyResourceSettings", ResourceSettings=[minimal])[0] == 0
     got = _proc_rasd(h, vm)
+    if h.name in LEFT_OUT_IS_NULL:  # the CIMOM made the left-out properties NULL
+        assert (got["VirtualQuantity"], got["Limit"], got["Weight"]) == (3, None, None)
+        return
     assert (got["VirtualQuantity"], got["Limit"], got["Weight"]) == (3, 25, 2048)
     # NULL: no limit, default weight
     got["Limit"] = pywbem.CIMProperty("Limit", None, type="uint64")

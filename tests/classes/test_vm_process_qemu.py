@@ -5,7 +5,7 @@ libvirt wrote to /run/libvirt/qemu/<name>.pid, and back."""
 import pytest
 import pywbem
 
-from support.classhosts import open_host
+from support.classhosts import KINDS, open_host
 from support.libvirtd import running_tiny_vm
 
 pytestmark = [pytest.mark.qemu, pytest.mark.timeout(180)]
@@ -18,7 +18,7 @@ def running_vm():
         yield vm_and_pid
 
 
-@pytest.mark.parametrize("kind", ["server", "cmpi"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_vm_reaches_its_qemu_process(kind, tmp_path, running_vm):
     vm, pid = running_vm
     backends = [{"id": "kvm", "type": "libvirt", "uri": "qemu:///system"}]

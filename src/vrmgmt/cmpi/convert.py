@@ -142,7 +142,9 @@ class Converter:
         keys: dict[str, Any] = {}
         for i in range(int(cop.key_count())):
             data, name = _pair(cop.get_key_at(i))  # `data` stays alive while read
-            keys[name] = self.data_to_pywbem(data)[0]
+            value = self.data_to_pywbem(data)[0]
+            if value is not None:  # SFCB gives CreateInstance the class's keys, unset
+                keys[name] = value
         return CIMInstanceName(classname, keybindings=keys, namespace=ns or None)
 
     def instance_from_cmpi(

@@ -9,9 +9,11 @@ the CMPIResult, and returns ``(rc, bytes-or-None)``. No exception ever escapes.
 
 Process-wide state: one ProviderEnv (configuration from ``$VRMGMT_CONFIG`` or the
 default file, one Inventory) shared by all provider modules the CIMOM loads into this
-process, built on the first call; one proxy per miname (a CIMOM creates up to four MIs -
-instance, method, association, indication - for one provider; they share the proxy,
-and the provider's cleanup() runs when the last of them is cleaned up).
+process, built on the first call and built again on the first call after the
+configuration file changed (its size, mtime or inode; the CIMOM need not restart);
+one proxy per miname (a CIMOM creates up to four MIs - instance, method, association,
+indication - for one provider; they share the proxy, and the provider's cleanup() runs
+when the last of them is cleaned up).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ DEFAULT_NAMESPACE = "root/virt"
 class _State:
     lock = threading.RLock()
     env: ProviderEnv | None = None
+    config_signature: tuple | None = None  # of the file env was built from
     classes: Any = None  # vrmgmt.server.repository.ClassRepository, see class_repository()
     proxies: dict[str, CMPIProxyProvider] = {}
 
@@ -87,8 +90,14 @@ def process_env(namespace: str | None = None, broker: Any = None) -> ProviderEnv
     from vrmgmt.jobs import JobStore
 
     with _State.lock:
+        signature = _config_signature()
+        if _State.env is not None and signature != _State.config_signature:
+            log.info("vrmgmt CMPI adapter: the configuration changed; reloading it")
+            _drop_providers()
+            _release_env()
         if _State.env is None:
             cfg = load_config(os.environ.get("VRMGMT_CONFIG") or None)
+            _State.config_signature = signature
             inventory = Inventory.from_config(cfg.backends)
             _State.env = ProviderEnv(
                 inventory=inventory,
@@ -106,6 +115,34 @@ def process_env(namespace: str | None = None, broker: Any = None) -> ProviderEnv
                 ", ".join(inventory.managers) or "none",
             )
         return _State.env
+
+
+def _config_signature() -> tuple:
+    """What identifies the configuration file's content cheaply: its path and
+    (inode, size, mtime); () when there is none (the built-in default)."""
+    from vrmgmt.config import DEFAULT_CONFIG_FILE
+
+    path = os.environ.get("VRMGMT_CONFIG") or str(DEFAULT_CONFIG_FILE)
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (path,)
+    return (path, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _drop_providers() -> None:
+    """Let every proxy build its providers again from the next ProviderEnv (the CIMOM
+    keeps calling the same proxy objects)."""
+    for proxy in list(_State.proxies.values()):
+        with proxy._lock:
+            for prov in proxy._distinct_providers():
+                try:
+                    prov.cleanup()
+                except Exception:  # noqa: BLE001 - one provider must not block the rest
+                    log.exception("%s: cleanup of %r failed", proxy.module_name, prov)
+            proxy._providers = None
+            proxy._assoc = None
+    _State.classes = None
 
 
 def class_repository():
@@ -126,6 +163,7 @@ def class_repository():
 def _release_env() -> None:
     with _State.lock:
         env, _State.env = _State.env, None
+        _State.config_signature = None
     if env is not None:
         if env.jobs is not None:
             env.jobs.close(timeout=2)
