@@ -191,7 +191,10 @@ class SfcbBuild:
 
     @property
     def run_lock(self) -> Path:
-        return self.prefix.with_name(self.prefix.name + ".run.lock")
+        # machine-wide, not per build: sfcbd refuses to start while any process whose
+        # executable path contains "sfcbd" runs (sfcb_is_running, sfcBroker.c), so two
+        # builds (e.g. before and after a cmpi-bindings patch change) must not overlap
+        return self.prefix.with_name("sfcb.run.lock")
 
 
 def build_sfcb(*, force: bool = False) -> SfcbBuild:
@@ -445,7 +448,7 @@ class Sfcb:
 
     def start(self) -> Sfcb:
         if self._lock_cm is None:
-            cm = _flock(self.build.run_lock, self.lock_timeout, "another sfcbd of this build")
+            cm = _flock(self.build.run_lock, self.lock_timeout, "another sfcbd on this machine")
             cm.__enter__()
             self._lock_cm = cm
             _kill_orphans(self.build.prefix / "sbin" / "sfcbd")
