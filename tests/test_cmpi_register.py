@@ -518,3 +518,61 @@ def test_sfcb_install_puts_the_previous_repository_back_when_a_move_fails(tmp_pa
     assert "the previous repository was put back" in out.getvalue()
     assert (live / "providerRegister").read_text() == "old\n"
     assert not (live / "repository" / "root" / "virt" / "classSchemas").exists()
+
+
+def _provider_like_library(tmp_path: Path, name: str, body: str) -> Path:
+    """A real shared library linked to Debian's libpython3.11, as libpy3CmpiProvider.so
+    is, whose one function calls what body says."""
+    src = tmp_path / f"{name}.c"
+    src.write_text(f"#include <Python.h>\nvoid target_cleanup(void) {{ {body} }}\n")
+    lib = tmp_path / f"{name}.so"
+    inc = subprocess.run(
+        ["/usr/bin/python3.11-config", "--includes"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    subprocess.run(
+        ["gcc", "-shared", "-fPIC", *inc, "-o", str(lib), str(src), "-lpython3.11"],
+        check=True,
+        capture_output=True,
+    )
+    return lib
+
+
+@pytest.mark.parametrize(
+    ("body", "warned"),
+    [
+        ("Py_Finalize();", "Py_Finalize"),
+        ("(void)Py_FinalizeEx();", "Py_FinalizeEx"),
+        ("PyGILState_Release(PyGILState_Ensure());", None),  # the patched cleanup
+    ],
+)
+def test_register_check_warns_about_a_library_that_finalizes_python(tmp_path, body, warned):
+    """`vrmgmt register --check` reads the library's imported symbols: a stock
+    cmpi-bindings 1.0.5 imports Py_Finalize (its crashing TargetCleanup) and is warned
+    about with the fix; one without it (the patched build) is not."""
+    lib = _provider_like_library(tmp_path, "libpy3CmpiProvider", body)
+    r = subprocess.run(
+        [sys.executable, "-m", "vrmgmt", "register", "--check", "--cmpi-library", str(lib)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    out = r.stdout + r.stderr
+    assert f"library:     {lib}" in out  # the check ran on that library
+    if warned:
+        assert f"WARNING: {lib} imports {warned}: it is a stock cmpi-bindings build" in out
+        assert f"fix: rebuild cmpi-bindings 1.0.5 with {reg.CLEANUP_PATCH}" in out
+        assert (PROJECT / reg.CLEANUP_PATCH).is_file()
+    else:
+        assert "WARNING" not in out, out
+
+
+def test_the_cleanup_patch_removes_every_finalize_call():
+    """The patch takes out the one Py_Finalize in cmpi-bindings 1.0.5 (so the symbol
+    check above tells a patched library from a stock one) and takes the GIL properly."""
+    text = (PROJECT / reg.CLEANUP_PATCH).read_text()
+    removed = [ln for ln in text.splitlines() if ln.startswith("-") and not ln.startswith("---")]
+    added = [ln for ln in text.splitlines() if ln.startswith("+") and not ln.startswith("+++")]
+    assert any("Py_Finalize();" in ln for ln in removed)
+    assert any("PyEval_AcquireLock();" in ln for ln in removed)
+    assert not any("Py_Finalize" in ln and "(" in ln and ";" in ln for ln in added)
+    assert any("PyGILState_Ensure()" in ln for ln in added)

@@ -247,7 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--check",
         action="store_true",
         help="check that the Python the CIMOM embeds imports cmpi, cmpi_pywbem_bindings "
-        "and vrmgmt, and say what is missing",
+        "and vrmgmt, and say what is missing; warn when libpy3CmpiProvider.so is a stock "
+        "cmpi-bindings build that crashes at provider shutdown (imports Py_Finalize)",
     )
     r.add_argument(
         "--print-site-hook",

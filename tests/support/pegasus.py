@@ -67,6 +67,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from support.cache import cache_dir, exclusive, first_line, sha256_file
+from support.cmpi_bindings import apply_patches, patches_key
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -248,10 +249,17 @@ def build_pegasus(*, force: bool = False) -> PegasusBuild:
         raise PegasusUnavailable(reason)
     build = PegasusBuild(cache_dir() / f"pegasus-{build_key()}")
     ready = build.root / "READY"
-    if ready.is_file() and not force:
+    # the cmpi-bindings stage has its own key (its patches' hash) recorded in READY: a
+    # changed patch rebuilds libpy3CmpiProvider.so (5 s), not OpenPegasus (minutes)
+    cmpi_key = f"cmpi-bindings {patches_key()}"
+
+    def is_ready() -> bool:
+        return ready.is_file() and cmpi_key in ready.read_text().splitlines()
+
+    if is_ready() and not force:
         return build
     with _flock(build.root.with_suffix(".lock"), what="the OpenPegasus build lock"):
-        if ready.is_file() and not force:
+        if is_ready() and not force:
             return build  # another run built it while we waited
         t0 = time.monotonic()
         # two stages, each with its marker: a failed cmpi-bindings build does not
@@ -266,7 +274,7 @@ def build_pegasus(*, force: bool = False) -> PegasusBuild:
         for d in ("cmpi-bindings-src", "cmpi-bindings-build", "include", "cmpi", "python"):
             shutil.rmtree(build.root / d, ignore_errors=True)
         _build_cmpi_bindings(build, build.root / "build.log")
-        ready.write_text(f"built in {time.monotonic() - t0:.0f} s\n")
+        ready.write_text(f"{cmpi_key}\nbuilt in {time.monotonic() - t0:.0f} s\n")
         LAST_BUILD_SECONDS = time.monotonic() - t0
     return build
 
@@ -310,6 +318,7 @@ def _build_cmpi_bindings(build: PegasusBuild, log: Path) -> None:
     with tarfile.open(third_party_dir() / CMPI_BINDINGS_TARBALL) as tar:
         tar.extractall(src_root, filter="tar")
     (src,) = [p for p in src_root.iterdir() if p.is_dir()]
+    apply_patches(src, log)  # TargetCleanup keeps the interpreter (cmpi_bindings.py)
     # cmpi.i includes <cmpi/cmpi*.h>: OpenPegasus's CMPI headers under include/cmpi/
     inc = build.root / "include"
     (inc / "cmpi").mkdir(parents=True)

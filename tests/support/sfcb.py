@@ -51,6 +51,7 @@ from pathlib import Path
 import pywbem
 
 from support.cache import cache_dir, exclusive, first_line, sha256_file
+from support.cmpi_bindings import patches_key
 from support.embedded import EMBEDDED_PYTHON, SITE_SWITCH_VAR, install_site_switch
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -81,7 +82,14 @@ DEBIAN_PACKAGES: tuple[str, ...] = (
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 #: lines of sfcbd's output that mean a provider process crashed
-CRASH_MARKERS = ("SIGSEGV", "SIGABRT", "SIGBUS", "provider exiting due to")
+CRASH_MARKERS = (
+    "SIGSEGV",
+    "SIGABRT",
+    "SIGBUS",
+    "provider exiting due to",
+    "Fatal Python error",
+    "Segmentation fault",
+)
 
 #: seconds the last real (non-cached) build took; None when the cached build was used
 LAST_BUILD_SECONDS: float | None = None
@@ -133,6 +141,7 @@ def build_key() -> str:
     for name in (SFCB_TARBALL, CMPI_BINDINGS_TARBALL):
         h.update(f"{name}:{sha256_file(third_party_dir() / name)}\n".encode())
     h.update(sha256_file(BUILD_SCRIPT).encode())
+    h.update(patches_key().encode())  # cmpi-bindings patches (cmpi_bindings.py)
     h.update(sha256_file(schema_dir() / "cim_schema_2.49.0.mof").encode())
     for cmd in (["gcc", "--version"], ["swig", "-version"], [EMBEDDED_PYTHON, "--version"]):
         h.update(first_line(cmd).encode())
@@ -182,7 +191,10 @@ class SfcbBuild:
 
     @property
     def run_lock(self) -> Path:
-        return self.prefix.with_name(self.prefix.name + ".run.lock")
+        # machine-wide, not per build: sfcbd refuses to start while any process whose
+        # executable path contains "sfcbd" runs (sfcb_is_running, sfcBroker.c), so two
+        # builds (e.g. before and after a cmpi-bindings patch change) must not overlap
+        return self.prefix.with_name("sfcb.run.lock")
 
 
 def build_sfcb(*, force: bool = False) -> SfcbBuild:
@@ -436,7 +448,7 @@ class Sfcb:
 
     def start(self) -> Sfcb:
         if self._lock_cm is None:
-            cm = _flock(self.build.run_lock, self.lock_timeout, "another sfcbd of this build")
+            cm = _flock(self.build.run_lock, self.lock_timeout, "another sfcbd on this machine")
             cm.__enter__()
             self._lock_cm = cm
             _kill_orphans(self.build.prefix / "sbin" / "sfcbd")

@@ -52,6 +52,11 @@ cp "$PREFIX/share/sfcb/CIM/cim_schema_2.49.0.mof" "$PREFIX/share/sfcb/CIM/CIM_Sc
 # ---- cmpi-bindings (Python 3) -------------------------------------------------------
 tar -C "$WORK" -xf "$TP/cmpi-bindings-1.0.5.tar.xz"
 CB="$WORK/cmpi-bindings-1.0.5"
+# vrmgmt's patches (tests/support/cmpi_bindings.py says why): TargetCleanup keeps the
+# interpreter instead of crashing in Py_Finalize at every provider-process shutdown
+for p in "$(dirname "$(realpath "$0")")"/patches/cmpi-bindings-1.0.5-*.patch; do
+  patch -d "$CB" -p1 --forward --batch -i "$p"
+done
 # swig runs with -I/usr/include only: add the CMPI headers
 sed -i "s|-I/usr/include |-I/usr/include -I$PREFIX/include |" "$CB/swig/python/CMakeLists.txt"
 mkdir "$CB/build"

@@ -54,7 +54,7 @@ from pathlib import Path
 from typing import TextIO
 
 from vrmgmt import BRAND, __version__
-from vrmgmt.cmpi import embedded, sfcb
+from vrmgmt.cmpi import elfsyms, embedded, sfcb
 from vrmgmt.errors import ConfigError
 from vrmgmt.registration import Registration, load_registration
 
@@ -747,4 +747,30 @@ def check_embedded(
         return 1
     for line in result.lines:
         out.write(line + "\n")
+    for line in cleanup_warning(interp.library):
+        out.write(line + "\n")
     return 0 if result.ok else 1
+
+
+#: where the fix for a stock libpy3CmpiProvider.so is (a checkout's path, and the doc)
+CLEANUP_PATCH = "tests/support/patches/cmpi-bindings-1.0.5-cleanup-keep-interpreter.patch"
+
+
+def cleanup_warning(library: Path) -> list[str]:
+    """A warning when library is a stock cmpi-bindings build: its TargetCleanup imports
+    Py_Finalize/Py_FinalizeEx, which only the crashing interpreter finalization calls
+    (docs/cmpi.md, "The cmpi-bindings cleanup patch"); [] for a patched build."""
+    try:
+        found = elfsyms.finalize_imports(library)
+    except (OSError, elfsyms.ElfError) as exc:
+        return [f"warning: cannot tell whether {library} has the cleanup fix: {exc}"]
+    if not found:
+        return []
+    return [
+        f"WARNING: {library} imports {', '.join(found)}: it is a stock cmpi-bindings build "
+        "whose TargetCleanup finalizes the interpreter without a thread state, and the "
+        "provider process (cimprovagt, SFCB's provider process; in process cimserver "
+        "itself) crashes at every shutdown or unload.",
+        f"  fix: rebuild cmpi-bindings 1.0.5 with {CLEANUP_PATCH} (patch -p1 in its "
+        "source tree) and reinstall libpy3CmpiProvider.so; see docs/cmpi.md.",
+    ]
