@@ -468,8 +468,13 @@ def test_associators_resolve_through_broker_get_instance(tmp_path, vrm_config):
     res = kit.ok(m.associators(kit.host_path(m), None, None, None, None, ["ElementName"]))
     assert {i._as_dict()["ElementName"] for i in res.instances} == set(kit.VMS)
     assert set(res.instances[0]._as_dict()) == {"CreationClassName", "Name", "ElementName"}
+    # the first far end goes through the broker, which has the CIMOM load
+    # VMListProvider; from then on it is in this process and answers directly (no
+    # broker round trip; OpenPegasus's broker GetInstance loses empty arrays)
     routed = [c for c in m.calls if c[1] == "get_instance"]
-    assert len(routed) == 3 and all(c[0].endswith("VMListProvider") for c in routed)
+    assert len(routed) == 1 and routed[0][0].endswith("VMListProvider")
+    kit.ok(m.associators(kit.host_path(m), None, None, None, None, ["ElementName"]))
+    assert len([c for c in m.calls if c[1] == "get_instance"]) == 1
     assert not m.escaped and not m.broker.violations
     m.cleanup()
 

@@ -60,6 +60,13 @@ def nic(mac=MAC, network="default") -> CIMInstance:
     return CIMInstance(NIC, {"ResourceType": Uint16(10), "Address": mac, "Connection": [network]})
 
 
+#: CIMOMs that fill an embedded instance from its class: a property the client left out
+#: arrives as NULL, so it cannot mean "unchanged" there (docs/virtualization-profiles.md)
+LEFT_OUT_IS_NULL = {"sfcb", "pegasus"}
+#: CIMOMs that drop the properties of an embedded instance that its class lacks
+DROPS_UNKNOWN_PROPERTIES = {"pegasus"}
+
+
 def define(h, system=None, resources=None):
     return h.invoke_typed(
         vsms_path(),
@@ -228,6 +235,13 @@ def _unknown_prop():
     ],
 )
 def test_bad_embedded_instances_change_nothing(fresh_host, system, resources, words):
+    if fresh_host.name in DROPS_UNKNOWN_PROPERTIES and "Colour" in words:
+        # OpenPegasus parses an embedded instance against its class and leaves out the
+        # properties the class lacks: vrmgmt never sees Colour, the VM is defined
+        rv, out = define(fresh_host, system, resources)
+        assert rv == 0
+        assert len(names(fresh_host.enum_names("VRM_ComputerSystem"))) == len(ALL_UUIDS) + 1
+        return
     assert_define_refused(fresh_host, words, system, resources)
 
 
@@ -274,11 +288,6 @@ def _proc_rasd(h, vm):
     _, rasds = settings_of(h, vm)
     (p,) = rasds[PROC]
     return p
-
-
-#: CIMOMs that fill an embedded instance from its class: a property the client left out
-#: arrives as NULL, so it cannot mean "unchanged" there (docs/virtualization-profiles.md)
-LEFT_OUT_IS_NULL = {"sfcb"}
 
 
 def test_processor_limit_and_weight(fresh_host):

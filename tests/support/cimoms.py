@@ -37,6 +37,7 @@ class SharedCimom:
 
     def __init__(self, kind: str, workdir: Path):
         self.kind = kind
+        self.interop = "root/interop" if kind == "sfcb" else "root/PG_InterOp"
         self.workdir = workdir
         self.config = workdir / "vrmgmt.toml"
         self.config.write_text("# set per case by tests/support/cimoms.py\n")

@@ -95,9 +95,12 @@ class CimomHost(ServerHost):
     calls as ServerHost."""
 
     def __init__(self, kind: str, cimom: cimoms.SharedCimom):
-        super().__init__(cimom.conn())
+        super().__init__(
+            _InteropAs(cimom.conn(), cimom.interop) if kind == "pegasus" else cimom.conn()
+        )
         self.name = kind
         self.cimom = cimom
+        self.interop = cimom.interop  # the CIMOM's interop namespace
 
     def _void(self, operation, fn, *args, **kw):
         """A void operation (DeleteInstance, ModifyInstance). SFCB 1.3.16 answers their
@@ -116,6 +119,36 @@ class CimomHost(ServerHost):
 
     def modify(self, inst, plist=None):
         self._void("ModifyInstance", self.c.ModifyInstance, inst, PropertyList=plist)
+
+
+class _InteropAs:
+    """A pywbem connection that sends requests for root/interop (the cases' interop
+    namespace) to the CIMOM's own (OpenPegasus: root/PG_InterOp), in namespace
+    arguments and in the namespaces of object paths."""
+
+    def __init__(self, conn: pywbem.WBEMConnection, interop: str):
+        self._c, self._interop = conn, interop
+
+    def _map(self, v):
+        if isinstance(v, str) and v.lower() == "root/interop":
+            return self._interop
+        if isinstance(v, pywbem.CIMInstanceName):
+            v = v.copy()
+            v.namespace = self._map(v.namespace)
+            v.keybindings = {k: self._map(x) for k, x in v.keybindings.items()}
+        elif isinstance(v, list):
+            return [self._map(x) for x in v]
+        return v
+
+    def __getattr__(self, name):
+        fn = getattr(self._c, name)
+        if not callable(fn):
+            return fn
+
+        def call(*args, **kw):
+            return fn(*[self._map(a) for a in args], **{k: self._map(v) for k, v in kw.items()})
+
+        return call
 
 
 def provider_pid(host) -> int:

@@ -374,8 +374,11 @@ def _build_cmpi_bindings(build: PegasusBuild, log: Path) -> None:
 # vrmgmt's dependencies for the embedded interpreter
 # --------------------------------------------------------------------------------------
 def runtime_requirements() -> list[str]:
+    """vrmgmt's dependencies with the extras its providers use at run time (vSphere
+    backends, PAM)."""
     data = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())
-    return list(data["project"]["dependencies"])
+    extras = data["project"]["optional-dependencies"]
+    return [*data["project"]["dependencies"], *extras["vsphere"], *extras["pam"]]
 
 
 def build_python_deps() -> Path:

@@ -108,6 +108,9 @@ def broker_fn(broker: Any, *names: str):
     raise AttributeError(f"the CMPI broker offers none of {', '.join(names)}")
 
 
+_NO_SUCH_PROPERTY = 12  # CMPI_RC_ERR_NO_SUCH_PROPERTY
+
+
 def _pair(item) -> tuple[Any, str]:
     """(CMPIData, name) from get_key_at / get_property_at / get_arg_at (and
     (name, CMPIData) from CMPIContext.get_entry_at)."""
@@ -141,7 +144,13 @@ class Converter:
         ns = (text(cop.namespace()) if with_namespace else None) or default_ns
         keys: dict[str, Any] = {}
         for i in range(int(cop.key_count())):
-            data, name = _pair(cop.get_key_at(i))  # `data` stays alive while read
+            try:
+                data, name = _pair(cop.get_key_at(i))  # `data` stays alive while read
+            except Exception as exc:  # noqa: BLE001 - CMPIException of the bindings
+                get_code = getattr(exc, "get_error_code", None)
+                if callable(get_code) and int(get_code()) == _NO_SUCH_PROPERTY:
+                    continue  # OpenPegasus: a key without a value cannot be read
+                raise
             value = self.data_to_pywbem(data)[0]
             if value is not None:  # SFCB gives CreateInstance the class's keys, unset
                 keys[name] = value

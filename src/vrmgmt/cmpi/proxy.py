@@ -302,13 +302,56 @@ class _Call:
             namespace=self.ns,
             user=_ctx_string(ctx, "CMPIPrincipal"),
             get_instance_cb=self._get_instance,
+            get_instances_cb=self._get_instances,
             is_subclass_cb=lambda sub, sup: proxy.is_a(self.ns, sub, sup),
             get_class_cb=lambda name: class_repository().get_class(name),
         )
 
+    def _local(self, classname: str) -> Provider | None:
+        """The provider of exactly `classname` among the provider modules the CIMOM
+        loaded into this process, if one is."""
+        with _State.lock:
+            proxies = list(_State.proxies.values())
+        if self.proxy not in proxies:
+            proxies.insert(0, self.proxy)
+        for proxy in proxies:
+            try:
+                hit = proxy.providers(self.env).get(classname.lower())
+            except CIMError:
+                continue
+            if hit is not None:
+                return hit[1]
+        return None
+
+    def _get_instances(self, paths: list[CIMInstanceName], property_list=None):
+        """ProviderContext.get_instances: a class served in this process answers its
+        paths in bulk, directly (one backend listing; and OpenPegasus's broker
+        GetInstance turns empty arrays into NULL); others one by one through the CIMOM."""
+        groups: dict[str, list[CIMInstanceName]] = {}
+        for path in paths:
+            groups.setdefault(path.classname.lower(), []).append(path)
+        plist = list(property_list) if property_list is not None else None
+        for group in groups.values():
+            prov = self._local(group[0].classname)
+            if prov is not None:
+                for inst in prov.get_instances(self.pctx, group, plist):
+                    yield filter_properties(inst, plist)
+                continue
+            for path in group:
+                try:
+                    yield self._get_instance(path, plist)
+                except CIMError as exc:
+                    if exc.status_code != pywbem.CIM_ERR_NOT_FOUND:
+                        raise
+
     def _get_instance(self, path: CIMInstanceName, property_list=None) -> CIMInstance:
-        """ProviderContext.get_instance through CBGetInstance (routed by the CIMOM to
+        """ProviderContext.get_instance: directly from a provider of this process when
+        one serves the class, else through CBGetInstance (routed by the CIMOM to
         whichever provider serves path.classname)."""
+        prov = self._local(path.classname)
+        if prov is not None:
+            plist = list(property_list) if property_list is not None else None
+            return filter_properties(prov.get_instance(self.pctx, path, plist), plist)
         cop = self.conv.path_to_cmpi(path, self.ns)
         props = charpp(property_list)  # the char ** typemap takes bytes only
         try:

@@ -72,6 +72,7 @@ def status_for_exception(exc: BaseException, where: str, log: logging.Logger) ->
             code, desc = CMPI_RC_ERR_FAILED, None
         if isinstance(desc, bytes):
             desc = desc.decode("utf-8", "replace")
+        log.warning("%s: a CMPI broker call failed with rc %s", where, code, exc_info=exc)
         return error(code, f"{where}: CMPI broker call failed: {desc or f'rc {code}'}")
     if isinstance(exc, VrmError):
         cim = to_cim_error(exc)
