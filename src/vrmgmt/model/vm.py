@@ -57,6 +57,24 @@ class Nic:
     device: str | None = None
 
 
+class VmEventKind(enum.Enum):
+    """What a hypervisor pushed about one VM (libvirt lifecycle events, vSphere
+    property-collector updates)."""
+
+    DEFINED = "defined"  # a new VM exists
+    UNDEFINED = "undefined"  # the VM is gone
+    CHANGED = "changed"  # state or configuration of an existing VM changed
+
+
+@dataclass(frozen=True, slots=True)
+class VmEvent:
+    """One pushed event: the backend, the VM's UUID, and what happened."""
+
+    backend_id: str
+    uuid: str
+    kind: VmEventKind
+
+
 @dataclass(slots=True)
 class VirtualMachine:
     """One VM as a backend reports it."""

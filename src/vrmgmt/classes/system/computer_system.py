@@ -31,6 +31,7 @@ import pywbem
 from pywbem import CIMError, CIMInstance, CIMInstanceName, Uint16, Uint32, Uint64
 
 from vrmgmt.cim import fastinst
+from vrmgmt.cim import indications as ind
 from vrmgmt.cim import paths as cim_paths
 from vrmgmt.cim import valuemaps as vm_map
 from vrmgmt.cim.errors import not_found, to_cim_error
@@ -47,7 +48,7 @@ from vrmgmt.errors import (
     VrmError,
 )
 from vrmgmt.jobs import JobCancelled
-from vrmgmt.model import PowerAction, PowerState, VirtualMachine
+from vrmgmt.model import PowerAction, PowerState, VirtualMachine, VmEvent, VmEventKind
 from vrmgmt.requested_states import RequestedStates, store_for
 
 CLASS = "VRM_ComputerSystem"
@@ -265,6 +266,68 @@ def paths(env: ProviderEnv, namespace: str) -> Iterator[CIMInstanceName]:
 
 
 # -- methods -----------------------------------------------------------------------------
+# -- life-cycle indications (DSP1054 §7; DSP1057 §7.2 EnabledState) ------------------------
+#: Properties whose change alone is no news (the uptime grows every second)
+_NOT_NEWS = frozenset({"uptimeseconds"})
+
+
+def lifecycle_indication(
+    env: ProviderEnv, namespace: str, event: VmEvent, known: dict[str, CIMInstance]
+) -> CIMInstance | None:
+    """The CIM_InstCreation / CIM_InstModification / CIM_InstDeletion for a pushed VM
+    event, with the VM as it is now (read once) and as `known` last saw it (updated
+    here). None when nothing a client sees changed."""
+    p = path(event.uuid, namespace)
+    prev = known.get(event.uuid)
+    cur = None
+    if event.kind is not VmEventKind.UNDEFINED:
+        try:
+            cur = next(iter(instances(env, namespace, [p])), None)
+        except CIMError:
+            cur = None
+    if cur is None:
+        if event.kind is not VmEventKind.UNDEFINED:
+            return None  # gone again before we looked: its UNDEFINED event follows
+        known.pop(event.uuid, None)
+        if prev is None:
+            prev = CIMInstance(CLASS, properties=dict(p.keybindings), path=p)
+        return ind.inst_deletion(prev)
+    known[event.uuid] = cur
+    if prev is None:
+        return ind.inst_creation(cur)  # new to us, defined or started as transient
+    changed = [n for n in cur if cur.get(n) != prev.get(n)]
+    if not [n for n in changed if n.lower() not in _NOT_NEWS]:
+        return None
+    return ind.inst_modification(cur, prev, changed)
+
+
+def known_instances(env: ProviderEnv, namespace: str) -> dict[str, CIMInstance]:
+    """uuid -> instance of every VM now (what lifecycle_indication compares with)."""
+    return {parse(i.path): i for i in instances(env, namespace, bulk=True)}
+
+
+def watch(env: ProviderEnv) -> None:
+    """Start this class's indication source (the host's enable_indications): every VM
+    event a backend pushes becomes a life-cycle indication in env.namespace."""
+    ns = env.namespace
+    pump = ind.EventPump(env, "vm-lifecycle")
+    known: dict[str, CIMInstance] = {}
+
+    def seed():
+        known.update(known_instances(env, ns))
+        return ()
+
+    def on_event(event: VmEvent) -> None:
+        def produce():
+            i = lifecycle_indication(env, ns, event, known)
+            return [(ns, i)] if i is not None else []
+
+        pump.submit(produce)
+
+    pump.submit(seed)  # before any event: the pump runs them in order
+    env.inventory.watch_vms(on_event)
+
+
 METHODS = MethodTable()
 
 
