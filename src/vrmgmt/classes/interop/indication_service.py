@@ -47,6 +47,14 @@ def parse(env: ProviderEnv, p: CIMInstanceName) -> None:
         raise not_found(f"no instance {describe(p)}")
 
 
+def exists(env: ProviderEnv, p: CIMInstanceName) -> bool:
+    return cim_paths.same(p, path(env, p.namespace or env.interop_namespace))
+
+
+def paths(env: ProviderEnv, namespace: str) -> Iterator[CIMInstanceName]:
+    yield path(env, namespace)
+
+
 def instance(env: ProviderEnv, namespace: str) -> CIMInstance:
     p = path(env, namespace)
     settings = indication_filter.store(env).settings()

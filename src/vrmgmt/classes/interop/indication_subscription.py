@@ -17,6 +17,7 @@ from collections.abc import Iterator
 import pywbem
 from pywbem import CIMDateTime, CIMError, CIMInstance, CIMInstanceName, CIMProperty, Uint16, Uint64
 
+from vrmgmt.cim.association import Association, End
 from vrmgmt.cim.errors import describe, invalid_parameter, not_found
 from vrmgmt.cim.provider import ProviderEnv
 from vrmgmt.classes.interop import indication_filter, listener_destination_cimxml
@@ -182,3 +183,65 @@ def delete(env: ProviderEnv, ctx, p: CIMInstanceName) -> None:
     except NotFound:
         raise not_found(f"no indication subscription {describe(p)}") from None
     env.indication_service.rebuild()
+
+
+class IndicationSubscription(Association):
+    """The association (Filter, Handler) with the subscription's own properties, so
+    References/ReferenceNames on a filter or destination (pywbem's remove_filter asks)
+    find the subscriptions that use it; intrinsic changes go to the functions above."""
+
+    class_name = CLASS
+    ends = (End("Filter", indication_filter), End("Handler", listener_destination_cimxml))
+
+    def far(self, ctx, near, p):
+        st = indication_filter.store(self.env)
+        try:
+            if near.role == "Filter":
+                key, mine, other = indication_filter.parse(p), "Filter", "Handler"
+            else:
+                key, mine, other = listener_destination_cimxml.parse(p), "Handler", "Filter"
+        except CIMError:
+            return []
+        out = []
+        for rec in st.records(KIND):
+            if tuple(rec[mine]) == key:
+                refs = _refs(self.env, rec, ctx.namespace)
+                if refs is not None:
+                    out.append(refs[1] if other == "Handler" else refs[0])
+        return out
+
+    def enum_instances(self, ctx, class_name, property_list):
+        return instances(self.env, ctx.namespace)
+
+    def get_instance(self, ctx, instance_name, property_list):
+        for inst in instances(self.env, ctx.namespace, [instance_name]):
+            return inst
+        raise not_found(f"no indication subscription {describe(instance_name)}")
+
+    def references(self, ctx, assoc_class, object_name, role, property_list):
+        for near in self._near_ends(ctx, object_name, role):
+            try:
+                key = (
+                    indication_filter.parse(object_name)
+                    if near.role == "Filter"
+                    else listener_destination_cimxml.parse(object_name)
+                )
+            except CIMError:
+                continue
+            for rec in indication_filter.store(self.env).records(KIND):
+                if tuple(rec[near.role]) == key:
+                    inst = instance(self.env, rec, ctx.namespace)
+                    if inst is not None:
+                        yield inst
+
+    def create_instance(self, ctx, inst):
+        return create(self.env, ctx, inst)
+
+    def modify_instance(self, ctx, inst, property_list):
+        modify(self.env, ctx, inst, property_list)
+
+    def delete_instance(self, ctx, instance_name):
+        delete(self.env, ctx, instance_name)
+
+
+provider = IndicationSubscription
