@@ -73,6 +73,11 @@ class VmEvent:
     backend_id: str
     uuid: str
     kind: VmEventKind
+    #: the state the event reports (None: read the VM); events can be handled after the
+    #: VM moved on, and each must show the state it announced
+    state: PowerState | None = None
+    #: the VM's name when the event was sent (the VM may be gone when it is handled)
+    name: str = ""
 
 
 @dataclass(slots=True)

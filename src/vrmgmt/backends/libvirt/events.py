@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import libvirt
 
-from vrmgmt.model import VmEvent, VmEventKind
+from vrmgmt.model import PowerState, VmEvent, VmEventKind
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,28 @@ def kind_of(event: int, detail: int) -> VmEventKind:
     if event == libvirt.VIR_DOMAIN_EVENT_UNDEFINED:
         return VmEventKind.UNDEFINED
     return VmEventKind.CHANGED
+
+
+def state_of(event: int, detail: int) -> PowerState | None:
+    """The state a lifecycle event announces (None when it announces none). A new
+    definition is shut off (libvirt starts a defined domain with a STARTED event after
+    it; a running transient domain made persistent reports the same, a known
+    inaccuracy of the creation indication in that one case)."""
+    if event == libvirt.VIR_DOMAIN_EVENT_DEFINED:
+        return PowerState.OFF if detail == libvirt.VIR_DOMAIN_EVENT_DEFINED_ADDED else None
+    if event in (libvirt.VIR_DOMAIN_EVENT_STARTED, libvirt.VIR_DOMAIN_EVENT_RESUMED):
+        return PowerState.RUNNING
+    if event in (libvirt.VIR_DOMAIN_EVENT_SUSPENDED, libvirt.VIR_DOMAIN_EVENT_PMSUSPENDED):
+        return PowerState.PAUSED
+    if event == libvirt.VIR_DOMAIN_EVENT_STOPPED:
+        if detail == libvirt.VIR_DOMAIN_EVENT_STOPPED_SAVED:
+            return PowerState.SUSPENDED
+        if detail == libvirt.VIR_DOMAIN_EVENT_STOPPED_CRASHED:
+            return PowerState.CRASHED
+        return PowerState.OFF
+    if event == libvirt.VIR_DOMAIN_EVENT_CRASHED:
+        return PowerState.CRASHED
+    return None
 
 
 class LifecycleEvents:
@@ -76,7 +98,13 @@ class LifecycleEvents:
 
     def _lifecycle(self, _conn, dom, event: int, detail: int, _opaque) -> None:
         try:
-            ev = VmEvent(self.backend_id, dom.UUIDString(), kind_of(event, detail))
+            ev = VmEvent(
+                self.backend_id,
+                dom.UUIDString(),
+                kind_of(event, detail),
+                state_of(event, detail),
+                dom.name(),
+            )
         except libvirt.libvirtError:
             return
         for cb in list(self._watchers):

@@ -22,6 +22,7 @@ cannot carry out from the VM's current state (not in Manager.possible_actions) a
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import threading
 import time
@@ -282,16 +283,22 @@ def lifecycle_indication(
     cur = None
     if event.kind is not VmEventKind.UNDEFINED:
         try:
-            cur = next(iter(instances(env, namespace, [p])), None)
-        except CIMError:
-            cur = None
+            vm = env.inventory.get_vm(event.uuid, event.backend_id)
+        except VrmError:
+            vm = None
+        if vm is not None:
+            if event.state is not None and vm.state is not event.state:
+                vm = dataclasses.replace(vm, state=event.state)  # as the event announced
+            rs = RequestedStates.lookup(requested_states(env).all(), vm.backend_id, vm.uuid)
+            cur = vm_instance(vm, namespace, _possible(env.inventory, vm), rs)
+    if cur is None and event.kind is not VmEventKind.UNDEFINED:
+        # gone again before we looked (its UNDEFINED event follows): what the event said
+        cur = (prev or _bare(event, p)).copy()
+        if event.state is not None:
+            cur["EnabledState"] = _u16(vm_map.ENABLED_STATE[event.state])
     if cur is None:
-        if event.kind is not VmEventKind.UNDEFINED:
-            return None  # gone again before we looked: its UNDEFINED event follows
         known.pop(event.uuid, None)
-        if prev is None:
-            prev = CIMInstance(CLASS, properties=dict(p.keybindings), path=p)
-        return ind.inst_deletion(prev)
+        return ind.inst_deletion(prev or _bare(event, p))
     known[event.uuid] = cur
     if prev is None:
         return ind.inst_creation(cur)  # new to us, defined or started as transient
@@ -299,6 +306,15 @@ def lifecycle_indication(
     if not [n for n in changed if n.lower() not in _NOT_NEWS]:
         return None
     return ind.inst_modification(cur, prev, changed)
+
+
+def _bare(event: VmEvent, p: CIMInstanceName) -> CIMInstance:
+    """A VM that could not be read: its keys and what the event told."""
+    inst = CIMInstance(CLASS, properties=dict(p.keybindings), path=p)
+    if event.name:
+        inst["ElementName"] = event.name
+    inst["BackendID"] = event.backend_id
+    return inst
 
 
 def known_instances(env: ProviderEnv, namespace: str) -> dict[str, CIMInstance]:

@@ -189,8 +189,9 @@ class DestinationWorker:
         with self._cond:
             self._stop = True
             self._cond.notify_all()
-        self._thread.join(timeout)
-        self.listener.close()
+        if threading.current_thread() is not self._thread:  # a worker may stop itself
+            self._thread.join(timeout)
+            self.listener.close()
 
     def _wait(self, seconds: float) -> bool:
         """Sleep seconds unless stopped; True when stopped."""
