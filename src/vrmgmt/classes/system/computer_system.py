@@ -272,20 +272,41 @@ def paths(env: ProviderEnv, namespace: str) -> Iterator[CIMInstanceName]:
 _NOT_NEWS = frozenset({"uptimeseconds"})
 
 
+#: A VM read for one event serves the next events of that VM within this many seconds
+#: when they announce their state (a burst of changes costs one backend read, not one
+#: per change)
+REREAD_AFTER = 0.5
+
+
 def lifecycle_indication(
-    env: ProviderEnv, namespace: str, event: VmEvent, known: dict[str, CIMInstance]
+    env: ProviderEnv,
+    namespace: str,
+    event: VmEvent,
+    known: dict[str, CIMInstance],
+    reads: dict[str, tuple[float, VirtualMachine]] | None = None,
 ) -> CIMInstance | None:
     """The CIM_InstCreation / CIM_InstModification / CIM_InstDeletion for a pushed VM
-    event, with the VM as it is now (read once) and as `known` last saw it (updated
-    here). None when nothing a client sees changed."""
+    event, with the VM as it is now (read once; `reads` keeps recent reads) and as
+    `known` last saw it (updated here). None when nothing a client sees changed."""
     p = path(event.uuid, namespace)
     prev = known.get(event.uuid)
     cur = None
     if event.kind is not VmEventKind.UNDEFINED:
-        try:
-            vm = env.inventory.get_vm(event.uuid, event.backend_id)
-        except VrmError:
-            vm = None
+        now = time.monotonic()
+        recent = reads.get(event.uuid) if reads is not None else None
+        vm = None
+        if recent is not None and event.state is not None and now - recent[0] < REREAD_AFTER:
+            vm = recent[1]
+        else:
+            try:
+                vm = env.inventory.get_vm(event.uuid, event.backend_id)
+            except VrmError:
+                vm = None
+            if reads is not None:
+                if len(reads) > 1000:
+                    reads.clear()
+                if vm is not None:
+                    reads[event.uuid] = (now, vm)
         if vm is not None:
             if event.state is not None and vm.state is not event.state:
                 vm = dataclasses.replace(vm, state=event.state)  # as the event announced
@@ -298,6 +319,8 @@ def lifecycle_indication(
             cur["EnabledState"] = _u16(vm_map.ENABLED_STATE[event.state])
     if cur is None:
         known.pop(event.uuid, None)
+        if reads is not None:
+            reads.pop(event.uuid, None)
         return ind.inst_deletion(prev or _bare(event, p))
     known[event.uuid] = cur
     if prev is None:
@@ -328,6 +351,7 @@ def watch(env: ProviderEnv) -> None:
     ns = env.namespace
     pump = ind.EventPump(env, "vm-lifecycle")
     known: dict[str, CIMInstance] = {}
+    reads: dict[str, tuple[float, VirtualMachine]] = {}
 
     def seed():
         known.update(known_instances(env, ns))
@@ -335,7 +359,7 @@ def watch(env: ProviderEnv) -> None:
 
     def on_event(event: VmEvent) -> None:
         def produce():
-            i = lifecycle_indication(env, ns, event, known)
+            i = lifecycle_indication(env, ns, event, known, reads)
             return [(ns, i)] if i is not None else []
 
         pump.submit(produce)
