@@ -104,9 +104,6 @@ class ClassProvider(Provider):
             self._watching = True
             watch(self.env)
 
-    def activate_filter(self, ctx, query: str, class_name: str, first: bool) -> None:
-        self.enable_indications(ctx)
-
     def _hook(self, name: str, what: str) -> Any:
         fn = getattr(self.module, name, None)
         if fn is None:
