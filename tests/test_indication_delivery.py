@@ -272,3 +272,32 @@ def test_burst_of_1000_changes_without_sequence_gap(served, record_property):
     rate = 1000 / took
     record_property("indications_per_second", round(rate))
     print(f"1,000 changes made in {made:.2f} s, delivered in {took:.2f} s: {rate:.0f}/s")
+
+
+def test_job_completion_is_an_inst_modification_of_the_job(served):
+    """A group's RequestStateChangeOfMembers runs as a job; when it finishes the
+    subscriber gets CIM_InstModification of VRM_ConcreteJob (JobState 7 Completed,
+    PreviousInstance 4 Running)."""
+    conn = served
+    with collector() as lst:
+        subscribe(
+            conn,
+            lst.url,
+            "jobs",
+            "SELECT * FROM CIM_InstModification WHERE SourceInstance ISA VRM_ConcreteJob",
+        )
+        (svc,) = conn.EnumerateInstanceNames("VRM_GroupManagementService")
+        _, out = conn.InvokeMethod("CreateGroup", svc, GroupName="indic-jobs")
+        group = out["Group"]
+        conn.InvokeMethod("AddMembers", svc, Group=group, Members=[vm_path(conn)])
+        rv, out = conn.InvokeMethod(
+            "RequestStateChangeOfMembers", svc, Group=group, RequestedState=Uint16(9)
+        )
+        assert rv == 4096, rv
+        job = out["Job"]
+        ind = lst.wait_for(lambda i: i["SourceInstance"].classname == "VRM_ConcreteJob", 10)
+        assert ind["SourceInstance"]["InstanceID"] == job["InstanceID"]
+        assert ind["SourceInstance"]["JobState"] == 7
+        assert ind["PreviousInstance"]["JobState"] == 4
+        assert "JobState" in ind["ChangedPropertyNames"]
+        conn.InvokeMethod("RequestStateChangeOfMembers", svc, Group=group, RequestedState=Uint16(2))
