@@ -28,6 +28,8 @@ from vrmgmt.errors import VrmError
 from vrmgmt.inventory import Inventory
 from vrmgmt.jobs import JobStore
 from vrmgmt.registration import load_registration
+from vrmgmt.server.indications.service import IndicationService
+from vrmgmt.server.indications.subscriptions import SubscriptionStore
 from vrmgmt.server.repository import ClassRepository, load_classes
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -50,6 +52,38 @@ def table(tmp_path_factory):
     env = ProviderEnv(
         inventory=inv, config=cfg, namespaces=["root/virt", "root/interop"], jobs=jobs
     )
+    # one filter, destination and subscription, so the subscription classes have instances
+    store = SubscriptionStore(cfg.state_dir)
+    env.indication_service = IndicationService(store, lambda sub, sup: sub == sup)
+    keys = {"SystemCreationClassName": "CIM_ComputerSystem", "SystemName": "here"}
+    store.add(
+        "filters",
+        {
+            "CreationClassName": "CIM_IndicationFilter",
+            "Name": "f",
+            **keys,
+            "Query": "SELECT * FROM CIM_InstCreation",
+            "QueryLanguage": "WQL",
+        },
+    )
+    store.add(
+        "destinations",
+        {
+            "CreationClassName": "CIM_ListenerDestinationCIMXML",
+            "Name": "d",
+            **keys,
+            "Destination": "http://127.0.0.1:9",
+        },
+    )
+    store.add(
+        "subscriptions",
+        {
+            "Filter": ["cim_indicationfilter", "f"],
+            "Handler": ["cim_listenerdestinationcimxml", "d"],
+            "SubscriptionStartTime": "20261202000000.000000+000",
+            "TimeOfLastStateChange": "20261202000000.000000+000",
+        },
+    )
     # a finished and a failed job, so the job classes have instances to check
     vm = computer_system.path(kit.VMS["alpha"][0], "root/virt")
     call = MethodCall(env, ProviderContext(namespace="root/virt"), vm, "RequestStateChange")
@@ -58,6 +92,7 @@ def table(tmp_path_factory):
         jobs.wait(concrete_job.parse(out["Job"]), 10)
     yield ProviderTable(env, REGS)
     jobs.close()
+    env.indication_service.close()
     inv.close()
 
 

@@ -21,6 +21,7 @@ EXPECTED_PROFILES = {
     ("DMTF", "Profile Registration", "1.0.0"),
     ("DMTF", "System Virtualization", "1.0.0"),
     ("DMTF", "Virtual System", "1.0.0"),
+    ("DMTF", "Indications", "1.2.0"),
 }
 
 # No "interop" alias (src/vrmgmt/server/repository.py): pywbem's WBEMServer probes
@@ -108,7 +109,7 @@ def test_pywbemcli_profile_list(testdriver_server):
             name, version = rest.rsplit(None, 1)
             rows.add((org, name.strip(), version))
     assert rows == EXPECTED_PROFILES
-    assert sum(1 for line in out.splitlines() if line.strip()) == 3 + 3  # title, header, rule
+    assert sum(1 for line in out.splitlines() if line.strip()) == len(EXPECTED_PROFILES) + 3
 
 
 def test_pywbemcli_profile_centralinsts_virtual_system(testdriver_server):
@@ -204,7 +205,7 @@ def test_wbemserver_profiles(wbem_server):
     }
     assert all(p["RegisteredOrganization"] == 2 for p in profiles)
     assert all(p.classname == "VRM_RegisteredProfile" for p in profiles)
-    assert len({p["InstanceID"] for p in profiles}) == 3
+    assert len({p["InstanceID"] for p in profiles}) == len(EXPECTED_PROFILES)
 
 
 def test_get_central_instances_virtual_system(testdriver_server, wbem_server):
@@ -325,7 +326,8 @@ def test_conformance_instances_and_get_instance(testdriver_server):
     for ns in ("root/interop", "root/virt"):
         conn = testdriver_server.conn(ns)
         ectps = conn.EnumerateInstances("CIM_ElementConformsToProfile")
-        assert len(ectps) == 1 + 1 + n_vms, ns
+        # object manager, indication service, host, VMs
+        assert len(ectps) == 1 + 1 + 1 + n_vms, ns
         vm_ectp = next(e for e in ectps if e["ManagedElement"].classname == "VRM_ComputerSystem")
         assert vm_ectp["ManagedElement"].namespace == "root/virt"
         assert vm_ectp["ConformantStandard"].namespace == "root/interop"

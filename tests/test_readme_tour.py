@@ -206,3 +206,18 @@ def test_readme_vsms2_tour_runs(tmp_path):
     assert "DefineSystem: 0" in out and "copy: 4 vCPUs, weight 2048" in out, out
     assert vms["test-copy"]["NumberOfVirtualCPUs"] == 4
     assert vms["test"]["EnabledState"] == 2 and vms["test"]["RequestedState"] == 2
+
+
+def test_readme_indications_tour_runs(tmp_path):
+    """The indications tour (issue 15): pywbemcli subscribes a pywbemlistener, the
+    pause and resume arrive as CIM_InstModification with the VM's new EnabledState."""
+    srv = VrmServer(tmp_path, [{"id": "test", "type": "libvirt", "uri": "test:///default"}])
+    (srv.state_dir / "users").unlink()
+    with srv:
+        r = _run_tour(srv, "indications", tmp_path)
+    log = (tmp_path / "indications.log").read_text()
+    mods = [line for line in log.splitlines() if "CIM_InstModification" in line]
+    assert len(mods) == 2, log
+    assert "EnabledState = 9" in mods[0] and "EnabledState = 2" in mods[1], log
+    assert "DeliveryRetryAttempts = 3;" in r.stdout
+    assert "tour-filter" in r.stdout and "tour-dest" in r.stdout

@@ -169,12 +169,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the embedded CIM server (CIM-XML over HTTP/HTTPS). "
         "Without --config it reads /etc/vrmgmt/vrmgmt.toml if present, else "
         "uses the built-in default: libvirt test:///default, HTTP on "
-        "127.0.0.1:5988.",
+        "127.0.0.1:5988. Indication subscriptions (DSP1054, root/interop) are kept "
+        "in the state directory and delivered again after a restart "
+        "(docs/indications.md).",
     )
     s.add_argument("--config", metavar="FILE", help="TOML configuration file")
     s.add_argument("--port", type=int, help="HTTP port (0 disables HTTP)")
     s.add_argument("--https-port", type=int, help="HTTPS port (0 disables HTTPS)")
-    s.add_argument("--state-dir", metavar="DIR", help="state directory (users, certs, cache)")
+    s.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        help="state directory (users, certs, cache, groups, jobs, subscriptions)",
+    )
     s.add_argument(
         "--log-level",
         choices=["debug", "info", "warning", "error"],

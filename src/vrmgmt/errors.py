@@ -68,3 +68,7 @@ class InvalidSpec(VrmError):
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
+
+
+class AlreadyExists(VrmError):
+    """A record with this identity exists already (CIM_ERR_ALREADY_EXISTS)."""

@@ -43,6 +43,7 @@ from vrmgmt.model import (
     PowerAction,
     VirtualMachine,
     VMChange,
+    VmEvent,
     VMSpec,
 )
 
@@ -121,6 +122,8 @@ class Inventory:
         self._too_many_logged: set[str] = set()
         self._closed = threading.Event()
         self.probe_interval = PROBE_INTERVAL
+        #: callback(backend_id, reachable) on every down/up transition (host indications)
+        self._host_watchers: list[Callable[[str, bool], None]] = []
 
     @classmethod
     def from_config(cls, backends: Iterable[BackendConfig]) -> Inventory:
@@ -277,6 +280,41 @@ class Inventory:
             log.warning("backend %s unavailable: %s", backend_id, failure)
         elif not failure and before:
             log.info("backend %s is back", backend_id)
+        if bool(failure) != bool(before):
+            for cb in list(self._host_watchers):
+                try:
+                    cb(backend_id, not failure)
+                except Exception:  # noqa: BLE001 - a watcher must not break health
+                    log.exception("host watcher")
+
+    # -- pushed events -------------------------------------------------------------
+    def watch_hosts(self, callback: Callable[[str, bool], None]) -> None:
+        """callback(backend_id, reachable) whenever a backend is marked down or is back."""
+        self._host_watchers.append(callback)
+
+    def watch_vms(self, callback: Callable[[VmEvent], None]) -> list[str]:
+        """Ask every backend to push VM events to callback (Manager.watch), each from a
+        thread of its own that retries while the backend is unreachable, so a dead backend
+        delays nobody. Returns the backend ids (their watch may still be pending)."""
+        for bid, b in self._backends.items():
+            threading.Thread(
+                target=self._watch_loop, args=(b, callback), name=f"watch-{bid}", daemon=True
+            ).start()
+        return list(self._backends)
+
+    def _watch_loop(self, b: _Backend, callback: Callable[[VmEvent], None]) -> None:
+        bid = b.mgr.backend_id
+        while not self._closed.is_set():
+            try:
+                if not b.mgr.watch(callback):
+                    log.info("backend %s pushes no VM events", bid)
+                return
+            except VrmError as exc:
+                log.info("backend %s: VM events not registered yet: %s", bid, exc)
+            except Exception:  # noqa: BLE001 - keep trying, say why
+                log.exception("backend %s: registering VM events", bid)
+            if self._closed.wait(max(self.probe_interval, 1.0)):
+                return
 
     def health(self) -> dict[str, str]:
         """backend id -> why it is unavailable ("" = healthy)."""

@@ -470,7 +470,13 @@ class JobStore:
             self._remove_temp_files()
         self._recover()
 
+    def watch(self, callback: Callable[[Job, Job], None]) -> None:
+        """callback(running, finished) after each job this process ran has finished
+        (job-completion indications); it must return quickly."""
+        self._watchers.append(callback)
+
     def _init_runtime(self) -> None:
+        self._watchers: list[Callable[[Job, Job], None]] = getattr(self, "_watchers", [])
         self._token = uuid.uuid4().hex
         _LIVE_TOKENS.add(self._token)
         self._closed = False
@@ -1017,6 +1023,7 @@ class JobStore:
             self._running.pop(job_id, None)
             return  # killed while queued, or marked by close()
         outcome: tuple[str, Any]
+        running = self._snapshot(rec) if self._watchers else None
         try:
             outcome = ("ok", fn(JobProgress(self, job_id, event)))
         except JobCancelled as exc:
@@ -1026,8 +1033,21 @@ class JobStore:
         finally:
             self._running.pop(job_id, None)
         self._finalize(job_id, outcome)
+        if running is not None:
+            self._tell_watchers(job_id, running)
         if outcome[0] == "error" and not isinstance(outcome[1], Exception):
             raise outcome[1]
+
+    def _tell_watchers(self, job_id: str, running: Job) -> None:
+        try:
+            done = self.get(job_id)
+        except errors.VrmError:  # deleted on completion already
+            return
+        for cb in list(self._watchers):
+            try:
+                cb(running, done)
+            except Exception:  # noqa: BLE001 - a watcher must not break the job store
+                log.exception("job watcher")
 
     def _finalize(self, job_id: str, outcome: tuple[str, Any]) -> None:
         kind, value = outcome

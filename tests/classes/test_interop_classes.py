@@ -27,7 +27,7 @@ def test_registered_profiles(host):
     }
     expect = {(2, "System Virtualization", "1.0.0"), (2, "Virtual System", "1.0.0")}
     if host.name == "server":
-        expect.add((2, "Profile Registration", "1.0.0"))
+        expect |= {(2, "Profile Registration", "1.0.0"), (2, "Indications", "1.2.0")}
     assert got == expect
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import abc
 import enum
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from vrmgmt.errors import InvalidSpec, NotSupported
 from vrmgmt.model import (
@@ -25,6 +25,7 @@ from vrmgmt.model import (
     Snapshot,
     VirtualMachine,
     VMChange,
+    VmEvent,
     VMSpec,
 )
 
@@ -129,6 +130,13 @@ class Manager(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None:
         """Release the connection. Safe to call twice."""
+
+    # -- events -----------------------------------------------------------------
+    def watch(self, callback: Callable[[VmEvent], None]) -> bool:
+        """Call callback(VmEvent) from a backend thread whenever the hypervisor pushes a
+        VM change, from now on and again after every reconnect. False when this backend
+        cannot push events (nothing is polled instead). callback must return quickly."""
+        return False
 
     # -- host -------------------------------------------------------------------
     @abc.abstractmethod

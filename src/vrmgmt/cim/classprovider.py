@@ -97,6 +97,13 @@ class ClassProvider(Provider):
     def delete_instance(self, ctx, instance_name) -> None:
         self._hook("delete", f"DeleteInstance of {self.class_name}")(self.env, ctx, instance_name)
 
+    # -- indications: a module's watch(env) starts its event source once ------------------
+    def enable_indications(self, ctx) -> None:
+        watch = getattr(self.module, "watch", None)
+        if watch is not None and not getattr(self, "_watching", False):
+            self._watching = True
+            watch(self.env)
+
     def _hook(self, name: str, what: str) -> Any:
         fn = getattr(self.module, name, None)
         if fn is None:

@@ -32,6 +32,8 @@ def to_cim_error(exc: BaseException) -> CIMError:
     """Map any exception to a CIMError a client can read (never a traceback)."""
     if isinstance(exc, CIMError):
         return exc
+    if isinstance(exc, errors.AlreadyExists):
+        return CIMError(pywbem.CIM_ERR_ALREADY_EXISTS, str(exc))
     if isinstance(exc, errors.NotFound):
         return CIMError(pywbem.CIM_ERR_NOT_FOUND, str(exc))
     if isinstance(exc, errors.InvalidSpec):

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import datetime as _dt
 import itertools
+import logging
+import queue
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from pywbem import CIMDateTime, CIMInstance, CIMProperty, Sint64
@@ -90,3 +92,34 @@ def inst_modification(
         "ChangedPropertyNames", sorted(changed), type="string", is_array=True
     )
     return ind
+
+
+Produce = Callable[[], Iterable[tuple[str, CIMInstance]]]
+
+
+class EventPump:
+    """One thread that turns pushed events into indications away from the thread that
+    pushed them (libvirt's event loop must not wait for a backend call it would have to
+    dispatch itself). ``submit(produce)`` never blocks; produce() runs in the pump's
+    thread and yields (namespace, indication) pairs that go to ``env.indications``,
+    looked up at delivery (a CMPI host publishes its sender after the watch started)."""
+
+    def __init__(self, env, name: str = "indication-pump"):
+        self.env = env
+        self._queue: queue.SimpleQueue[Produce] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, produce: Produce) -> None:
+        self._queue.put(produce)
+
+    def _run(self) -> None:
+        while True:
+            produce = self._queue.get()
+            try:
+                for namespace, indication in produce():
+                    sink = self.env.indications
+                    if sink is not None:
+                        sink.deliver(namespace, indication)
+            except Exception:  # noqa: BLE001 - one bad event must not stop the pump
+                logging.getLogger(__name__).exception("producing an indication")

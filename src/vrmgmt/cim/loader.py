@@ -128,6 +128,22 @@ class ProviderTable:
         ns = namespace.lower()
         return [reg.class_name for (c, n), (_, reg) in self._table.items() if n == ns]
 
+    def enable_indications(self, ctx) -> None:
+        """Call every provider's enable_indications(ctx) hook once (CMPI's
+        EnableIndications; the embedded server calls it at start)."""
+        seen: list = []
+        for provs in self._by_module.values():
+            for p in provs.values():
+                if any(p is q for q in seen):
+                    continue
+                seen.append(p)
+                hook = getattr(p, "enable_indications", None)
+                if callable(hook):
+                    try:
+                        hook(ctx)
+                    except Exception:  # noqa: BLE001 - one source must not stop the others
+                        log.exception("enable_indications of %r", p)
+
     def cleanup(self) -> None:
         for provs in self._by_module.values():
             for p in set(provs.values()):

@@ -48,6 +48,10 @@ class ProviderEnv:
     indications: Any = None
     #: Long-running work (vrmgmt.jobs.JobStore); None until the host provides one
     jobs: Any = None
+    #: The embedded server's indication service (vrmgmt.server.indications.service):
+    #: subscriptions, filters, destinations and delivery settings; None under CMPI,
+    #: where the CIMOM's own indication service has them
+    indication_service: Any = None
 
 
 @dataclass

@@ -788,12 +788,24 @@ def _type_name(decl: pywbem.CIMProperty | None) -> str:
     return f"{t}[]" if decl.is_array else t
 
 
+def _embedded(decl: pywbem.CIMProperty) -> bool:
+    """An embedded object or instance: pywbem's embedded_object, or (for a class
+    compiled from MOF) the EmbeddedObject / EmbeddedInstance qualifier on a string."""
+    if decl.embedded_object:
+        return True
+    q = decl.qualifiers
+    return bool(
+        (q.get("EmbeddedObject") is not None and q["EmbeddedObject"].value)
+        or (q.get("EmbeddedInstance") is not None and q["EmbeddedInstance"].value)
+    )
+
+
 def _group(decl: pywbem.CIMProperty | None) -> str:
     """Comparison family of a property: numeric, string, boolean, datetime, reference,
     class (the __CLASS pseudo-property), or unsupported (array / embedded)."""
     if decl is None:
         return "class"
-    if decl.is_array or decl.embedded_object:
+    if decl.is_array or _embedded(decl):
         return "unsupported"
     if decl.type in _NUMERIC_TYPES:
         return "numeric"
@@ -836,7 +848,7 @@ def _check_predicate(cls: pywbem.CIMClass, node: Node, text: str) -> None:
     if isinstance(node, Isa):
         decl = _class_prop(cls, node.prop, text)
         if decl is not None and (
-            decl.is_array or (decl.type != "reference" and not decl.embedded_object)
+            decl.is_array or (decl.type != "reference" and not _embedded(decl))
         ):
             raise WQLError(
                 f"ISA needs __CLASS, a reference or an embedded-instance property; "

@@ -11,7 +11,16 @@ from __future__ import annotations
 from vrmgmt.model.host import Host, HostStatus
 from vrmgmt.model.hostos import HostOS, HostProcess
 from vrmgmt.model.specs import CpuAllocation, DiskSpec, FilesystemSpec, NicSpec, VMChange, VMSpec
-from vrmgmt.model.vm import Disk, Nic, PowerAction, PowerState, Snapshot, VirtualMachine
+from vrmgmt.model.vm import (
+    Disk,
+    Nic,
+    PowerAction,
+    PowerState,
+    Snapshot,
+    VirtualMachine,
+    VmEvent,
+    VmEventKind,
+)
 
 __all__ = [
     "CpuAllocation",
@@ -30,4 +39,6 @@ __all__ = [
     "VMChange",
     "VMSpec",
     "VirtualMachine",
+    "VmEvent",
+    "VmEventKind",
 ]

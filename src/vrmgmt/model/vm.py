@@ -57,6 +57,29 @@ class Nic:
     device: str | None = None
 
 
+class VmEventKind(enum.Enum):
+    """What a hypervisor pushed about one VM (libvirt lifecycle events, vSphere
+    property-collector updates)."""
+
+    DEFINED = "defined"  # a new VM exists
+    UNDEFINED = "undefined"  # the VM is gone
+    CHANGED = "changed"  # state or configuration of an existing VM changed
+
+
+@dataclass(frozen=True, slots=True)
+class VmEvent:
+    """One pushed event: the backend, the VM's UUID, and what happened."""
+
+    backend_id: str
+    uuid: str
+    kind: VmEventKind
+    #: the state the event reports (None: read the VM); events can be handled after the
+    #: VM moved on, and each must show the state it announced
+    state: PowerState | None = None
+    #: the VM's name when the event was sent (the VM may be gone when it is handled)
+    name: str = ""
+
+
 @dataclass(slots=True)
 class VirtualMachine:
     """One VM as a backend reports it."""

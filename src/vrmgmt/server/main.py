@@ -20,7 +20,7 @@ from vrmgmt import __version__
 from vrmgmt.audit import AuditLog
 from vrmgmt.auth import Authenticator, PamAuthenticator, ensure_initial_user, missing_groups
 from vrmgmt.cim.loader import ProviderTable
-from vrmgmt.cim.provider import ProviderEnv
+from vrmgmt.cim.provider import ProviderContext, ProviderEnv
 from vrmgmt.config import Config, validate
 from vrmgmt.errors import ConfigError
 from vrmgmt.inventory import Inventory
@@ -29,6 +29,8 @@ from vrmgmt.registration import load_registration
 from vrmgmt.server.app import CIMApp
 from vrmgmt.server.dispatcher import Dispatcher
 from vrmgmt.server.http import FrontEnd, Limits
+from vrmgmt.server.indications.service import IndicationService
+from vrmgmt.server.indications.subscriptions import SubscriptionStore
 from vrmgmt.server.repository import ClassRepository, default_mof_dir, load_classes
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,9 @@ class Server:
     frontend: FrontEnd
 
     def start(self) -> None:
+        # the providers' event sources (class modules' watch, as CMPI's
+        # EnableIndications starts them under SFCB/OpenPegasus)
+        self.providers.enable_indications(ProviderContext(namespace=self.providers.env.namespace))
         self.frontend.start()
         for name, host, port in self.frontend.addresses():
             log.info("listening on %s://%s:%d/cimom", name, host, port)
@@ -53,6 +58,8 @@ class Server:
         if isinstance(self.app.auth, PamAuthenticator):
             self.app.auth.close()
         self.providers.cleanup()
+        if self.providers.env.indication_service is not None:
+            self.providers.env.indication_service.close()
         if self.providers.env.jobs is not None:
             self.providers.env.jobs.close(timeout=2)
         self.inventory.close()
@@ -83,6 +90,8 @@ def build_server(
     env = ProviderEnv(
         inventory=inventory, config=config, audit=audit.best_effort, jobs=JobStore(state)
     )
+    indications = IndicationService(SubscriptionStore(state), repo.is_subclass, env.namespace)
+    env.indications = env.indication_service = indications
     regs = load_registration(registration) if registration is not None else None
     providers = ProviderTable(env, regs, providers_dir)
     dispatcher = Dispatcher(repo, providers, audit=audit)

@@ -31,6 +31,7 @@ from vrmgmt.backends.libvirt.connection import (
     _message,
     _raise_failure,
 )
+from vrmgmt.backends.libvirt.events import LifecycleEvents
 from vrmgmt.backends.libvirt.snapshots import SnapshotsMixin
 from vrmgmt.errors import (
     BackendError,
@@ -81,7 +82,7 @@ _UNDEFINE_FLAGS = (
 
 
 # -- the manager -----------------------------------------------------------------------------
-class LibvirtManager(SnapshotsMixin, LibvirtConnection, Manager):
+class LibvirtManager(SnapshotsMixin, LifecycleEvents, LibvirtConnection, Manager):
     kind = "libvirt"
 
     def __init__(
@@ -107,6 +108,7 @@ class LibvirtManager(SnapshotsMixin, LibvirtConnection, Manager):
         self.domain_type = domain_type
         self.keepalive = (int(keepalive_interval), int(keepalive_count))
         self._init_connection(username, password)
+        self._init_events()
         self._caps: etree._Element | None = None
         self._qemu_pid_dir: str | None = None
 
@@ -116,6 +118,7 @@ class LibvirtManager(SnapshotsMixin, LibvirtConnection, Manager):
     def _opened(self, conn: libvirt.virConnect) -> None:
         self._caps = None
         self._qemu_pid_dir = self._find_qemu_pid_dir(conn)
+        self._register_events(conn)
 
     # -- capabilities ---------------------------------------------------------------
     def driver_features(self) -> frozenset[Feature]:

@@ -19,7 +19,7 @@ from pywbem import CIMInstance, CIMInstanceName, CIMProperty, Uint16
 from vrmgmt.cim import paths as cim_paths
 from vrmgmt.cim.errors import describe, not_found
 from vrmgmt.cim.provider import ProviderEnv
-from vrmgmt.classes.interop import namespace, object_manager
+from vrmgmt.classes.interop import indication_service, namespace, object_manager
 from vrmgmt.classes.system import computer_system, host_system
 
 CLASS = "VRM_RegisteredProfile"
@@ -77,6 +77,14 @@ PROFILES: tuple[ProfileSpec, ...] = (
         references=("Virtual System",),
     ),
     ProfileSpec("Virtual System", "1.0.0", "DSP1057", central=computer_system),
+    ProfileSpec(
+        "Indications",
+        "1.2.0",
+        "DSP1054",
+        central=indication_service,
+        cimom_profile=True,
+        central_in_interop=True,
+    ),
 )
 
 

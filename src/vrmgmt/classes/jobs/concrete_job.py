@@ -18,6 +18,7 @@ from pywbem import CIMDateTime, CIMError, CIMInstance, CIMInstanceName, Uint16, 
 
 from vrmgmt import errors
 from vrmgmt.cim import fastinst
+from vrmgmt.cim import indications as ind
 from vrmgmt.cim import paths as cim_paths
 from vrmgmt.cim import valuemaps as vm_map
 from vrmgmt.cim.errors import not_found, to_cim_error
@@ -135,6 +136,23 @@ def instance(job: Job, namespace: str) -> CIMInstance:
         P("HealthState", Uint16(vm_map.HS_MAJOR_FAILURE if failed else vm_map.HS_OK), "uint16"),
     ]
     return fastinst.instance(CLASS, props, path(job.id, namespace))
+
+
+def watch(env: ProviderEnv) -> None:
+    """Job completion indications (DSP1054 §7; DSP1103 §7.2): CIM_InstModification of
+    the job, PreviousInstance as it ran, when a job of this process finishes."""
+    st = env.jobs
+    if st is None:
+        return
+    ns = env.namespace
+    pump = ind.EventPump(env, "job-indications")
+
+    def finished(running: Job, done: Job) -> None:
+        pump.submit(
+            lambda: [(ns, ind.inst_modification(instance(done, ns), instance(running, ns)))]
+        )
+
+    st.watch(finished)
 
 
 def jobs(env: ProviderEnv) -> list[Job]:

@@ -22,6 +22,7 @@ cannot carry out from the VM's current state (not in Manager.possible_actions) a
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import threading
 import time
@@ -31,6 +32,7 @@ import pywbem
 from pywbem import CIMError, CIMInstance, CIMInstanceName, Uint16, Uint32, Uint64
 
 from vrmgmt.cim import fastinst
+from vrmgmt.cim import indications as ind
 from vrmgmt.cim import paths as cim_paths
 from vrmgmt.cim import valuemaps as vm_map
 from vrmgmt.cim.errors import not_found, to_cim_error
@@ -47,7 +49,7 @@ from vrmgmt.errors import (
     VrmError,
 )
 from vrmgmt.jobs import JobCancelled
-from vrmgmt.model import PowerAction, PowerState, VirtualMachine
+from vrmgmt.model import PowerAction, PowerState, VirtualMachine, VmEvent, VmEventKind
 from vrmgmt.requested_states import RequestedStates, store_for
 
 CLASS = "VRM_ComputerSystem"
@@ -265,6 +267,107 @@ def paths(env: ProviderEnv, namespace: str) -> Iterator[CIMInstanceName]:
 
 
 # -- methods -----------------------------------------------------------------------------
+# -- life-cycle indications (DSP1054 §7; DSP1057 §7.2 EnabledState) ------------------------
+#: Properties whose change alone is no news (the uptime grows every second)
+_NOT_NEWS = frozenset({"uptimeseconds"})
+
+
+#: A VM read for one event serves the next events of that VM within this many seconds
+#: when they announce their state (a burst of changes costs one backend read, not one
+#: per change)
+REREAD_AFTER = 0.5
+
+
+def lifecycle_indication(
+    env: ProviderEnv,
+    namespace: str,
+    event: VmEvent,
+    known: dict[str, CIMInstance],
+    reads: dict[str, tuple[float, VirtualMachine]] | None = None,
+) -> CIMInstance | None:
+    """The CIM_InstCreation / CIM_InstModification / CIM_InstDeletion for a pushed VM
+    event, with the VM as it is now (read once; `reads` keeps recent reads) and as
+    `known` last saw it (updated here). None when nothing a client sees changed."""
+    p = path(event.uuid, namespace)
+    prev = known.get(event.uuid)
+    cur = None
+    if event.kind is not VmEventKind.UNDEFINED:
+        now = time.monotonic()
+        recent = reads.get(event.uuid) if reads is not None else None
+        vm = None
+        if recent is not None and event.state is not None and now - recent[0] < REREAD_AFTER:
+            vm = recent[1]
+        else:
+            try:
+                vm = env.inventory.get_vm(event.uuid, event.backend_id)
+            except VrmError:
+                vm = None
+            if reads is not None:
+                if len(reads) > 1000:
+                    reads.clear()
+                if vm is not None:
+                    reads[event.uuid] = (now, vm)
+        if vm is not None:
+            if event.state is not None and vm.state is not event.state:
+                vm = dataclasses.replace(vm, state=event.state)  # as the event announced
+            rs = RequestedStates.lookup(requested_states(env).all(), vm.backend_id, vm.uuid)
+            cur = vm_instance(vm, namespace, _possible(env.inventory, vm), rs)
+    if cur is None and event.kind is not VmEventKind.UNDEFINED:
+        # gone again before we looked (its UNDEFINED event follows): what the event said
+        cur = (prev or _bare(event, p)).copy()
+        if event.state is not None:
+            cur["EnabledState"] = _u16(vm_map.ENABLED_STATE[event.state])
+    if cur is None:
+        known.pop(event.uuid, None)
+        if reads is not None:
+            reads.pop(event.uuid, None)
+        return ind.inst_deletion(prev or _bare(event, p))
+    known[event.uuid] = cur
+    if prev is None:
+        return ind.inst_creation(cur)  # new to us, defined or started as transient
+    changed = [n for n in cur if cur.get(n) != prev.get(n)]
+    if not [n for n in changed if n.lower() not in _NOT_NEWS]:
+        return None
+    return ind.inst_modification(cur, prev, changed)
+
+
+def _bare(event: VmEvent, p: CIMInstanceName) -> CIMInstance:
+    """A VM that could not be read: its keys and what the event told."""
+    inst = CIMInstance(CLASS, properties=dict(p.keybindings), path=p)
+    if event.name:
+        inst["ElementName"] = event.name
+    inst["BackendID"] = event.backend_id
+    return inst
+
+
+def known_instances(env: ProviderEnv, namespace: str) -> dict[str, CIMInstance]:
+    """uuid -> instance of every VM now (what lifecycle_indication compares with)."""
+    return {parse(i.path): i for i in instances(env, namespace, bulk=True)}
+
+
+def watch(env: ProviderEnv) -> None:
+    """Start this class's indication source (the host's enable_indications): every VM
+    event a backend pushes becomes a life-cycle indication in env.namespace."""
+    ns = env.namespace
+    pump = ind.EventPump(env, "vm-lifecycle")
+    known: dict[str, CIMInstance] = {}
+    reads: dict[str, tuple[float, VirtualMachine]] = {}
+
+    def seed():
+        known.update(known_instances(env, ns))
+        return ()
+
+    def on_event(event: VmEvent) -> None:
+        def produce():
+            i = lifecycle_indication(env, ns, event, known, reads)
+            return [(ns, i)] if i is not None else []
+
+        pump.submit(produce)
+
+    pump.submit(seed)  # before any event: the pump runs them in order
+    env.inventory.watch_vms(on_event)
+
+
 METHODS = MethodTable()
 
 
