@@ -23,6 +23,7 @@ from vrmgmt.model import (
     PowerAction,
     PowerState,
     Snapshot,
+    SnapshotKind,
     VirtualMachine,
     VMChange,
     VmEvent,
@@ -261,6 +262,16 @@ class Manager(abc.ABC):
         self, uuid: str, name: str, description: str = "", memory: bool = False
     ) -> str:
         raise NotSupported(f"{self.kind} backend has no snapshots")
+
+    def snapshot_kinds(self, vm: VirtualMachine) -> frozenset[SnapshotKind]:
+        """The kinds of snapshot create_snapshot can take of the VM as it is now
+        (FULL: memory=True, DISK: memory=False); none without Feature.SNAPSHOTS."""
+        return frozenset()
+
+    def snapshots_are_slow(self) -> bool:
+        """True when creating, reverting or deleting a snapshot can take longer than
+        about a second (the CIM layer then runs them as jobs)."""
+        return False
 
     def list_snapshots(self, uuid: str) -> list[Snapshot]:
         raise NotSupported(f"{self.kind} backend has no snapshots")

@@ -27,6 +27,15 @@ class PowerState(enum.Enum):
     UNKNOWN = "unknown"
 
 
+class SnapshotKind(enum.Enum):
+    """What a snapshot holds: FULL = disks, configuration and, of a running VM, its
+    memory (reverting resumes it as it ran); DISK = disks and configuration only
+    (reverting gives a VM that is off)."""
+
+    FULL = "full"
+    DISK = "disk"
+
+
 class PowerAction(enum.Enum):
     """A state change a Manager can perform on a VM."""
 

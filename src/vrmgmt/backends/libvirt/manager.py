@@ -121,6 +121,11 @@ class LibvirtManager(SnapshotsMixin, LifecycleEvents, LibvirtConnection, Manager
         self._register_events(conn)
 
     # -- capabilities ---------------------------------------------------------------
+    def _driver_name(self) -> str:
+        """The connection's driver in upper case; before the first connection guessed
+        from the URI scheme."""
+        return (self._driver or _scheme_driver(self.uri)).upper()
+
     def driver_features(self) -> frozenset[Feature]:
         """What this URI's driver can do (see the package docstring): snapshots on all
         but LXC; migration only between daemons (not the test driver, which keeps
