@@ -39,6 +39,32 @@ DEVICES = {
     ),
 }
 
+#: snapshots of the test VMs (name: [(snapshot, parent, description, creation time,
+#: current)]): alpha has a root snapshot and a child it runs on top of
+SNAPSHOTS = {
+    "alpha": [
+        ("base", None, "clean install", 1700000000, False),
+        ("patched", "base", "after updates", 1700000600, True),
+    ],
+}
+
+
+def _snapshots_xml(name: str) -> str:
+    """<test:domainsnapshot> elements (the test driver's status format) of a test VM."""
+    uuid = VMS[name][0]
+    out = []
+    for snap, parent, description, created, current in SNAPSHOTS.get(name, []):
+        out.append(
+            f"<test:domainsnapshot><name>{snap}</name><description>{description}</description>"
+            f"<state>running</state><creationTime>{created}</creationTime>"
+            + (f"<parent><name>{parent}</name></parent>" if parent else "")
+            + f"<memory snapshot='internal'/><active>{int(current)}</active>"
+            f"<domain type='test'><name>{name}</name><uuid>{uuid}</uuid>"
+            "<memory unit='KiB'>524288</memory><vcpu>2</vcpu>"
+            "<os><type arch='x86_64'>hvm</type></os></domain></test:domainsnapshot>"
+        )
+    return "".join(out)
+
 
 def _hierarchy() -> dict[str, str | None]:
     """What a CIMOM knows from its class repository (answering CMClassPathIsA): every
@@ -61,7 +87,8 @@ def write_node_xml(path: Path) -> Path:
         domains.append(
             f"<domain type='test' xmlns:test='{TEST_NS}'><name>{name}</name>"
             f"<uuid>{uuid}</uuid><memory unit='KiB'>524288</memory><vcpu>2</vcpu>"
-            f"<os><type arch='x86_64'>hvm</type></os>{DEVICES.get(name, '')}{state}</domain>"
+            f"<os><type arch='x86_64'>hvm</type></os>{DEVICES.get(name, '')}{state}"
+            f"{_snapshots_xml(name)}</domain>"
         )
     path.write_text(
         "<node><cpu><mhz>2400</mhz><model>x86_64</model><active>4</active><total>4</total>"

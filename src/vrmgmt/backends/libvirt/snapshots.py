@@ -45,7 +45,6 @@ class SnapshotsMixin:
         test driver answers at once."""
         return self._driver_name() != "TEST"
 
-
     def create_snapshot(
         self, uuid: str, name: str, description: str = "", memory: bool = False
     ) -> str:
