@@ -10,8 +10,8 @@ outside 2/3: CIM_ERR_INVALID_PARAMETER, each with a description naming it).
 The test node's alpha has two snapshots: base (root) and patched (its child, current)."""
 
 import cmpi_testkit as kit
-import pywbem
 import pytest
+import pywbem
 from pywbem import CIMInstance, CIMInstanceName, Uint16
 
 from support.classcases import error_code, host_path, vm_path
