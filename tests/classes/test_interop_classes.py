@@ -25,7 +25,11 @@ def test_registered_profiles(host):
     got = {
         (i["RegisteredOrganization"], n, i["RegisteredVersion"]) for n, i in profiles(host).items()
     }
-    expect = {(2, "System Virtualization", "1.0.0"), (2, "Virtual System", "1.0.0")}
+    expect = {
+        (2, "System Virtualization", "1.0.0"),
+        (2, "Virtual System", "1.0.0"),
+        (2, "Virtual System Snapshot Service", "1.0.0"),
+    }
     if host.name == "server":
         expect |= {(2, "Profile Registration", "1.0.0"), (2, "Indications", "1.2.0")}
     assert got == expect
@@ -41,16 +45,19 @@ def test_get_profile_and_unknown_profile(host):
 def test_referenced_profile_both_directions(host):
     p = profiles(host)
     sv, vs = p["System Virtualization"].path, p["Virtual System"].path
-    assert [x["InstanceID"] for x in host.assoc_names(sv, REF, role="Dependent")] == [
-        vs.keybindings["InstanceID"]
-    ]
-    assert [x["InstanceID"] for x in host.assoc_names(vs, REF, role="Antecedent")] == [
-        sv.keybindings["InstanceID"]
-    ]
-    assert host.assoc_names(vs, REF, role="Dependent") == []
+    snap = p["Virtual System Snapshot Service"].path
+    components = sorted([vs.keybindings["InstanceID"], snap.keybindings["InstanceID"]])
+    assert sorted(x["InstanceID"] for x in host.assoc_names(sv, REF, role="Dependent")) == (
+        components
+    )
+    for component in (vs, snap):
+        assert [x["InstanceID"] for x in host.assoc_names(component, REF, role="Antecedent")] == [
+            sv.keybindings["InstanceID"]
+        ]
+        assert host.assoc_names(component, REF, role="Dependent") == []
     refs = host.enum(REF, ns=INTEROP)
-    assert [(r["Antecedent"]["InstanceID"], r["Dependent"]["InstanceID"]) for r in refs] == [
-        (vs.keybindings["InstanceID"], sv.keybindings["InstanceID"])
+    assert sorted((r["Antecedent"]["InstanceID"], r["Dependent"]["InstanceID"]) for r in refs) == [
+        (c, sv.keybindings["InstanceID"]) for c in components
     ]
 
 
