@@ -36,6 +36,7 @@ from vrmgmt.backends import Feature, HostPowerAction, Locality, Manager, create_
 from vrmgmt.config import BackendConfig
 from vrmgmt.errors import BackendUnavailable, NotFound, StaleVM, VrmError
 from vrmgmt.model import (
+    Console,
     Host,
     HostOS,
     HostProcess,
@@ -729,6 +730,13 @@ class Inventory:
         define_vm."""
         bid = self.backend_of(uuid)
         self.call_long(bid, lambda m: m.delete_snapshot(uuid.lower(), snapshot_id), timeout)
+
+    # -- console access (typed, for VRM_KVMRedirectionSAP) -------------------------------
+    def consoles(self, uuid: str, backend_id: str | None = None) -> list[Console]:
+        """How to reach the running VM's display (Manager.consoles), bounded by the
+        backend's timeout; NotSupported where the backend cannot tell."""
+        bid = backend_id or self.backend_of(uuid)
+        return self.call(bid, lambda m: m.consoles(uuid.lower()))
 
     # -- the host itself: operating system, processes, power (typed, for the classes) ---
     def locality(self, backend_id: str) -> Locality:

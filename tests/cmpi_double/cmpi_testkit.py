@@ -26,7 +26,8 @@ VMS = {
 }
 
 #: devices of the test VMs (name: domain XML <devices>): alpha has a disk, a CD-ROM and a
-#: NIC, so every resource allocation settings class has instances
+#: NIC, so every resource allocation settings class has instances, and a VNC display;
+#: beta a SPICE display
 ALPHA_DISK = "/var/lib/vrmgmt-test/alpha.qcow2"
 ALPHA_MAC = "52:54:00:aa:00:01"
 DEVICES = {
@@ -35,7 +36,12 @@ DEVICES = {
         f"<source file='{ALPHA_DISK}'/><target dev='vda' bus='virtio'/></disk>"
         "<disk type='file' device='cdrom'><target dev='hdc' bus='ide'/><readonly/></disk>"
         f"<interface type='network'><mac address='{ALPHA_MAC}'/><source network='default'/>"
-        "<model type='virtio'/></interface></devices>"
+        "<model type='virtio'/></interface>"
+        "<graphics type='vnc' port='5901' autoport='no' listen='127.0.0.1'/></devices>"
+    ),
+    # a SPICE display listening on every address (reached at 127.0.0.1)
+    "beta": (
+        "<devices><graphics type='spice' port='5930' autoport='no' listen='0.0.0.0'/></devices>"
     ),
 }
 

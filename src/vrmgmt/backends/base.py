@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from vrmgmt.errors import InvalidSpec, NotSupported
 from vrmgmt.model import (
+    Console,
     Host,
     HostOS,
     PowerAction,
@@ -281,6 +282,11 @@ class Manager(abc.ABC):
 
     def delete_snapshot(self, uuid: str, snapshot_id: str, remove_children: bool = False) -> None:
         raise NotSupported(f"{self.kind} backend has no snapshots")
+
+    def consoles(self, uuid: str) -> list[Console]:
+        """How to reach the running VM's display ([] when it is not running or has
+        none); NotSupported where the backend cannot tell."""
+        raise NotSupported(f"{self.kind} backend has no console access")
 
     def bulk_stats(self, uuids: Iterable[str] | None = None) -> dict[str, dict[str, float]]:
         raise NotSupported(f"{self.kind} backend has no bulk statistics")

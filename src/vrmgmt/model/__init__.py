@@ -12,6 +12,7 @@ from vrmgmt.model.host import Host, HostStatus
 from vrmgmt.model.hostos import HostOS, HostProcess
 from vrmgmt.model.specs import CpuAllocation, DiskSpec, FilesystemSpec, NicSpec, VMChange, VMSpec
 from vrmgmt.model.vm import (
+    Console,
     Disk,
     Nic,
     PowerAction,
@@ -24,6 +25,7 @@ from vrmgmt.model.vm import (
 )
 
 __all__ = [
+    "Console",
     "CpuAllocation",
     "Disk",
     "DiskSpec",

@@ -132,6 +132,18 @@ class VirtualMachine:
     cpu: CpuAllocation | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Console:
+    """One way to reach a running VM's display (libvirt <graphics>, a vSphere WebMKS
+    ticket)."""
+
+    protocol: str  # "vnc", "spice", "webmks"
+    host: str  # where a client connects
+    port: int
+    url: str  # e.g. vnc://127.0.0.1:5900, wss://esx/ticket/... for WebMKS
+    ticket: str | None = None  # a one-time credential (vSphere), else None
+
+
 @dataclass(slots=True)
 class Snapshot:
     """One node of a VM's snapshot tree."""

@@ -31,6 +31,7 @@ from vrmgmt.backends.libvirt.connection import (
     _message,
     _raise_failure,
 )
+from vrmgmt.backends.libvirt.consoles import ConsolesMixin
 from vrmgmt.backends.libvirt.events import LifecycleEvents
 from vrmgmt.backends.libvirt.snapshots import SnapshotsMixin
 from vrmgmt.errors import (
@@ -82,7 +83,7 @@ _UNDEFINE_FLAGS = (
 
 
 # -- the manager -----------------------------------------------------------------------------
-class LibvirtManager(SnapshotsMixin, LifecycleEvents, LibvirtConnection, Manager):
+class LibvirtManager(SnapshotsMixin, ConsolesMixin, LifecycleEvents, LibvirtConnection, Manager):
     kind = "libvirt"
 
     def __init__(
