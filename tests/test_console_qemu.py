@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 import socket
+import warnings
 
 import pytest
 from lxml import etree
-from pywbem import CIMInstanceName
+from pywbem import CIMInstanceName, WBEMServer
 
 from support.inproc import inproc_server
 from support.libvirtd import LibvirtdForTests, remove_domain, tiny_vm_xml
@@ -65,6 +66,12 @@ def test_vnc_display_of_a_running_guest(env):
     assert cim.GetInstance(sap.path)["Port"] == port
     (back,) = cim.AssociatorNames(sap.path, AssocClass="VRM_HostedAccessPoint")
     assert back["Name"] == uuid
+    # the KVM Redirection profile's central instances are the displays
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        server = WBEMServer(cim)
+        (profile,) = server.get_selected_profiles("DMTF", "KVM Redirection")
+        assert [p["Name"] for p in server.get_central_instances(profile.path)] == ["vnc/0"]
     # a console can open it: QEMU's VNC server greets with its RFB version
     with socket.create_connection((sap["Hostname"], int(sap["Port"])), timeout=10) as s:
         assert s.recv(12).startswith(b"RFB ")

@@ -22,6 +22,7 @@ EXPECTED_PROFILES = {
     ("DMTF", "System Virtualization", "1.0.0"),
     ("DMTF", "Virtual System", "1.0.0"),
     ("DMTF", "Virtual System Snapshot Service", "1.0.0"),
+    ("DMTF", "KVM Redirection", "1.0.0"),
     ("DMTF", "Indications", "1.2.0"),
 }
 
@@ -48,6 +49,7 @@ def test_cimom_profile_is_left_to_a_hosting_broker():
     assert [p.name for p in rp.advertised(cmpi_env)] == [
         "System Virtualization",
         "Virtual System",
+        "KVM Redirection",
         "Virtual System Snapshot Service",
     ]
     assert [p.name for p in rp.advertised(ProviderEnv(inventory=None))] == [

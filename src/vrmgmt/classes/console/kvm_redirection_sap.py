@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pywbem import CIMInstance, CIMInstanceName, Uint16, Uint32
+from pywbem import CIMError, CIMInstance, CIMInstanceName, Uint16, Uint32
 
 from vrmgmt.cim import fastinst
 from vrmgmt.cim import paths as cim_paths
@@ -141,3 +141,19 @@ def instances(
                 yield instance(vm, name, c, namespace)  # type: ignore[arg-type]
     if len(wanted) == 1 and not found:
         raise not_found(f"VM {wanted[0][0]} has no display {wanted[0][1]!r}")
+
+
+def paths(env: ProviderEnv, namespace: str) -> Iterator[CIMInstanceName]:
+    for vm in _running(env):
+        for name, _c in consoles_of(env, vm):
+            yield path(vm.uuid, name, namespace)
+
+
+def exists(env: ProviderEnv, p: CIMInstanceName) -> bool:
+    """Whether the path names a display of a running VM (the DSP1076 central instances)."""
+    try:
+        uuid, name = parse(p)
+    except CIMError:  # malformed keys: no such display
+        return False
+    _vm, consoles = of_vm(env, uuid)
+    return any(n == name for n, _c in consoles)
