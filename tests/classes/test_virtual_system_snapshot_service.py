@@ -197,3 +197,17 @@ def test_bad_input(host):
         "SnapshotSettings.ElementName",
     )
     assert tree(host, "alpha") == {"base": None, "patched": "base"}
+
+
+def test_snapshots_are_virtual_system_settings(host):
+    """A client asking for CIM_VirtualSystemSettingData gets the VMs' settings and the
+    snapshots; VRM_VirtualSystemSettingData alone stays the VMs' current settings."""
+    deep = sorted(
+        (p.classname, p["InstanceID"]) for p in host.enum_names("CIM_VirtualSystemSettingData")
+    )
+    snaps = [iid for cls, iid in deep if cls == SNAP]
+    assert snaps == sorted(
+        [f"{kit.BACKEND}:{ALPHA}/snapshot/base", f"{kit.BACKEND}:{ALPHA}/snapshot/patched"]
+    )
+    assert len([cls for cls, _ in deep if cls == "VRM_VirtualSystemSettingData"]) == len(kit.VMS)
+    assert len(host.enum_names("VRM_VirtualSystemSettingData")) == len(kit.VMS)
