@@ -213,3 +213,31 @@ def test_unknown_vm_and_snapshot(env):
         cim.InvokeMethod("ApplySnapshot", service(), Snapshot=ghost)
     assert err.value.status_code == pywbem.CIM_ERR_NOT_FOUND
     assert "ghost" in err.value.status_description
+
+
+def test_snapshot_of_a_diskless_guest_fails_its_job_saying_why(env):
+    """QEMU's internal snapshots need a qcow2 disk: the job ends in an error naming
+    libvirt's reason, and the VM has no snapshot."""
+    cim, conn, _dom = env
+    name = f"vrmgmt-test-{os.getpid()}-diskless"
+    dom = conn.defineXML(tiny_vm_xml(name))
+    try:
+        dom.create()
+        rv, out = cim.InvokeMethod(
+            "CreateSnapshot",
+            service(),
+            AffectedSystem=vm_path(dom.UUIDString()),
+            SnapshotType=Uint16(2),
+        )
+        assert rv == 4096
+        deadline = time.monotonic() + 60
+        while (job := cim.GetInstance(out["Job"]))["JobState"] < 7:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        assert job["JobState"] != 7
+        # ("internal and full system snapshots require all disks to be selected")
+        why = job["ErrorDescription"]
+        assert f"cannot snapshot VM '{name}'" in why and "disks" in why, why
+        assert dom.listAllSnapshots(0) == []
+    finally:
+        remove_domain(conn, dom.UUIDString())
