@@ -172,14 +172,21 @@ def test_wrong_class_and_unsupported_operations(mb):
 # -- associations ------------------------------------------------------------------------------
 def test_associators_between_vm_and_host(mb):
     vm = kit.vm_path(mb, ALPHA)
-    for assoc in ("VRM_HostedDependency", "CIM_HostedDependency"):
-        res = kit.ok(mb.associators(vm, assoc_class=assoc))
-        assert [i._as_dict()["Name"] for i in res.instances] == [kit.BACKEND], assoc
-    # CIM_Dependency also covers VRM_VMProcess: a running test-driver VM's process is the
-    # one holding the test:// connection (this one)
+    res = kit.ok(mb.associators(vm, assoc_class="VRM_HostedDependency"))
+    assert [i._as_dict()["Name"] for i in res.instances] == [kit.BACKEND]
+    # CIM_HostedDependency also covers VRM_HostedAccessPoint: alpha's VNC display
+    res = kit.ok(mb.associators(vm, assoc_class="CIM_HostedDependency"))
+    assert sorted(i._as_dict()["Name"] for i in res.instances) == [kit.BACKEND, "vnc/0"]
+    # CIM_Dependency also covers VRM_VMProcess (a running test-driver VM's process is the
+    # one holding the test:// connection: this one) and alpha's snapshots
+    # (VRM_SnapshotOfVirtualSystem: base, patched; VRM_LastAppliedSnapshot: patched again,
+    # an instance found twice is answered once)
     res = kit.ok(mb.associators(vm, assoc_class="CIM_Dependency"))
-    found = sorted((i._as_dict().get("Handle") or i._as_dict()["Name"]) for i in res.instances)
-    assert found == sorted([kit.BACKEND, str(os.getpid())])
+    found = sorted(
+        str(d.get("Handle") or d.get("Name") or d["ElementName"])
+        for d in (i._as_dict() for i in res.instances)
+    )
+    assert found == sorted([kit.BACKEND, str(os.getpid()), "vnc/0", "base", "patched"])
     res = kit.ok(mb.associators(vm))  # no AssocClass: every association provider
     assert kit.BACKEND in [i._as_dict().get("Name") for i in res.instances]
 
@@ -216,8 +223,12 @@ def test_associator_names(mb):
             kit.host_path(mb), "CIM_HostedDependency", role="Antecedent", result_role="Dependent"
         )
     )
-    # VRM_HostedService is a CIM_HostedDependency too: the host's management service
-    assert names(res.paths) == ALL_VMS | {"VirtualSystemManagementService"}
+    # VRM_HostedService is a CIM_HostedDependency too: the host's management and
+    # snapshot services
+    assert names(res.paths) == ALL_VMS | {
+        "VirtualSystemManagementService",
+        "VirtualSystemSnapshotService",
+    }
 
 
 def test_references_and_reference_names(mb):
@@ -229,7 +240,8 @@ def test_references_and_reference_names(mb):
 
     res = kit.ok(mb.references(kit.host_path(mb), "CIM_Dependency", role="Antecedent"))
     assert {i._as_dict()["Dependent"]._keys_dict()["Name"] for i in res.instances} == ALL_VMS | {
-        "VirtualSystemManagementService"  # VRM_HostedService
+        "VirtualSystemManagementService",  # VRM_HostedService
+        "VirtualSystemSnapshotService",
     }
     assert not kit.ok(
         mb.references(kit.host_path(mb), "VRM_HostedDependency", role="Dependent")

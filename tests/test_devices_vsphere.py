@@ -105,7 +105,11 @@ def test_devices_and_rasds_map_on_vsphere(env):
 def test_vm_capabilities_on_vsphere(env):
     conn, mgr, _ = env
     for vm in conn.EnumerateInstanceNames("VRM_ComputerSystem"):
-        (caps,) = conn.Associators(vm, AssocClass="VRM_ElementCapabilities")
+        (caps,) = conn.Associators(
+            vm,
+            AssocClass="VRM_ElementCapabilities",
+            ResultClass="VRM_EnabledLogicalElementCapabilities",  # (not the snapshot ones)
+        )
         assert list(caps["RequestedStatesSupported"]) == [2, 3, 4, 6, 10, 11]  # no 9 Quiesce
         assert caps["ElementNameEditSupported"] is True
         available = set(conn.GetInstance(vm)["AvailableRequestedStates"])

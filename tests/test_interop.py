@@ -21,6 +21,8 @@ EXPECTED_PROFILES = {
     ("DMTF", "Profile Registration", "1.0.0"),
     ("DMTF", "System Virtualization", "1.0.0"),
     ("DMTF", "Virtual System", "1.0.0"),
+    ("DMTF", "Virtual System Snapshot Service", "1.0.0"),
+    ("DMTF", "KVM Redirection", "1.0.0"),
     ("DMTF", "Indications", "1.2.0"),
 }
 
@@ -44,7 +46,12 @@ def test_profile_table_is_exact_and_consistent():
 def test_cimom_profile_is_left_to_a_hosting_broker():
     """Under SFCB/OpenPegasus the broker advertises Profile Registration itself."""
     cmpi_env = ProviderEnv(inventory=None, cimom="cmpi")
-    assert [p.name for p in rp.advertised(cmpi_env)] == ["System Virtualization", "Virtual System"]
+    assert [p.name for p in rp.advertised(cmpi_env)] == [
+        "System Virtualization",
+        "Virtual System",
+        "KVM Redirection",
+        "Virtual System Snapshot Service",
+    ]
     assert [p.name for p in rp.advertised(ProviderEnv(inventory=None))] == [
         p.name for p in rp.PROFILES
     ]
@@ -280,7 +287,10 @@ def test_referenced_profile_dmtf_direction(testdriver_server, wbem_server):
     up = conn.AssociatorNames(vs.path, AssocClass="CIM_ReferencedProfile", ResultRole="Dependent")
     assert [p["InstanceID"] for p in up] == [sv["InstanceID"]]
     down = conn.Associators(sv.path, AssocClass="CIM_ReferencedProfile", ResultRole="Antecedent")
-    assert [p["RegisteredName"] for p in down] == ["Virtual System"]
+    assert sorted(p["RegisteredName"] for p in down) == [
+        "Virtual System",
+        "Virtual System Snapshot Service",
+    ]
 
 
 def test_namespace_in_manager(testdriver_server, wbem_server):
@@ -326,8 +336,8 @@ def test_conformance_instances_and_get_instance(testdriver_server):
     for ns in ("root/interop", "root/virt"):
         conn = testdriver_server.conn(ns)
         ectps = conn.EnumerateInstances("CIM_ElementConformsToProfile")
-        # object manager, indication service, host, VMs
-        assert len(ectps) == 1 + 1 + 1 + n_vms, ns
+        # object manager, indication service, host, snapshot service, VMs
+        assert len(ectps) == 1 + 1 + 1 + 1 + n_vms, ns
         vm_ectp = next(e for e in ectps if e["ManagedElement"].classname == "VRM_ComputerSystem")
         assert vm_ectp["ManagedElement"].namespace == "root/virt"
         assert vm_ectp["ConformantStandard"].namespace == "root/interop"
@@ -370,3 +380,13 @@ def test_wbemcli_follows_the_cross_namespace_association(testdriver_server, wbem
         f'ManagedElement=root/virt:VRM_ComputerSystem.CreationClassName="VRM_ComputerSystem",Name="{uuid}"'
         in r.stdout
     )
+
+
+def test_get_central_instances_snapshot_service(wbem_server):
+    """The snapshot profile's central instance is each host's snapshot service
+    (docs/snapshots.md), reachable as returned."""
+    vsss = _profile(wbem_server, "Virtual System Snapshot Service")
+    (svc,) = wbem_server.get_central_instances(vsss.path)
+    assert (svc.classname, svc.namespace) == ("VRM_VirtualSystemSnapshotService", "root/virt")
+    assert (svc["SystemName"], svc["Name"]) == ("tdhost", "VirtualSystemSnapshotService")
+    assert wbem_server.conn.GetInstance(svc)["EnabledState"] == 2

@@ -444,10 +444,9 @@ def test_vrm_associations_name_vrm_classes(ours):
     classes = _all_classes(conn)
     expected = {
         "VRM_HostedDependency": {"Antecedent": "VRM_HostSystem", "Dependent": "VRM_ComputerSystem"},
-        "VRM_HostedService": {
-            "Antecedent": "VRM_HostSystem",
-            "Dependent": "VRM_VirtualSystemManagementService",
-        },
+        # (two VRM_ services with no common VRM_ base: the management service and the
+        # snapshot service)
+        "VRM_HostedService": {"Antecedent": "VRM_HostSystem", "Dependent": "CIM_Service"},
         "VRM_HostedResourcePool": {
             "GroupComponent": "VRM_HostSystem",
             "PartComponent": "VRM_ResourcePool",

@@ -221,3 +221,26 @@ def test_readme_indications_tour_runs(tmp_path):
     assert "EnabledState = 9" in mods[0] and "EnabledState = 2" in mods[1], log
     assert "DeliveryRetryAttempts = 3;" in r.stdout
     assert "tour-filter" in r.stdout and "tour-dest" in r.stdout
+
+
+def test_readme_snapshots_tour_runs(tmp_path):
+    """The snapshots tour (issue 10): two snapshots of the test VM, their tree with
+    pywbemcli, apply the first, destroy the second."""
+    srv = VrmServer(tmp_path, [{"id": "test", "type": "libvirt", "uri": "test:///default"}])
+    (srv.state_dir / "users").unlink()
+    with srv:
+        r = _run_tour(srv, "snapshots", tmp_path)
+    out = r.stdout
+    uuid = "6695eb01-f6a4-8304-79aa-97f2502e193f"
+    assert f"CreateSnapshot: 0 test:{uuid}/snapshot/before-upgrade" in out, out
+    assert f"CreateSnapshot: 0 test:{uuid}/snapshot/after-upgrade" in out, out
+    assert 'ElementName = "before-upgrade";' in out and 'ElementName = "after-upgrade";' in out
+    last = [line for line in out.splitlines() if "VRM_SnapshotSettingData.InstanceID" in line]
+    # the parent of after-upgrade, the current snapshot before and after ApplySnapshot
+    assert [line.rsplit("/", 1)[1] for line in last] == [
+        'before-upgrade"',
+        'after-upgrade"',
+        'before-upgrade"',
+    ], out
+    assert "ReturnValue=0" in out
+    assert "VRM_SnapshotSettingData" in out and re.search(r"VRM_SnapshotSettingData\s+1\b", out)

@@ -36,11 +36,14 @@ from vrmgmt.backends import Feature, HostPowerAction, Locality, Manager, create_
 from vrmgmt.config import BackendConfig
 from vrmgmt.errors import BackendUnavailable, NotFound, StaleVM, VrmError
 from vrmgmt.model import (
+    Console,
     Host,
     HostOS,
     HostProcess,
     HostStatus,
     PowerAction,
+    Snapshot,
+    SnapshotKind,
     VirtualMachine,
     VMChange,
     VmEvent,
@@ -681,6 +684,59 @@ class Inventory:
             self._forget_vm(uuid.lower())
             raise
         self._forget_vm(uuid.lower())  # (not when unreachable: it may well still exist)
+
+    # -- snapshots (typed, for the snapshot classes and their jobs) ---------------------
+    def snapshot_kinds(self, vm: VirtualMachine) -> frozenset[SnapshotKind]:
+        """The kinds of snapshot the VM's backend can take of it as it is now."""
+        if Feature.SNAPSHOTS not in self.features(vm.backend_id):
+            return frozenset()
+        return self.manager(vm.backend_id).snapshot_kinds(vm)
+
+    def snapshots_are_slow(self, backend_id: str) -> bool:
+        """Can creating, applying or destroying a snapshot take longer than about a
+        second on that backend (run them as jobs then)?"""
+        return self.manager(backend_id).snapshots_are_slow()
+
+    def list_snapshots(self, uuid: str, backend_id: str | None = None) -> list[Snapshot]:
+        """The VM's snapshot tree (roots with their children), bounded by the backend's
+        timeout; [] for a backend without snapshots."""
+        bid = backend_id or self.backend_of(uuid)
+        if Feature.SNAPSHOTS not in self.features(bid):
+            return []
+        return self.call(bid, lambda m: m.list_snapshots(uuid.lower()))
+
+    def create_snapshot(
+        self,
+        uuid: str,
+        name: str,
+        description: str = "",
+        memory: bool = False,
+        timeout: float | None = None,
+    ) -> str:
+        """Take a snapshot of the VM (with its memory when ``memory`` and it runs); the
+        new snapshot's id. Bounded like define_vm."""
+        bid = self.backend_of(uuid)
+        return self.call_long(
+            bid, lambda m: m.create_snapshot(uuid.lower(), name, description, memory), timeout
+        )
+
+    def revert_snapshot(self, uuid: str, snapshot_id: str, timeout: float | None = None) -> None:
+        """Bring the VM back to the snapshot. Bounded like define_vm."""
+        bid = self.backend_of(uuid)
+        self.call_long(bid, lambda m: m.revert_snapshot(uuid.lower(), snapshot_id), timeout)
+
+    def delete_snapshot(self, uuid: str, snapshot_id: str, timeout: float | None = None) -> None:
+        """Delete one snapshot (its children move up to its parent). Bounded like
+        define_vm."""
+        bid = self.backend_of(uuid)
+        self.call_long(bid, lambda m: m.delete_snapshot(uuid.lower(), snapshot_id), timeout)
+
+    # -- console access (typed, for VRM_KVMRedirectionSAP) -------------------------------
+    def consoles(self, uuid: str, backend_id: str | None = None) -> list[Console]:
+        """How to reach the running VM's display (Manager.consoles), bounded by the
+        backend's timeout; NotSupported where the backend cannot tell."""
+        bid = backend_id or self.backend_of(uuid)
+        return self.call(bid, lambda m: m.consoles(uuid.lower()))
 
     # -- the host itself: operating system, processes, power (typed, for the classes) ---
     def locality(self, backend_id: str) -> Locality:

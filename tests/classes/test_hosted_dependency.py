@@ -37,7 +37,11 @@ def test_filters_from_the_host(host, kw, expect):
 
 
 def test_assoc_class_filter(host):
-    assert names(host.assoc_names(vm_path("alpha"), "CIM_HostedDependency")) == [kit.BACKEND]
+    # its host, and its VNC display (VRM_HostedAccessPoint is a CIM_HostedDependency)
+    assert names(host.assoc_names(vm_path("alpha"), "CIM_HostedDependency")) == [
+        kit.BACKEND,
+        "vnc/0",
+    ]
     # a VM's CIM_Component associations are its devices (VRM_SystemDevice), not its host
     parts = host.assoc_names(vm_path("alpha"), "CIM_Component")
     assert {p.classname for p in parts} == {

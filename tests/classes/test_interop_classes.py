@@ -24,7 +24,12 @@ def test_registered_profiles(host):
     got = {
         (i["RegisteredOrganization"], n, i["RegisteredVersion"]) for n, i in profiles(host).items()
     }
-    expect = {(2, "System Virtualization", "1.0.0"), (2, "Virtual System", "1.0.0")}
+    expect = {
+        (2, "System Virtualization", "1.0.0"),
+        (2, "Virtual System", "1.0.0"),
+        (2, "Virtual System Snapshot Service", "1.0.0"),
+        (2, "KVM Redirection", "1.0.0"),
+    }
     if host.name == "server":
         expect |= {(2, "Profile Registration", "1.0.0"), (2, "Indications", "1.2.0")}
     assert got == expect
@@ -38,19 +43,33 @@ def test_get_profile_and_unknown_profile(host):
 
 
 def test_referenced_profile_both_directions(host):
+    """System Virtualization references Virtual System and the snapshot profile;
+    Virtual System references KVM Redirection (the VM's displays)."""
     p = profiles(host)
+    iid = {n: i["InstanceID"] for n, i in p.items()}
     sv, vs = p["System Virtualization"].path, p["Virtual System"].path
-    assert [x["InstanceID"] for x in host.assoc_names(sv, REF, role="Dependent")] == [
-        vs.keybindings["InstanceID"]
-    ]
-    assert [x["InstanceID"] for x in host.assoc_names(vs, REF, role="Antecedent")] == [
-        sv.keybindings["InstanceID"]
-    ]
-    assert host.assoc_names(vs, REF, role="Dependent") == []
+    kvm = p["KVM Redirection"].path
+    snap = p["Virtual System Snapshot Service"].path
+
+    def ids(path, role):
+        return sorted(x["InstanceID"] for x in host.assoc_names(path, REF, role=role))
+
+    assert ids(sv, "Dependent") == sorted([iid["Virtual System"], snap["InstanceID"]])
+    assert ids(vs, "Antecedent") == [iid["System Virtualization"]]
+    assert ids(snap, "Antecedent") == [iid["System Virtualization"]]
+    assert ids(vs, "Dependent") == [iid["KVM Redirection"]]
+    assert ids(kvm, "Antecedent") == [iid["Virtual System"]]
+    assert ids(kvm, "Dependent") == [] and ids(snap, "Dependent") == []
     refs = host.enum(REF, ns=INTEROP)
-    assert [(r["Antecedent"]["InstanceID"], r["Dependent"]["InstanceID"]) for r in refs] == [
-        (vs.keybindings["InstanceID"], sv.keybindings["InstanceID"])
-    ]
+    assert sorted((r["Antecedent"]["InstanceID"], r["Dependent"]["InstanceID"]) for r in refs) == (
+        sorted(
+            [
+                (iid["Virtual System"], iid["System Virtualization"]),
+                (iid["Virtual System Snapshot Service"], iid["System Virtualization"]),
+                (iid["KVM Redirection"], iid["Virtual System"]),
+            ]
+        )
+    )
 
 
 def test_central_instances_of_the_profiles(host):

@@ -45,7 +45,11 @@ CASES = [
         "a VM's capabilities",
         lambda h: [
             list(c["RequestedStatesSupported"])
-            for c in h.assocs(vm_path("alpha"), "VRM_ElementCapabilities")
+            for c in h.assocs(
+                vm_path("alpha"),
+                "VRM_ElementCapabilities",
+                result_class="VRM_EnabledLogicalElementCapabilities",
+            )
         ],
         [[2, 3, 4, 6, 9, 10, 11]],
     ),

@@ -102,7 +102,7 @@ def settings_of(h, vm):
 def test_one_service_per_host_with_capabilities(host):
     (svc,) = host.enum(VSMS)
     assert svc["SystemName"] == kit.BACKEND and svc["EnabledState"] == 2
-    assert names(host.assoc_names(host_path(), assoc="VRM_HostedService")) == [
+    assert names(host.assoc_names(host_path(), assoc="VRM_HostedService", result_class=VSMS)) == [
         "VirtualSystemManagementService"
     ]
     assert names(host.assoc_names(svc.path, assoc="VRM_HostedService", role="Dependent")) == [

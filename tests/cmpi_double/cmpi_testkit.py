@@ -26,7 +26,8 @@ VMS = {
 }
 
 #: devices of the test VMs (name: domain XML <devices>): alpha has a disk, a CD-ROM and a
-#: NIC, so every resource allocation settings class has instances
+#: NIC, so every resource allocation settings class has instances, and a VNC display;
+#: beta a SPICE display
 ALPHA_DISK = "/var/lib/vrmgmt-test/alpha.qcow2"
 ALPHA_MAC = "52:54:00:aa:00:01"
 DEVICES = {
@@ -35,9 +36,40 @@ DEVICES = {
         f"<source file='{ALPHA_DISK}'/><target dev='vda' bus='virtio'/></disk>"
         "<disk type='file' device='cdrom'><target dev='hdc' bus='ide'/><readonly/></disk>"
         f"<interface type='network'><mac address='{ALPHA_MAC}'/><source network='default'/>"
-        "<model type='virtio'/></interface></devices>"
+        "<model type='virtio'/></interface>"
+        "<graphics type='vnc' port='5901' autoport='no' listen='127.0.0.1'/></devices>"
+    ),
+    # a SPICE display listening on every address (reached at 127.0.0.1)
+    "beta": (
+        "<devices><graphics type='spice' port='5930' autoport='no' listen='0.0.0.0'/></devices>"
     ),
 }
+
+#: snapshots of the test VMs (name: [(snapshot, parent, description, creation time,
+#: current)]): alpha has a root snapshot and a child it runs on top of
+SNAPSHOTS = {
+    "alpha": [
+        ("base", None, "clean install", 1700000000, False),
+        ("patched", "base", "after updates", 1700000600, True),
+    ],
+}
+
+
+def _snapshots_xml(name: str) -> str:
+    """<test:domainsnapshot> elements (the test driver's status format) of a test VM."""
+    uuid = VMS[name][0]
+    out = []
+    for snap, parent, description, created, current in SNAPSHOTS.get(name, []):
+        out.append(
+            f"<test:domainsnapshot><name>{snap}</name><description>{description}</description>"
+            f"<state>running</state><creationTime>{created}</creationTime>"
+            + (f"<parent><name>{parent}</name></parent>" if parent else "")
+            + f"<memory snapshot='internal'/><active>{int(current)}</active>"
+            f"<domain type='test'><name>{name}</name><uuid>{uuid}</uuid>"
+            "<memory unit='KiB'>524288</memory><vcpu>2</vcpu>"
+            "<os><type arch='x86_64'>hvm</type></os></domain></test:domainsnapshot>"
+        )
+    return "".join(out)
 
 
 def _hierarchy() -> dict[str, str | None]:
@@ -61,7 +93,8 @@ def write_node_xml(path: Path) -> Path:
         domains.append(
             f"<domain type='test' xmlns:test='{TEST_NS}'><name>{name}</name>"
             f"<uuid>{uuid}</uuid><memory unit='KiB'>524288</memory><vcpu>2</vcpu>"
-            f"<os><type arch='x86_64'>hvm</type></os>{DEVICES.get(name, '')}{state}</domain>"
+            f"<os><type arch='x86_64'>hvm</type></os>{DEVICES.get(name, '')}{state}"
+            f"{_snapshots_xml(name)}</domain>"
         )
     path.write_text(
         "<node><cpu><mhz>2400</mhz><model>x86_64</model><active>4</active><total>4</total>"

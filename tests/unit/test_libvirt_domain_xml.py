@@ -242,3 +242,25 @@ def test_cputune_round_trip_keeps_other_children():
     dx.set_cputune(bare, CpuAllocation("percent"))
     assert bare.find("cputune") is None  # nothing left: the element goes
     assert dx.cpu_allocation(bare) == CpuAllocation("percent")
+
+
+# -- consoles (parse_graphics) ---------------------------------------------------------
+def _graphics(*elements: str) -> str:
+    return f"<domain type='qemu'><name>g</name><devices>{''.join(elements)}</devices></domain>"
+
+
+def test_parse_graphics_vnc_spice_and_listen_forms():
+    xml = _graphics(
+        "<graphics type='vnc' port='5901' listen='127.0.0.1'/>",
+        "<graphics type='spice' port='5930'><listen type='address' address='0.0.0.0'/></graphics>",
+        "<graphics type='spice' port='-1' tlsPort='5931'><listen type='address' address='::1'/>"
+        "</graphics>",
+        "<graphics type='vnc' port='-1' autoport='yes'/>",  # not running: no port yet
+        "<graphics type='sdl'/>",
+    )
+    got = [(c.protocol, c.host, c.port, c.url) for c in dx.parse_graphics(xml, "h.example")]
+    assert got == [
+        ("vnc", "127.0.0.1", 5901, "vnc://127.0.0.1:5901"),
+        ("spice", "h.example", 5930, "spice://h.example:5930"),
+        ("spice", "::1", 5931, "spice://[::1]:5931"),
+    ]

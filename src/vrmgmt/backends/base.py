@@ -18,11 +18,13 @@ from collections.abc import Callable, Iterable, Iterator
 
 from vrmgmt.errors import InvalidSpec, NotSupported
 from vrmgmt.model import (
+    Console,
     Host,
     HostOS,
     PowerAction,
     PowerState,
     Snapshot,
+    SnapshotKind,
     VirtualMachine,
     VMChange,
     VmEvent,
@@ -262,6 +264,16 @@ class Manager(abc.ABC):
     ) -> str:
         raise NotSupported(f"{self.kind} backend has no snapshots")
 
+    def snapshot_kinds(self, vm: VirtualMachine) -> frozenset[SnapshotKind]:
+        """The kinds of snapshot create_snapshot can take of the VM as it is now
+        (FULL: memory=True, DISK: memory=False); none without Feature.SNAPSHOTS."""
+        return frozenset()
+
+    def snapshots_are_slow(self) -> bool:
+        """True when creating, reverting or deleting a snapshot can take longer than
+        about a second (the CIM layer then runs them as jobs)."""
+        return False
+
     def list_snapshots(self, uuid: str) -> list[Snapshot]:
         raise NotSupported(f"{self.kind} backend has no snapshots")
 
@@ -270,6 +282,11 @@ class Manager(abc.ABC):
 
     def delete_snapshot(self, uuid: str, snapshot_id: str, remove_children: bool = False) -> None:
         raise NotSupported(f"{self.kind} backend has no snapshots")
+
+    def consoles(self, uuid: str) -> list[Console]:
+        """How to reach the running VM's display ([] when it is not running or has
+        none); NotSupported where the backend cannot tell."""
+        raise NotSupported(f"{self.kind} backend has no console access")
 
     def bulk_stats(self, uuids: Iterable[str] | None = None) -> dict[str, dict[str, float]]:
         raise NotSupported(f"{self.kind} backend has no bulk statistics")

@@ -12,17 +12,20 @@ from vrmgmt.model.host import Host, HostStatus
 from vrmgmt.model.hostos import HostOS, HostProcess
 from vrmgmt.model.specs import CpuAllocation, DiskSpec, FilesystemSpec, NicSpec, VMChange, VMSpec
 from vrmgmt.model.vm import (
+    Console,
     Disk,
     Nic,
     PowerAction,
     PowerState,
     Snapshot,
+    SnapshotKind,
     VirtualMachine,
     VmEvent,
     VmEventKind,
 )
 
 __all__ = [
+    "Console",
     "CpuAllocation",
     "Disk",
     "DiskSpec",
@@ -36,6 +39,7 @@ __all__ = [
     "PowerAction",
     "PowerState",
     "Snapshot",
+    "SnapshotKind",
     "VMChange",
     "VMSpec",
     "VirtualMachine",

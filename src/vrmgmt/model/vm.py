@@ -27,6 +27,15 @@ class PowerState(enum.Enum):
     UNKNOWN = "unknown"
 
 
+class SnapshotKind(enum.Enum):
+    """What a snapshot holds: FULL = disks, configuration and, of a running VM, its
+    memory (reverting resumes it as it ran); DISK = disks and configuration only
+    (reverting gives a VM that is off)."""
+
+    FULL = "full"
+    DISK = "disk"
+
+
 class PowerAction(enum.Enum):
     """A state change a Manager can perform on a VM."""
 
@@ -121,6 +130,18 @@ class VirtualMachine:
 
     #: processor reservation / limit / weight (details); None when not read or not known
     cpu: CpuAllocation | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Console:
+    """One way to reach a running VM's display (libvirt <graphics>, a vSphere WebMKS
+    ticket)."""
+
+    protocol: str  # "vnc", "spice", "webmks"
+    host: str  # where a client connects
+    port: int
+    url: str  # e.g. vnc://127.0.0.1:5900, wss://esx/ticket/... for WebMKS
+    ticket: str | None = None  # a one-time credential (vSphere), else None
 
 
 @dataclass(slots=True)

@@ -14,7 +14,17 @@ from datetime import UTC, datetime
 from lxml import etree
 
 from vrmgmt.errors import BackendError, NotSupported
-from vrmgmt.model import CpuAllocation, Disk, DiskSpec, Nic, NicSpec, PowerState, Snapshot, VMSpec
+from vrmgmt.model import (
+    Console,
+    CpuAllocation,
+    Disk,
+    DiskSpec,
+    Nic,
+    NicSpec,
+    PowerState,
+    Snapshot,
+    VMSpec,
+)
 
 # libvirt driver name (virConnectGetType) -> VirtualSystemType when domains carry no finer type
 _DRIVER_TYPE = {
@@ -411,3 +421,32 @@ def caps_dac_kvm_label(caps: etree._Element) -> str | None:
         if model.findtext("model") == "dac":
             label = model.findtext("baselabel[@type='kvm']")
     return label
+
+
+# -- consoles ----------------------------------------------------------------------------
+_WILDCARD = {"", "0.0.0.0", "::", "[::]"}
+
+
+def parse_graphics(xml: str, default_host: str) -> list[Console]:
+    """The VNC and SPICE displays of a running domain's live XML (<graphics> with the
+    port QEMU was given; autoport displays of a domain that is off have port -1 and
+    are left out). A display listening on every address (or on none named) is reached
+    at ``default_host``."""
+    out: list[Console] = []
+    for g in parse(xml).iterfind("devices/graphics"):
+        kind = g.get("type") or ""
+        if kind not in ("vnc", "spice"):
+            continue
+        port = g.get("port") or ""
+        if not port.lstrip("-").isdigit() or int(port) <= 0:
+            port = g.get("tlsPort") or ""  # a TLS-only SPICE display
+            if not port.isdigit() or int(port) <= 0:
+                continue
+        listen = g.get("listen")
+        if listen is None:
+            el = g.find("listen[@type='address']")
+            listen = el.get("address") if el is not None else None
+        host = default_host if (listen or "") in _WILDCARD else str(listen)
+        shown = f"[{host}]" if ":" in host else host
+        out.append(Console(kind, host, int(port), f"{kind}://{shown}:{port}"))
+    return out

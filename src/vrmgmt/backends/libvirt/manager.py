@@ -31,6 +31,7 @@ from vrmgmt.backends.libvirt.connection import (
     _message,
     _raise_failure,
 )
+from vrmgmt.backends.libvirt.consoles import ConsolesMixin
 from vrmgmt.backends.libvirt.events import LifecycleEvents
 from vrmgmt.backends.libvirt.snapshots import SnapshotsMixin
 from vrmgmt.errors import (
@@ -82,7 +83,7 @@ _UNDEFINE_FLAGS = (
 
 
 # -- the manager -----------------------------------------------------------------------------
-class LibvirtManager(SnapshotsMixin, LifecycleEvents, LibvirtConnection, Manager):
+class LibvirtManager(SnapshotsMixin, ConsolesMixin, LifecycleEvents, LibvirtConnection, Manager):
     kind = "libvirt"
 
     def __init__(
@@ -121,6 +122,11 @@ class LibvirtManager(SnapshotsMixin, LifecycleEvents, LibvirtConnection, Manager
         self._register_events(conn)
 
     # -- capabilities ---------------------------------------------------------------
+    def _driver_name(self) -> str:
+        """The connection's driver in upper case; before the first connection guessed
+        from the URI scheme."""
+        return (self._driver or _scheme_driver(self.uri)).upper()
+
     def driver_features(self) -> frozenset[Feature]:
         """What this URI's driver can do (see the package docstring): snapshots on all
         but LXC; migration only between daemons (not the test driver, which keeps

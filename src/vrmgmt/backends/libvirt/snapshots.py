@@ -16,7 +16,7 @@ import libvirt
 from vrmgmt.backends.libvirt import domain_xml as dx
 from vrmgmt.backends.libvirt.connection import _UNSUPPORTED, _raise_failure
 from vrmgmt.errors import BackendError, NotFound
-from vrmgmt.model import Snapshot
+from vrmgmt.model import PowerState, Snapshot, SnapshotKind, VirtualMachine
 
 T = TypeVar("T")
 
@@ -25,7 +25,25 @@ class SnapshotsMixin:
     """Snapshot methods of LibvirtManager (which provides _call and _lookup)."""
 
     _call: Callable[..., object]
+    _driver_name: Callable[[], str]  # "QEMU", "TEST", "LXC", ... (upper case)
     _lookup: Callable[..., libvirt.virDomain]
+
+    def snapshot_kinds(self, vm: VirtualMachine) -> frozenset[SnapshotKind]:
+        """Test driver: both kinds. QEMU takes internal snapshots: of a running or
+        paused VM only with its memory ("internal snapshot of a running VM must include
+        the memory state"), of a VM that is off both (they are the same then). LXC:
+        none."""
+        driver = self._driver_name()
+        if driver == "LXC":
+            return frozenset()
+        if driver == "QEMU" and vm.state in (PowerState.RUNNING, PowerState.PAUSED):
+            return frozenset({SnapshotKind.FULL})
+        return frozenset(SnapshotKind)
+
+    def snapshots_are_slow(self) -> bool:
+        """QEMU writes the memory and the disks' internal snapshots (seconds); the
+        test driver answers at once."""
+        return self._driver_name() != "TEST"
 
     def create_snapshot(
         self, uuid: str, name: str, description: str = "", memory: bool = False

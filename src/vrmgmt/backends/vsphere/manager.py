@@ -21,6 +21,7 @@ from pyVmomi import vim
 
 from vrmgmt.backends.base import Feature, Manager
 from vrmgmt.backends.vsphere import specs as vs_specs
+from vrmgmt.backends.vsphere.consoles import ConsolesMixin
 from vrmgmt.backends.vsphere.hostpower import HostPowerMixin
 from vrmgmt.backends.vsphere.perf import PerfMixin
 from vrmgmt.backends.vsphere.placement import PlacementMixin, _owner_kind, _Placement
@@ -117,7 +118,14 @@ class _VmState:
 
 
 class VSphereManager(
-    HostPowerMixin, SnapshotsMixin, PerfMixin, PlacementMixin, TasksMixin, SessionMixin, Manager
+    HostPowerMixin,
+    SnapshotsMixin,
+    ConsolesMixin,
+    PerfMixin,
+    PlacementMixin,
+    TasksMixin,
+    SessionMixin,
+    Manager,
 ):
     """Manager for one vCenter Server or ESXi host; safe to use from several threads."""
 

@@ -12,7 +12,7 @@ from pyVmomi import vim
 from vrmgmt.backends.vsphere.session import _object_spec, _props, _Session, _utc
 from vrmgmt.backends.vsphere.vms import _POWER_STATES
 from vrmgmt.errors import BackendError, NotFound
-from vrmgmt.model import PowerState, Snapshot
+from vrmgmt.model import PowerState, Snapshot, SnapshotKind, VirtualMachine
 
 
 class SnapshotsMixin:
@@ -22,6 +22,15 @@ class SnapshotsMixin:
     backend_id: str
 
     # -- snapshots ----------------------------------------------------------------------
+    def snapshot_kinds(self, vm: VirtualMachine) -> frozenset[SnapshotKind]:
+        """Both kinds at any time: CreateSnapshot_Task takes the memory of a running VM
+        or leaves it out (of a VM that is off there is none to take)."""
+        return frozenset(SnapshotKind)
+
+    def snapshots_are_slow(self) -> bool:
+        """Every snapshot operation is a vSphere task."""
+        return True
+
     def create_snapshot(
         self, uuid: str, name: str, description: str = "", memory: bool = False
     ) -> str:

@@ -19,7 +19,9 @@ from pywbem import CIMInstance, CIMInstanceName, CIMProperty, Uint16
 from vrmgmt.cim import paths as cim_paths
 from vrmgmt.cim.errors import describe, not_found
 from vrmgmt.cim.provider import ProviderEnv
+from vrmgmt.classes.console import kvm_redirection_sap
 from vrmgmt.classes.interop import indication_service, namespace, object_manager
+from vrmgmt.classes.snapshots import virtual_system_snapshot_service
 from vrmgmt.classes.system import computer_system, host_system
 
 CLASS = "VRM_RegisteredProfile"
@@ -74,9 +76,23 @@ PROFILES: tuple[ProfileSpec, ...] = (
         "1.0.0",
         "DSP1042",
         central=host_system,
-        references=("Virtual System",),
+        references=("Virtual System", "Virtual System Snapshot Service"),
     ),
-    ProfileSpec("Virtual System", "1.0.0", "DSP1057", central=computer_system),
+    ProfileSpec(
+        "Virtual System",
+        "1.0.0",
+        "DSP1057",
+        central=computer_system,
+        references=("KVM Redirection",),
+    ),
+    ProfileSpec("KVM Redirection", "1.0.0", "DSP1076", central=kvm_redirection_sap),
+    # (DSP1105 as libvirt-cim's tests name it; docs/snapshots.md says what was checked)
+    ProfileSpec(
+        "Virtual System Snapshot Service",
+        "1.0.0",
+        "DSP1105",
+        central=virtual_system_snapshot_service,
+    ),
     ProfileSpec(
         "Indications",
         "1.2.0",

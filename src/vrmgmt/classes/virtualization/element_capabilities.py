@@ -2,13 +2,18 @@
 service and its VRM_VirtualSystemManagementCapabilities (DSP1042 §7.4), a host and its
 VRM_EnabledLogicalElementCapabilities (DSP1052 §7.3: the state changes it accepts), and
 a VM and its VRM_EnabledLogicalElementCapabilities (DSP1057 §7.2.1: the state changes
-its backend implements, whether it can be renamed)."""
+its backend implements, whether it can be renamed); where the backend has snapshots, the
+host's snapshot service and its VRM_VirtualSystemSnapshotServiceCapabilities and each VM
+and its VRM_VirtualSystemSnapshotCapabilities (docs/snapshots.md)."""
 
 from __future__ import annotations
 
 from pywbem import CIMError
 
 from vrmgmt.cim.association import Association, End
+from vrmgmt.classes.snapshots import virtual_system_snapshot_capabilities as vs_snap_caps
+from vrmgmt.classes.snapshots import virtual_system_snapshot_service as vsss
+from vrmgmt.classes.snapshots import virtual_system_snapshot_service_capabilities as vsss_caps
 from vrmgmt.classes.system import computer_system as vm_cls
 from vrmgmt.classes.system import enabled_logical_element_capabilities as elec
 from vrmgmt.classes.system import host_system
@@ -31,9 +36,13 @@ class ElementCapabilities(Association):
         for bid in self.env.inventory.backend_ids():
             for element, capabilities in self.PAIRS:
                 yield element.path(bid, ns), capabilities.path(bid, ns)
+            if vsss.has_snapshots(self.env, bid):
+                yield vsss.path(bid, ns), vsss_caps.path(bid, ns)
         vms, _failures = self.env.inventory.list_vms()
         for vm in vms:
             yield vm_cls.path(vm.uuid, ns), elec.vm_path(vm.uuid, ns)
+            if vsss.has_snapshots(self.env, vm.backend_id):
+                yield vm_cls.path(vm.uuid, ns), vs_snap_caps.path(vm.backend_id, vm.uuid, ns)
 
     def far(self, ctx, near, path):
         inv, ns = self.env.inventory, ctx.namespace
@@ -51,11 +60,26 @@ class ElementCapabilities(Association):
             except CIMError:
                 continue  # e.g. a VM's capabilities: the same class as a host's
             return [there.path(bid, ns)] if inv.has_backend(bid) else []
+        if cls in (vsss.CLASS.lower(), vsss_caps.CLASS.lower()):  # snapshot service
+            here, there = (vsss, vsss_caps) if near.role == "ManagedElement" else (vsss_caps, vsss)
+            try:
+                bid = here.parse(path)
+            except CIMError:
+                return []
+            return [there.path(bid, ns)] if vsss.has_snapshots(self.env, bid) else []
         try:
             if near.role == "ManagedElement" and cls == vm_cls.CLASS.lower():
                 uuid = vm_cls.parse(path)
-                inv.backend_of(uuid)  # the VM exists
-                return [elec.vm_path(uuid, ns)]
+                bid = inv.backend_of(uuid)  # the VM exists
+                out = [elec.vm_path(uuid, ns)]
+                if vsss.has_snapshots(self.env, bid):
+                    out.append(vs_snap_caps.path(bid, uuid, ns))
+                return out
+            if near.role == "Capabilities" and cls == vs_snap_caps.CLASS.lower():
+                bid, uuid = vs_snap_caps.parse(path)
+                if inv.backend_of(uuid) != bid or not vsss.has_snapshots(self.env, bid):
+                    return []
+                return [vm_cls.path(uuid, ns)]
             if near.role == "Capabilities" and cls == elec.CLASS.lower():
                 uuid = elec.parse_vm(path)
                 inv.backend_of(uuid)
