@@ -20,6 +20,7 @@ from vrmgmt.errors import InvalidSpec, NotSupported
 from vrmgmt.model import (
     Host,
     HostOS,
+    PoolInfo,
     PowerAction,
     PowerState,
     Snapshot,
@@ -270,6 +271,12 @@ class Manager(abc.ABC):
 
     def delete_snapshot(self, uuid: str, snapshot_id: str, remove_children: bool = False) -> None:
         raise NotSupported(f"{self.kind} backend has no snapshots")
+
+    def list_pools(self) -> list[PoolInfo]:
+        """The storage pools (datastores) and networks (port groups) of this backend's
+        host, with real capacity and free space (Feature.POOLS); the host's processors
+        and memory come from host()."""
+        raise NotSupported(f"{self.kind} backend has no resource pools")
 
     def bulk_stats(self, uuids: Iterable[str] | None = None) -> dict[str, dict[str, float]]:
         raise NotSupported(f"{self.kind} backend has no bulk statistics")
