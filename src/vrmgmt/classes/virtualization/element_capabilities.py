@@ -2,13 +2,16 @@
 service and its VRM_VirtualSystemManagementCapabilities (DSP1042 §7.4), a host and its
 VRM_EnabledLogicalElementCapabilities (DSP1052 §7.3: the state changes it accepts), and
 a VM and its VRM_EnabledLogicalElementCapabilities (DSP1057 §7.2.1: the state changes
-its backend implements, whether it can be renamed)."""
+its backend implements, whether it can be renamed), and each resource pool and its
+VRM_AllocationCapabilities (DSP1043 §7.2)."""
 
 from __future__ import annotations
 
 from pywbem import CIMError
 
 from vrmgmt.cim.association import Association, End
+from vrmgmt.classes.pools import allocation_capabilities as alloc_caps
+from vrmgmt.classes.pools import pooling, resource_pool
 from vrmgmt.classes.system import computer_system as vm_cls
 from vrmgmt.classes.system import enabled_logical_element_capabilities as elec
 from vrmgmt.classes.system import host_system
@@ -34,6 +37,9 @@ class ElementCapabilities(Association):
         vms, _failures = self.env.inventory.list_vms()
         for vm in vms:
             yield vm_cls.path(vm.uuid, ns), elec.vm_path(vm.uuid, ns)
+        for hp in pooling.all_host_pools(self.env, ctx):
+            for pool in hp.pools:
+                yield resource_pool.path(pool.ref, ns), alloc_caps.path(pool.ref, ns)
 
     def far(self, ctx, near, path):
         inv, ns = self.env.inventory, ctx.namespace
@@ -51,6 +57,15 @@ class ElementCapabilities(Association):
             except CIMError:
                 continue  # e.g. a VM's capabilities: the same class as a host's
             return [there.path(bid, ns)] if inv.has_backend(bid) else []
+        pool_end = (resource_pool, alloc_caps)[near.role != "ManagedElement"]
+        if cls == pool_end.CLASS.lower():
+            far_end = alloc_caps if pool_end is resource_pool else resource_pool
+            try:
+                ref = pool_end.parse(path)
+            except CIMError:
+                return []
+            found = any(True for _ in pooling.pools_for(self.env, [ref], ctx))
+            return [far_end.path(ref, ns)] if found else []
         try:
             if near.role == "ManagedElement" and cls == vm_cls.CLASS.lower():
                 uuid = vm_cls.parse(path)
