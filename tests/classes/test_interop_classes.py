@@ -13,6 +13,15 @@ from support.cimoms import KINDS as CIMOMS
 from support.classcases import ALL_UUIDS, INTEROP, error_code, host_path, names, vm_path
 
 RP = "VRM_RegisteredProfile"
+#: the resource pool profiles (components of System Virtualization): name -> version
+POOL_PROFILES = {
+    "Resource Allocation": "1.1.0",
+    "Allocation Capabilities": "1.0.0",
+    "Processor Resource Virtualization": "1.0.0",
+    "Memory Resource Virtualization": "1.0.0",
+    "Storage Resource Virtualization": "1.0.0",
+    "Ethernet Port Resource Virtualization": "1.0.0",
+}
 ECTP = "VRM_ElementConformsToProfile"
 REF = "VRM_ReferencedProfile"
 
@@ -26,6 +35,7 @@ def test_registered_profiles(host):
         (i["RegisteredOrganization"], n, i["RegisteredVersion"]) for n, i in profiles(host).items()
     }
     expect = {(2, "System Virtualization", "1.0.0"), (2, "Virtual System", "1.0.0")}
+    expect |= {(2, name, version) for name, version in POOL_PROFILES.items()}
     if host.name == "server":
         expect |= {(2, "Profile Registration", "1.0.0"), (2, "Indications", "1.2.0")}
     assert got == expect
@@ -41,17 +51,19 @@ def test_get_profile_and_unknown_profile(host):
 def test_referenced_profile_both_directions(host):
     p = profiles(host)
     sv, vs = p["System Virtualization"].path, p["Virtual System"].path
-    assert [x["InstanceID"] for x in host.assoc_names(sv, REF, role="Dependent")] == [
-        vs.keybindings["InstanceID"]
-    ]
-    assert [x["InstanceID"] for x in host.assoc_names(vs, REF, role="Antecedent")] == [
-        sv.keybindings["InstanceID"]
-    ]
+    components = {"Virtual System", *POOL_PROFILES}
+    iid = {n: i["InstanceID"] for n, i in p.items()}
+    assert {x["InstanceID"] for x in host.assoc_names(sv, REF, role="Dependent")} == {
+        iid[n] for n in components
+    }
+    for name in components:
+        got = host.assoc_names(p[name].path, REF, role="Antecedent")
+        assert [x["InstanceID"] for x in got] == [sv.keybindings["InstanceID"]], name
     assert host.assoc_names(vs, REF, role="Dependent") == []
     refs = host.enum(REF, ns=INTEROP)
-    assert [(r["Antecedent"]["InstanceID"], r["Dependent"]["InstanceID"]) for r in refs] == [
-        (vs.keybindings["InstanceID"], sv.keybindings["InstanceID"])
-    ]
+    assert sorted((r["Antecedent"]["InstanceID"], r["Dependent"]["InstanceID"]) for r in refs) == (
+        sorted((iid[n], sv.keybindings["InstanceID"]) for n in components)
+    )
 
 
 def _open_on_pegasus(request, host, why):
@@ -74,6 +86,35 @@ def test_central_instances_of_the_profiles(host, request):
     hosts = host.assocs(sv, ECTP, ["ElementName"], result_role="ManagedElement")
     assert [(i.path.classname, i.path.namespace) for i in hosts] == [("VRM_HostSystem", kit.NS)]
     assert host.assoc_names(vs, ECTP, result_class="VRM_HostSystem") == []
+
+
+def test_central_instances_of_the_pool_profiles(host, request):
+    _open_on_pegasus(
+        request,
+        host,
+        "OpenPegasus's interop provider answers VRM_ElementConformsToProfile from the "
+        "profile's side too (as for the host)",
+    )
+    p = profiles(host)
+    b = kit.BACKEND
+    pools = {f"{b}:pool/{k}" for k in ("proc", "mem", f"disk/{kit.POOL_NAME}", "net/default")}
+    got = host.assoc_names(p["Resource Allocation"].path, ECTP, result_role="ManagedElement")
+    assert {(x.classname, x["InstanceID"]) for x in got} == {("VRM_ResourcePool", i) for i in pools}
+    got = host.assoc_names(p["Allocation Capabilities"].path, ECTP, result_role="ManagedElement")
+    assert {x["InstanceID"] for x in got} == {i + "/capabilities" for i in pools}
+    got = host.assocs(p["Memory Resource Virtualization"].path, ECTP, result_role="ManagedElement")
+    assert [(x["InstanceID"], x["ResourceType"]) for x in got] == [(f"{b}:pool/mem", 4)]
+
+
+def test_pool_to_its_profiles_in_the_implementation_namespace(host):
+    pool = pywbem.CIMInstanceName(
+        "VRM_ResourcePool", {"InstanceID": f"{kit.BACKEND}:pool/disk/images"}, namespace=kit.NS
+    )
+    got = host.assocs(pool, ECTP)
+    assert sorted(i["RegisteredName"] for i in got) == [
+        "Resource Allocation",
+        "Storage Resource Virtualization",
+    ]
 
 
 def test_element_to_its_profiles_in_the_implementation_namespace(host):
