@@ -41,7 +41,7 @@ DEVICES = {
 
 
 #: the host's storage pool (holding alpha's disk image) and network (alpha's NIC's):
-#: the test driver reports a pool's capacity and, with no volumes, all of it available
+#: the test driver gives every pool 100 GiB (whatever the XML says), all of it free
 POOL_NAME = "images"
 POOL_DIR = "/var/lib/vrmgmt-test"
 POOL_CAPACITY = 100 << 30

@@ -64,7 +64,7 @@ _NETWORK = (
 #: the storage pool holding the domains' images (the test driver reports its capacity
 #: and, with no volumes, all of it available)
 POOL_NAME = "images"
-POOL_CAPACITY = 500 << 30
+POOL_CAPACITY = 100 << 30  # what the test driver gives every pool, whatever the XML says
 _POOL = (
     f"<pool type='dir'><name>{POOL_NAME}</name>"
     "<uuid>8e3a4f4c-5f65-4bd7-9d42-2f5b1f1e7a10</uuid>"
