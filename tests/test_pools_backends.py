@@ -237,12 +237,22 @@ def test_vcsim_datastores_and_port_groups_agree_with_pyvmomi(tmp_path):
         why = refused(conn, "vc", "too-big", rasds(64, f"[{name}]", free + (1 << 40)))
         assert f"storage pool '{name}'" in why and f"vc:pool/disk/{name}" in why, why
         assert set(conn.EnumerateInstanceNames("VRM_ComputerSystem")) == vms_before
-        # the simulator's VM: its disk comes from the datastore it is on
+        # the simulator's VM: its virtual disk comes from the datastore its file is on
         (vm,) = vms_before
-        (disk,) = [
-            d
-            for d in conn.AssociatorNames(vm, AssocClass="VRM_SystemDevice")
-            if d.classname == "VRM_LogicalDisk"
-        ][:1]
-        (pool,) = conn.AssociatorNames(disk, AssocClass="VRM_ElementAllocatedFromPool")
-        assert pool["InstanceID"].startswith("vc:pool/disk/")
+        ref = _ref_of(mgr, vm["Name"])
+        files = [
+            d.backing.fileName
+            for d in ref.config.hardware.device
+            if isinstance(d, vim.vm.device.VirtualDisk)
+        ]
+        assert files
+        from_pools = set()
+        for d in conn.AssociatorNames(vm, AssocClass="VRM_SystemDevice"):
+            if d.classname == "VRM_LogicalDisk":
+                for p in conn.AssociatorNames(d, AssocClass="VRM_ElementAllocatedFromPool"):
+                    from_pools.add(p["InstanceID"])
+        assert from_pools == {f"vc:pool/disk/{f[1:].partition(']')[0]}" for f in files}
+
+
+def _ref_of(mgr, uuid):
+    return mgr._session.content.searchIndex.FindByUuid(None, uuid, True, True)
