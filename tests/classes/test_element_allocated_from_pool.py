@@ -156,3 +156,24 @@ def test_define_system_within_the_pools_is_accepted(fresh_host):
     vm = outs["ResultingSystem"]
     disks = fresh_host.assoc_names(pool_path(DISK), assoc=EAFP)
     assert {d["SystemName"] for d in disks} == {ALPHA, vm["Name"]}
+
+
+def test_add_resource_settings_refuses_a_disk_beyond_the_pool(fresh_host):
+    vssd = CIMInstanceName(
+        "VRM_VirtualSystemSettingData", {"InstanceID": f"{B}:{kit.VMS['gamma'][0]}"}, kit.NS
+    )
+    disk = rasds(disk_bytes=kit.POOL_CAPACITY + 1)[2]
+    with pytest.raises(pywbem.CIMError) as exc:
+        fresh_host.invoke_typed(
+            VSMS, "AddResourceSettings", AffectedConfiguration=vssd, ResourceSettings=[disk]
+        )
+    assert exc.value.status_code == pywbem.CIM_ERR_INVALID_PARAMETER
+    assert "ResourceSettings[0]" in exc.value.status_description
+    assert DISK in exc.value.status_description
+    gamma = CIMInstanceName(
+        "VRM_ComputerSystem",
+        {"CreationClassName": "VRM_ComputerSystem", "Name": kit.VMS["gamma"][0]},
+        kit.NS,
+    )
+    devices = fresh_host.assoc_names(gamma, assoc="VRM_SystemDevice")
+    assert "VRM_LogicalDisk" not in {d.classname for d in devices}  # nothing added

@@ -7,7 +7,8 @@ A setting's PoolID must name a pool of that host and resource type.
 
 A refusal is CIM_ERR_INVALID_PARAMETER (4) naming the RASD, the property and the pool,
 raised before anything is defined (vrmgmt.classes.virtualization.
-virtual_system_management_service calls ``check_define``). A host that cannot be read
+virtual_system_management_service calls ``check_define`` in DefineSystem and
+``check_add`` in AddResourceSettings). A host that cannot be read
 now is not checked here (the backend answers for itself).
 """
 
@@ -88,6 +89,26 @@ def check_define(
                     f"{value} MiB of memory exceed {mem_pool.ref.describe()}: it has "
                     f"{mem_pool.capacity} MiB",
                 )
+    _check_disks(hp, res)
+
+
+def check_add(
+    env: ProviderEnv, backend_id: str, res: Sequence, ctx: ProviderContext | None = None
+) -> None:
+    """AddResourceSettings: the PoolIDs, and the new disks within their storage pools'
+    free space (as for DefineSystem)."""
+    try:
+        hp = pooling.host_pools(env, backend_id, ctx)
+    except VrmError:
+        return
+    for r in res:
+        kind = _KIND_OF_RESOURCE.get(r.kind)
+        if kind is not None:
+            _named_pool(hp, r, kind)
+    _check_disks(hp, res)
+
+
+def _check_disks(hp: HostPools, res: Sequence) -> None:
     claimed: dict[pooling.PoolRef, int] = {}
     for r in res:
         disk = r.disk

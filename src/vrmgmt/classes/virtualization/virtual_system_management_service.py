@@ -524,6 +524,7 @@ def add_resource_settings(call: MethodCall, affected_configuration=None, resourc
             )
         if r.nic is not None and r.nic.mac in {n.mac.lower() for n in vm.nics}:
             raise embedded.bad(f"{r.where}.Address", f"VM {vm.name} has MAC {r.nic.mac} already")
+    admission.check_add(call.env, bid, res, call.ctx)  # new disks within their pools
     change = VMChange(
         add_disks=[r.disk for r in res if r.disk is not None],
         add_nics=[r.nic for r in res if r.nic is not None],
