@@ -1,8 +1,9 @@
 """What DefineSystem may take from a host's pools (DSP1041 §8 "allocation from a pool",
 DSP1043 §7.4: the maximums the pool's template settings advertise): a VM's vCPUs at
-most the host's logical processors, its memory (and maximum memory) at most the host's
-memory, and the disks it claims from a storage pool (Capacity, by the pool its image is
-in or its PoolID names) at most that pool's free space, all disks of one call together.
+most the host's logical processors, its memory at most the host's memory (its maximum
+memory, Limit, may be more: libvirt allows that ceiling), and the disks it claims from
+a storage pool (Capacity, by the pool its image is in or its PoolID names) at most that
+pool's free space, all disks of one call together.
 A setting's PoolID must name a pool of that host and resource type.
 
 A refusal is CIM_ERR_INVALID_PARAMETER (4) naming the RASD, the property and the pool,
@@ -80,15 +81,14 @@ def check_define(
             f"it has {proc_pool.capacity}",
         )
     mem_pool = next(iter(hp.of_kind("mem")), None)
-    if mem_pool is not None and mem_pool.capacity:
-        for value, prop in ((spec.memory_mib, "VirtualQuantity"), (spec.max_memory_mib, "Limit")):
-            if value is not None and value > mem_pool.capacity:
-                where = f"{mems[0].where}.{prop}" if mems else "ReferenceConfiguration"
-                raise _bad(
-                    where,
-                    f"{value} MiB of memory exceed {mem_pool.ref.describe()}: it has "
-                    f"{mem_pool.capacity} MiB",
-                )
+    if mem_pool is not None and mem_pool.capacity and spec.memory_mib > mem_pool.capacity:
+        # (the maximum memory, Limit, may be more: a balloon's ceiling, as libvirt allows)
+        where = f"{mems[0].where}.VirtualQuantity" if mems else "ReferenceConfiguration"
+        raise _bad(
+            where,
+            f"{spec.memory_mib} MiB of memory exceed {mem_pool.ref.describe()}: it has "
+            f"{mem_pool.capacity} MiB",
+        )
     _check_disks(hp, res)
 
 
