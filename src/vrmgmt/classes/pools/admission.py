@@ -63,7 +63,7 @@ def check_define(
     """Refuse (CIM_ERR_INVALID_PARAMETER naming the pool) a definition that exceeds a
     pool of the host. ``res``: the embedded.Resource list; ``spec``: the VMSpec."""
     try:
-        hp = pooling.host_pools(env, backend_id, ctx)
+        hp = pooling.host_pools(env, backend_id, ctx, with_vms=False)
     except VrmError:
         return
     for r in res:
@@ -98,7 +98,7 @@ def check_add(
     """AddResourceSettings: the PoolIDs, and the new disks within their storage pools'
     free space (as for DefineSystem)."""
     try:
-        hp = pooling.host_pools(env, backend_id, ctx)
+        hp = pooling.host_pools(env, backend_id, ctx, with_vms=False)
     except VrmError:
         return
     for r in res:

@@ -167,23 +167,35 @@ def disk_pool(pools: list[Pool], source: str | None) -> Pool | None:
     return best
 
 
-def host_pools(env: ProviderEnv, backend_id: str, ctx: ProviderContext | None = None) -> HostPools:
+def host_pools(
+    env: ProviderEnv,
+    backend_id: str,
+    ctx: ProviderContext | None = None,
+    *,
+    with_vms: bool = True,
+) -> HostPools:
     """The pools of one host, read once per operation (ctx.memo): the host's facts, its
-    storage pools and networks (Inventory.pools), its VMs with devices. VrmError when
-    the backend cannot be read."""
+    storage pools and networks (Inventory.pools), its VMs with devices. Without
+    ``with_vms`` the VMs are not read (what DefineSystem checks needs no listing): no
+    VMs, and no Reserved for processors, memory and networks. VrmError when the backend
+    cannot be read."""
     memo = ctx.memo if ctx is not None else None
-    key = ("vrmgmt.pools", backend_id)
+    key = ("vrmgmt.pools", backend_id, with_vms)
     if memo is not None and key in memo:
         return memo[key]
     inv = env.inventory
     host = inv.host(backend_id)
-    vms = inv.vms_with_devices_of(backend_id)
+    vms = inv.vms_with_devices_of(backend_id) if with_vms else []
     running = [v for v in vms if v.state in _RUNNING]
     cpu_count = int(host.cpu_count or 0)
     memory_mib = int(host.memory_total_kib or 0) // 1024
     pools = [
-        Pool(PoolRef(backend_id, "proc"), cpu_count, sum(v.vcpus for v in running)),
-        Pool(PoolRef(backend_id, "mem"), memory_mib, sum(v.memory_kib // 1024 for v in running)),
+        Pool(PoolRef(backend_id, "proc"), cpu_count, _sum(with_vms, (v.vcpus for v in running))),
+        Pool(
+            PoolRef(backend_id, "mem"),
+            memory_mib,
+            _sum(with_vms, (v.memory_kib // 1024 for v in running)),
+        ),
     ]
     infos = inv.pools(backend_id)
     for info in infos:
@@ -210,11 +222,16 @@ def host_pools(env: ProviderEnv, backend_id: str, ctx: ProviderContext | None = 
     for info in infos:
         if info.kind == "net":
             ref = PoolRef(backend_id, "net", info.name)
-            pools.append(Pool(ref, None, nics.get(info.name, 0), info.active, None, info.detail))
+            used = nics.get(info.name, 0) if with_vms else None
+            pools.append(Pool(ref, None, used, info.active, None, info.detail))
     found = HostPools(backend_id, pools, vms, cpu_count, memory_mib)
     if memo is not None:
         memo[key] = found
     return found
+
+
+def _sum(known: bool, values) -> int | None:
+    return sum(values) if known else None
 
 
 def all_host_pools(env: ProviderEnv, ctx: ProviderContext | None = None) -> Iterator[HostPools]:
