@@ -684,6 +684,7 @@ def test_features_of_the_test_driver(mgr):
         Feature.METRICS_SOURCE,
         Feature.PAUSE,
         Feature.SUSPEND,
+        Feature.POOLS,  # list_pools: storage pools and networks
     }  # no MIGRATION (one in-process host), no guest agent
     mgr.list_vms()  # connected: the driver is known now, same answer
     assert Feature.MIGRATION not in mgr.features()

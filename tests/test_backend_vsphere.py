@@ -909,7 +909,8 @@ def test_features_and_slow_actions(mgr):
         Feature.GUEST_AGENT,
         Feature.SUSPEND,
         Feature.HOST_POWER,  # host_power: maintenance mode + RebootHost_Task
-    }  # no PAUSE (vSphere cannot pause); vMotion, pools not implemented yet
+        Feature.POOLS,  # list_pools: datastores and networks
+    }  # no PAUSE (vSphere cannot pause); vMotion not implemented yet
     slow = {a for a in PowerAction if mgr.is_slow(a)}
     assert slow == {
         PowerAction.START,

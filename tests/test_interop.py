@@ -24,6 +24,23 @@ EXPECTED_PROFILES = {
     ("DMTF", "Virtual System Snapshot Service", "1.0.0"),
     ("DMTF", "KVM Redirection", "1.0.0"),
     ("DMTF", "Indications", "1.2.0"),
+    ("DMTF", "Resource Allocation", "1.1.0"),
+    ("DMTF", "Allocation Capabilities", "1.0.0"),
+    ("DMTF", "Processor Resource Virtualization", "1.0.0"),
+    ("DMTF", "Memory Resource Virtualization", "1.0.0"),
+    ("DMTF", "Storage Resource Virtualization", "1.0.0"),
+    ("DMTF", "Ethernet Port Resource Virtualization", "1.0.0"),
+}
+#: the component profiles of System Virtualization (VRM_ReferencedProfile)
+COMPONENTS = {
+    "Virtual System",
+    "Virtual System Snapshot Service",
+    "Resource Allocation",
+    "Allocation Capabilities",
+    "Processor Resource Virtualization",
+    "Memory Resource Virtualization",
+    "Storage Resource Virtualization",
+    "Ethernet Port Resource Virtualization",
 }
 
 # No "interop" alias (src/vrmgmt/server/repository.py): pywbem's WBEMServer probes
@@ -51,6 +68,7 @@ def test_cimom_profile_is_left_to_a_hosting_broker():
         "Virtual System",
         "KVM Redirection",
         "Virtual System Snapshot Service",
+        *rp.POOL_PROFILES,
     ]
     assert [p.name for p in rp.advertised(ProviderEnv(inventory=None))] == [
         p.name for p in rp.PROFILES
@@ -260,6 +278,53 @@ def test_get_central_instances_system_virtualization_with_scoping_arguments(wbem
     assert [(h.classname, h["Name"]) for h in hosts] == [("VRM_HostSystem", "tdhost")]
 
 
+#: profile -> {(class, InstanceID)} of its central instances on the test node: one pool
+#: per resource type (the node has network "default" and storage pool "images")
+POOL_CENTRALS = {
+    "Resource Allocation": {
+        ("VRM_ResourcePool", i)
+        for i in ("tdhost:pool/proc", "tdhost:pool/mem", "tdhost:pool/disk/images")
+    }
+    | {("VRM_ResourcePool", "tdhost:pool/net/default")},
+    "Allocation Capabilities": {
+        ("VRM_AllocationCapabilities", f"tdhost:pool/{k}/capabilities")
+        for k in ("proc", "mem", "disk/images", "net/default")
+    },
+    "Processor Resource Virtualization": {("VRM_ResourcePool", "tdhost:pool/proc")},
+    "Memory Resource Virtualization": {("VRM_ResourcePool", "tdhost:pool/mem")},
+    "Storage Resource Virtualization": {("VRM_ResourcePool", "tdhost:pool/disk/images")},
+    "Ethernet Port Resource Virtualization": {("VRM_ResourcePool", "tdhost:pool/net/default")},
+}
+
+
+@pytest.mark.parametrize("name", sorted(POOL_CENTRALS))
+def test_get_central_instances_pool_profiles(testdriver_server, wbem_server, name):
+    """DSP1041/1043/1044/1045/1047/1050: the pools (of the profile's resource type) and
+    their allocation capabilities, in root/virt, each usable as returned."""
+    paths = wbem_server.get_central_instances(_profile(wbem_server, name).path)
+    assert {(p.classname, p["InstanceID"]) for p in paths} == POOL_CENTRALS[name]
+    assert {p.namespace for p in paths} == {"root/virt"}
+    conn = testdriver_server.conn()
+    assert conn.GetInstance(paths[0])["InstanceID"] == paths[0]["InstanceID"]
+    # and back: a central instance conforms to this profile
+    back = conn.AssociatorNames(paths[0], AssocClass="CIM_ElementConformsToProfile")
+    assert name in {conn.GetInstance(b)["RegisteredName"] for b in back}
+
+
+def test_pool_profiles_are_components_of_system_virtualization(testdriver_server, wbem_server):
+    conn = testdriver_server.conn()
+    sv = _profile(wbem_server, "System Virtualization")
+    down = conn.Associators(sv.path, AssocClass="CIM_ReferencedProfile", ResultRole="Antecedent")
+    assert {p["RegisteredName"] for p in down} == COMPONENTS
+    for name in COMPONENTS - {"Virtual System"}:
+        up = conn.AssociatorNames(
+            _profile(wbem_server, name).path,
+            AssocClass="CIM_ReferencedProfile",
+            ResultRole="Dependent",
+        )
+        assert [p["InstanceID"] for p in up] == [sv["InstanceID"]], name
+
+
 def test_scoping_path_leads_from_the_scoping_host_to_the_central_vms(
     testdriver_server, wbem_server
 ):
@@ -287,10 +352,7 @@ def test_referenced_profile_dmtf_direction(testdriver_server, wbem_server):
     up = conn.AssociatorNames(vs.path, AssocClass="CIM_ReferencedProfile", ResultRole="Dependent")
     assert [p["InstanceID"] for p in up] == [sv["InstanceID"]]
     down = conn.Associators(sv.path, AssocClass="CIM_ReferencedProfile", ResultRole="Antecedent")
-    assert sorted(p["RegisteredName"] for p in down) == [
-        "Virtual System",
-        "Virtual System Snapshot Service",
-    ]
+    assert {p["RegisteredName"] for p in down} == COMPONENTS
 
 
 def test_namespace_in_manager(testdriver_server, wbem_server):
@@ -336,8 +398,10 @@ def test_conformance_instances_and_get_instance(testdriver_server):
     for ns in ("root/interop", "root/virt"):
         conn = testdriver_server.conn(ns)
         ectps = conn.EnumerateInstances("CIM_ElementConformsToProfile")
-        # object manager, indication service, host, snapshot service, VMs
-        assert len(ectps) == 1 + 1 + 1 + 1 + n_vms, ns
+        # object manager, indication service, host, snapshot service, VMs; the 4 pools
+        # (Resource Allocation), their 4 capabilities, each pool again (its Resource
+        # Virtualization)
+        assert len(ectps) == 1 + 1 + 1 + 1 + n_vms + 4 + 4 + 4, ns
         vm_ectp = next(e for e in ectps if e["ManagedElement"].classname == "VRM_ComputerSystem")
         assert vm_ectp["ManagedElement"].namespace == "root/virt"
         assert vm_ectp["ConformantStandard"].namespace == "root/interop"

@@ -244,3 +244,20 @@ def test_readme_snapshots_tour_runs(tmp_path):
     ], out
     assert "ReturnValue=0" in out
     assert "VRM_SnapshotSettingData" in out and re.search(r"VRM_SnapshotSettingData\s+1\b", out)
+
+
+def test_readme_pools_tour_runs(tmp_path):
+    """The pools tour: the host's four pools, the memory templates, a refused DefineSystem."""
+    srv = VrmServer(tmp_path / "srv", [{"id": "test", "type": "libvirt", "uri": "test:///default"}])
+    (srv.state_dir / "users").unlink()
+    with srv:
+        out = _run_tour(srv, "pools", tmp_path).stdout
+    for iid in ("test:pool/proc", "test:pool/mem", "test:pool/disk/default-pool"):
+        assert f'InstanceID = "{iid}";' in out, out
+    assert 'InstanceID = "test:pool/net/default";' in out, out
+    assert f"Capacity = {100 << 30};" in out, out  # the test driver's default-pool
+    assert 'AllocationUnits = "byte*2^20";' in out, out
+    for role in ("Default", "Minimum", "Maximum", "Increment"):
+        assert f'InstanceID = "test:pool/mem/template/{role}";' in out, out
+    assert "VirtualQuantity = 3072;" in out, out  # the maximum: test:///default's memory
+    assert "refused: 4 " in out and "test:pool/mem" in out and "3072 MiB" in out, out

@@ -41,6 +41,7 @@ from vrmgmt.model import (
     HostOS,
     HostProcess,
     HostStatus,
+    PoolInfo,
     PowerAction,
     Snapshot,
     SnapshotKind,
@@ -624,6 +625,14 @@ class Inventory:
             return stale
         self._remember_listing(backend_id, vms, detailed=True)
         return vms
+
+    def pools(self, backend_id: str) -> list[PoolInfo]:
+        """The storage pools (datastores) and networks (port groups) of one backend, in
+        one call bounded by its timeout (Manager.list_pools); [] for a backend without
+        Feature.POOLS. Errors (backend down) propagate: callers show no such pools."""
+        if Feature.POOLS not in self.features(backend_id):
+            return []
+        return self.call(backend_id, lambda m: m.list_pools())
 
     # -- capabilities and VM definitions (typed, for the CIM classes and jobs) ---------
     def features(self, backend_id: str) -> frozenset[Feature]:

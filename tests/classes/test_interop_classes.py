@@ -12,6 +12,15 @@ from support.cimoms import KINDS as CIMOMS
 from support.classcases import ALL_UUIDS, INTEROP, error_code, host_path, names, vm_path
 
 RP = "VRM_RegisteredProfile"
+#: the resource pool profiles (components of System Virtualization): name -> version
+POOL_PROFILES = {
+    "Resource Allocation": "1.1.0",
+    "Allocation Capabilities": "1.0.0",
+    "Processor Resource Virtualization": "1.0.0",
+    "Memory Resource Virtualization": "1.0.0",
+    "Storage Resource Virtualization": "1.0.0",
+    "Ethernet Port Resource Virtualization": "1.0.0",
+}
 ECTP = "VRM_ElementConformsToProfile"
 REF = "VRM_ReferencedProfile"
 
@@ -30,6 +39,7 @@ def test_registered_profiles(host):
         (2, "Virtual System Snapshot Service", "1.0.0"),
         (2, "KVM Redirection", "1.0.0"),
     }
+    expect |= {(2, name, version) for name, version in POOL_PROFILES.items()}
     if host.name == "server":
         expect |= {(2, "Profile Registration", "1.0.0"), (2, "Indications", "1.2.0")}
     assert got == expect
@@ -50,24 +60,22 @@ def test_referenced_profile_both_directions(host):
     sv, vs = p["System Virtualization"].path, p["Virtual System"].path
     kvm = p["KVM Redirection"].path
     snap = p["Virtual System Snapshot Service"].path
+    components = {"Virtual System", "Virtual System Snapshot Service", *POOL_PROFILES}
 
     def ids(path, role):
         return sorted(x["InstanceID"] for x in host.assoc_names(path, REF, role=role))
 
-    assert ids(sv, "Dependent") == sorted([iid["Virtual System"], snap["InstanceID"]])
-    assert ids(vs, "Antecedent") == [iid["System Virtualization"]]
-    assert ids(snap, "Antecedent") == [iid["System Virtualization"]]
+    assert ids(sv, "Dependent") == sorted(iid[n] for n in components)
+    for name in components:
+        assert ids(p[name].path, "Antecedent") == [iid["System Virtualization"]], name
     assert ids(vs, "Dependent") == [iid["KVM Redirection"]]
     assert ids(kvm, "Antecedent") == [iid["Virtual System"]]
     assert ids(kvm, "Dependent") == [] and ids(snap, "Dependent") == []
     refs = host.enum(REF, ns=INTEROP)
     assert sorted((r["Antecedent"]["InstanceID"], r["Dependent"]["InstanceID"]) for r in refs) == (
         sorted(
-            [
-                (iid["Virtual System"], iid["System Virtualization"]),
-                (iid["Virtual System Snapshot Service"], iid["System Virtualization"]),
-                (iid["KVM Redirection"], iid["Virtual System"]),
-            ]
+            [(iid[n], iid["System Virtualization"]) for n in components]
+            + [(iid["KVM Redirection"], iid["Virtual System"])]
         )
     )
 
@@ -85,6 +93,30 @@ def test_central_instances_of_the_profiles(host):
         assert error_code(wrong_class) == pywbem.CIM_ERR_INVALID_CLASS
     else:
         assert wrong_class() == []
+
+
+def test_central_instances_of_the_pool_profiles(host):
+    """Through OpenPegasus too (its interop provider refuses only VRM_HostSystem)."""
+    p = profiles(host)
+    b = kit.BACKEND
+    pools = {f"{b}:pool/{k}" for k in ("proc", "mem", f"disk/{kit.POOL_NAME}", "net/default")}
+    got = host.assoc_names(p["Resource Allocation"].path, ECTP, result_role="ManagedElement")
+    assert {(x.classname, x["InstanceID"]) for x in got} == {("VRM_ResourcePool", i) for i in pools}
+    got = host.assoc_names(p["Allocation Capabilities"].path, ECTP, result_role="ManagedElement")
+    assert {x["InstanceID"] for x in got} == {i + "/capabilities" for i in pools}
+    got = host.assocs(p["Memory Resource Virtualization"].path, ECTP, result_role="ManagedElement")
+    assert [(x["InstanceID"], x["ResourceType"]) for x in got] == [(f"{b}:pool/mem", 4)]
+
+
+def test_pool_to_its_profiles_in_the_implementation_namespace(host):
+    pool = pywbem.CIMInstanceName(
+        "VRM_ResourcePool", {"InstanceID": f"{kit.BACKEND}:pool/disk/images"}, namespace=kit.NS
+    )
+    got = host.assocs(pool, ECTP)
+    assert sorted(i["RegisteredName"] for i in got) == [
+        "Resource Allocation",
+        "Storage Resource Virtualization",
+    ]
 
 
 def test_element_to_its_profiles_in_the_implementation_namespace(host):

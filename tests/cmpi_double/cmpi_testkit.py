@@ -72,6 +72,23 @@ def _snapshots_xml(name: str) -> str:
     return "".join(out)
 
 
+#: the host's storage pool (holding alpha's disk image) and network (alpha's NIC's):
+#: the test driver gives every pool 100 GiB (whatever the XML says), all of it free
+POOL_NAME = "images"
+POOL_DIR = "/var/lib/vrmgmt-test"
+POOL_CAPACITY = 100 << 30
+NETWORK = "default"
+POOLS_XML = (
+    f"<network><name>{NETWORK}</name><uuid>dd8fe884-6c02-601e-7551-cca97df1c5df</uuid>"
+    "<bridge name='virbr0'/><forward/><ip address='192.168.122.1' netmask='255.255.255.0'/>"
+    "</network>"
+    f"<pool type='dir'><name>{POOL_NAME}</name><uuid>35bb2ad9-388a-cdfe-461a-b8907f6e53fe</uuid>"
+    f"<capacity unit='bytes'>{POOL_CAPACITY}</capacity><allocation>0</allocation>"
+    f"<available unit='bytes'>{POOL_CAPACITY}</available>"
+    f"<target><path>{POOL_DIR}</path></target></pool>"
+)
+
+
 def _hierarchy() -> dict[str, str | None]:
     """What a CIMOM knows from its class repository (answering CMClassPathIsA): every
     class of the project's compiled MOF and its superclass, read from the same compiled
@@ -99,7 +116,7 @@ def write_node_xml(path: Path) -> Path:
     path.write_text(
         "<node><cpu><mhz>2400</mhz><model>x86_64</model><active>4</active><total>4</total>"
         "<nodes>1</nodes><sockets>1</sockets><cores>2</cores><threads>2</threads></cpu>"
-        "<memory>8388608</memory>" + "".join(domains) + "</node>"
+        "<memory>8388608</memory>" + "".join(domains) + POOLS_XML + "</node>"
     )
     return path
 

@@ -61,6 +61,18 @@ _NETWORK = (
     "</network>\n"
 )
 
+#: the storage pool holding the domains' images (the test driver reports its capacity
+#: and, with no volumes, all of it available)
+POOL_NAME = "images"
+POOL_CAPACITY = 100 << 30  # what the test driver gives every pool, whatever the XML says
+_POOL = (
+    f"<pool type='dir'><name>{POOL_NAME}</name>"
+    "<uuid>8e3a4f4c-5f65-4bd7-9d42-2f5b1f1e7a10</uuid>"
+    f"<capacity unit='bytes'>{POOL_CAPACITY}</capacity>"
+    f"<available unit='bytes'>{POOL_CAPACITY}</available>"
+    "<target><path>/var/lib/libvirt/images</path></target></pool>\n"
+)
+
 
 def write_node_xml(
     path: str | os.PathLike,
@@ -86,7 +98,8 @@ def write_node_xml(
     - ``paused_every``/``saved_every`` (> 0): of the running ones, every n-th is paused;
       of the shut-off ones, every n-th carries a managed-save image (SUSPENDED).
     - Each domain has 1-4 vCPUs, 256 MiB - 2 GiB of memory, one virtio disk ``vda`` and
-      one virtio NIC on network ``default`` (also defined in the file).
+      one virtio NIC on network ``default`` (also defined in the file, as is the
+      storage pool ``images`` of /var/lib/libvirt/images holding the disks' images).
     - ``cpus`` is (NUMA nodes, sockets, cores, threads) of the fake host; ``memory_kib``
       its memory. ``host_name`` is only recorded as a comment: the test driver reports
       the real machine's host name (virConnectGetHostname) whatever the file says.
@@ -138,6 +151,7 @@ def write_node_xml(
         )
         result.append((name, uid))
     out.append(_NETWORK)
+    out.append(_POOL)
     out.append("</node>\n")
     Path(path).write_text("".join(out), encoding="utf-8")
     return result

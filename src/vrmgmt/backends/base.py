@@ -21,6 +21,7 @@ from vrmgmt.model import (
     Console,
     Host,
     HostOS,
+    PoolInfo,
     PowerAction,
     PowerState,
     Snapshot,
@@ -287,6 +288,12 @@ class Manager(abc.ABC):
         """How to reach the running VM's display ([] when it is not running or has
         none); NotSupported where the backend cannot tell."""
         raise NotSupported(f"{self.kind} backend has no console access")
+
+    def list_pools(self) -> list[PoolInfo]:
+        """The storage pools (datastores) and networks (port groups) of this backend's
+        host, with real capacity and free space (Feature.POOLS); the host's processors
+        and memory come from host()."""
+        raise NotSupported(f"{self.kind} backend has no resource pools")
 
     def bulk_stats(self, uuids: Iterable[str] | None = None) -> dict[str, dict[str, float]]:
         raise NotSupported(f"{self.kind} backend has no bulk statistics")

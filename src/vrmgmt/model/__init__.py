@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from vrmgmt.model.host import Host, HostStatus
 from vrmgmt.model.hostos import HostOS, HostProcess
+from vrmgmt.model.pool import PoolInfo
 from vrmgmt.model.specs import CpuAllocation, DiskSpec, FilesystemSpec, NicSpec, VMChange, VMSpec
 from vrmgmt.model.vm import (
     Console,
@@ -36,6 +37,7 @@ __all__ = [
     "HostStatus",
     "Nic",
     "NicSpec",
+    "PoolInfo",
     "PowerAction",
     "PowerState",
     "Snapshot",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 
 from pywbem import CIMInstance, CIMInstanceName, CIMProperty, Uint16
 
@@ -21,6 +21,7 @@ from vrmgmt.cim.errors import describe, not_found
 from vrmgmt.cim.provider import ProviderEnv
 from vrmgmt.classes.console import kvm_redirection_sap
 from vrmgmt.classes.interop import indication_service, namespace, object_manager
+from vrmgmt.classes.pools import allocation_capabilities, resource_pool
 from vrmgmt.classes.snapshots import virtual_system_snapshot_service
 from vrmgmt.classes.system import computer_system, host_system
 
@@ -41,8 +42,9 @@ class ProfileSpec:
     version: str  # RegisteredVersion
     document: str  # the DMTF document number
     #: the class module of the central class: CLASS, paths(env, ns),
-    #: instances(env, ns), exists(env, path)
-    central: ModuleType
+    #: instances(env, ns), exists(env, path) (or an object with those: a subset of a
+    #: class's instances, e.g. resource_pool.central(kind))
+    central: ModuleType | SimpleNamespace
     #: RegisteredNames of the (component) profiles this profile references
     #: (VRM_ReferencedProfile: Antecedent = referenced, Dependent = this one)
     references: tuple[str, ...] = ()
@@ -62,6 +64,16 @@ class ProfileSpec:
         return self.central.CLASS
 
 
+#: the pool profiles System Virtualization references (DSP1042 §5: its components)
+POOL_PROFILES = (
+    "Resource Allocation",
+    "Allocation Capabilities",
+    "Processor Resource Virtualization",
+    "Memory Resource Virtualization",
+    "Storage Resource Virtualization",
+    "Ethernet Port Resource Virtualization",
+)
+
 PROFILES: tuple[ProfileSpec, ...] = (
     ProfileSpec(
         "Profile Registration",
@@ -76,7 +88,7 @@ PROFILES: tuple[ProfileSpec, ...] = (
         "1.0.0",
         "DSP1042",
         central=host_system,
-        references=("Virtual System", "Virtual System Snapshot Service"),
+        references=("Virtual System", "Virtual System Snapshot Service", *POOL_PROFILES),
     ),
     ProfileSpec(
         "Virtual System",
@@ -92,6 +104,20 @@ PROFILES: tuple[ProfileSpec, ...] = (
         "1.0.0",
         "DSP1105",
         central=virtual_system_snapshot_service,
+    ),
+    # resource pools (vrmgmt.classes.pools): components of System Virtualization; the
+    # Resource Virtualization profiles' central instances are the pools of their type
+    ProfileSpec("Resource Allocation", "1.1.0", "DSP1041", central=resource_pool),
+    ProfileSpec("Allocation Capabilities", "1.0.0", "DSP1043", central=allocation_capabilities),
+    ProfileSpec(
+        "Processor Resource Virtualization", "1.0.0", "DSP1044", resource_pool.central("proc")
+    ),
+    ProfileSpec("Memory Resource Virtualization", "1.0.0", "DSP1045", resource_pool.central("mem")),
+    ProfileSpec(
+        "Storage Resource Virtualization", "1.0.0", "DSP1047", resource_pool.central("disk")
+    ),
+    ProfileSpec(
+        "Ethernet Port Resource Virtualization", "1.0.0", "DSP1050", resource_pool.central("net")
     ),
     ProfileSpec(
         "Indications",

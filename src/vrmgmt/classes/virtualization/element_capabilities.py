@@ -4,13 +4,16 @@ VRM_EnabledLogicalElementCapabilities (DSP1052 §7.3: the state changes it accep
 a VM and its VRM_EnabledLogicalElementCapabilities (DSP1057 §7.2.1: the state changes
 its backend implements, whether it can be renamed); where the backend has snapshots, the
 host's snapshot service and its VRM_VirtualSystemSnapshotServiceCapabilities and each VM
-and its VRM_VirtualSystemSnapshotCapabilities (docs/snapshots.md)."""
+and its VRM_VirtualSystemSnapshotCapabilities (docs/snapshots.md); and each resource pool
+and its VRM_AllocationCapabilities (DSP1043 §7.2)."""
 
 from __future__ import annotations
 
 from pywbem import CIMError
 
 from vrmgmt.cim.association import Association, End
+from vrmgmt.classes.pools import allocation_capabilities as alloc_caps
+from vrmgmt.classes.pools import pooling, resource_pool
 from vrmgmt.classes.snapshots import virtual_system_snapshot_capabilities as vs_snap_caps
 from vrmgmt.classes.snapshots import virtual_system_snapshot_service as vsss
 from vrmgmt.classes.snapshots import virtual_system_snapshot_service_capabilities as vsss_caps
@@ -43,6 +46,9 @@ class ElementCapabilities(Association):
             yield vm_cls.path(vm.uuid, ns), elec.vm_path(vm.uuid, ns)
             if vsss.has_snapshots(self.env, vm.backend_id):
                 yield vm_cls.path(vm.uuid, ns), vs_snap_caps.path(vm.backend_id, vm.uuid, ns)
+        for hp in pooling.all_host_pools(self.env, ctx):
+            for pool in hp.pools:
+                yield resource_pool.path(pool.ref, ns), alloc_caps.path(pool.ref, ns)
 
     def far(self, ctx, near, path):
         inv, ns = self.env.inventory, ctx.namespace
@@ -67,6 +73,15 @@ class ElementCapabilities(Association):
             except CIMError:
                 return []
             return [there.path(bid, ns)] if vsss.has_snapshots(self.env, bid) else []
+        pool_end = (resource_pool, alloc_caps)[near.role != "ManagedElement"]
+        if cls == pool_end.CLASS.lower():
+            far_end = alloc_caps if pool_end is resource_pool else resource_pool
+            try:
+                ref = pool_end.parse(path)
+            except CIMError:
+                return []
+            found = any(True for _ in pooling.pools_for(self.env, [ref], ctx))
+            return [far_end.path(ref, ns)] if found else []
         try:
             if near.role == "ManagedElement" and cls == vm_cls.CLASS.lower():
                 uuid = vm_cls.parse(path)

@@ -210,7 +210,8 @@ def rasd_instances(
     a VM's instances of it; ``parse`` reads a path's SettingId. With paths: those that
     exist (a single unknown path: CIM_ERR_NOT_FOUND). An enumeration with the
     operation's ``ctx`` (not a streamed pull) shares one listing with devices with the
-    other settings classes of that operation."""
+    other settings classes of that operation. Paths of a pool's template settings
+    (vrmgmt.classes.pools.templates) are answered by it."""
     if paths is None:
         cache = _CACHES.setdefault(build, BuildCache())
         if ctx is not None and not ctx.bulk:
@@ -219,6 +220,14 @@ def rasd_instances(
             return
         yield from cache.instances(all_vms(env, devices=devices), namespace, build)
         return
+    from vrmgmt.classes.pools import templates  # the pools' template settings
+
+    tpl = [p for p in paths if templates.is_template(p)]
+    if tpl:
+        yield from templates.instances(env, namespace, tpl)
+        paths = [p for p in paths if not templates.is_template(p)]
+        if not paths:
+            return
     ids = [parse(p) for p in paths]
     wanted = set(ids)
     found: set[SettingId] = set()

@@ -29,10 +29,12 @@ carries the outcome):
 
 Malformed parameters (wrong class, unknown property, memory 0, a duplicate MAC, a RASD
 of a VM on another host) answer CIM_ERR_INVALID_PARAMETER with a description naming the
-parameter, the RASD and the property; nothing is changed then. What the backend refuses
-(a disk image that does not exist, a name already taken) answers CIM_ERR_FAILED naming
-the reason. On backends whose definitions are slow (vSphere tasks) every method returns
-4096 and a VRM_ConcreteJob.
+parameter, the RASD and the property; nothing is changed then. So does a DefineSystem
+that exceeds a pool of the host (vrmgmt.classes.pools.admission: more vCPUs or memory
+than the host has, disks larger than their storage pool's free space), naming the pool.
+What the backend refuses (a disk image that does not exist, a name already taken)
+answers CIM_ERR_FAILED naming the reason. On backends whose definitions are slow
+(vSphere tasks) every method returns 4096 and a VRM_ConcreteJob.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from vrmgmt.cim.errors import not_found, to_cim_error
 from vrmgmt.cim.methods import MethodCall, MethodTable
 from vrmgmt.cim.provider import ProviderEnv
 from vrmgmt.classes.jobs import concrete_job
+from vrmgmt.classes.pools import admission
 from vrmgmt.classes.system import computer_system as vm_cls
 from vrmgmt.classes.system import host_system as host_cls
 from vrmgmt.classes.virtualization import embedded, rasds, settings
@@ -239,6 +242,7 @@ def define_system(
         sys.name = f"{ref.name}-copy"
     res = embedded.resources(call.ctx, resource_settings)
     spec = _spec(call, bid, sys, res, ref)
+    admission.check_define(call.env, bid, res, spec, call.ctx)  # within the host's pools
     target = f"{bid}: VM {spec.name}" + (f" (from {ref.name})" if ref is not None else "")
 
     def work() -> dict:
@@ -520,6 +524,7 @@ def add_resource_settings(call: MethodCall, affected_configuration=None, resourc
             )
         if r.nic is not None and r.nic.mac in {n.mac.lower() for n in vm.nics}:
             raise embedded.bad(f"{r.where}.Address", f"VM {vm.name} has MAC {r.nic.mac} already")
+    admission.check_add(call.env, bid, res, call.ctx)  # new disks within their pools
     change = VMChange(
         add_disks=[r.disk for r in res if r.disk is not None],
         add_nics=[r.nic for r in res if r.nic is not None],
