@@ -16,12 +16,14 @@ from vrmgmt import __version__
 from vrmgmt.cim.loader import ProviderTable
 from vrmgmt.cim.provider import ProviderEnv
 from vrmgmt.classes.interop import registered_profile as rp
+from vrmgmt.metrics.rrd import METRICS
 
 EXPECTED_PROFILES = {
     ("DMTF", "Profile Registration", "1.0.0"),
     ("DMTF", "System Virtualization", "1.0.0"),
     ("DMTF", "Virtual System", "1.0.0"),
     ("DMTF", "Indications", "1.2.0"),
+    ("DMTF", "Base Metrics", "1.0.1"),
 }
 
 # No "interop" alias (src/vrmgmt/server/repository.py): pywbem's WBEMServer probes
@@ -44,7 +46,11 @@ def test_profile_table_is_exact_and_consistent():
 def test_cimom_profile_is_left_to_a_hosting_broker():
     """Under SFCB/OpenPegasus the broker advertises Profile Registration itself."""
     cmpi_env = ProviderEnv(inventory=None, cimom="cmpi")
-    assert [p.name for p in rp.advertised(cmpi_env)] == ["System Virtualization", "Virtual System"]
+    assert [p.name for p in rp.advertised(cmpi_env)] == [
+        "System Virtualization",
+        "Virtual System",
+        "Base Metrics",
+    ]
     assert [p.name for p in rp.advertised(ProviderEnv(inventory=None))] == [
         p.name for p in rp.PROFILES
     ]
@@ -242,6 +248,10 @@ def test_get_central_instances_other_profiles(wbem_server):
     (om,) = wbem_server.get_central_instances(pr.path)
     assert om.classname == "CIM_ObjectManager"
     assert om.keybindings == wbem_server.cimom_inst.path.keybindings
+    bm = _profile(wbem_server, "Base Metrics")
+    defs = wbem_server.get_central_instances(bm.path)
+    assert {d.classname for d in defs} == {"VRM_BaseMetricDefinition"}
+    assert "vm:CPUUtilization" in {d["Id"] for d in defs}
 
 
 def test_get_central_instances_system_virtualization_with_scoping_arguments(wbem_server):
@@ -326,8 +336,8 @@ def test_conformance_instances_and_get_instance(testdriver_server):
     for ns in ("root/interop", "root/virt"):
         conn = testdriver_server.conn(ns)
         ectps = conn.EnumerateInstances("CIM_ElementConformsToProfile")
-        # object manager, indication service, host, VMs
-        assert len(ectps) == 1 + 1 + 1 + n_vms, ns
+        # object manager, indication service, host, VMs, metric definitions
+        assert len(ectps) == 1 + 1 + 1 + n_vms + len(METRICS), ns
         vm_ectp = next(e for e in ectps if e["ManagedElement"].classname == "VRM_ComputerSystem")
         assert vm_ectp["ManagedElement"].namespace == "root/virt"
         assert vm_ectp["ConformantStandard"].namespace == "root/interop"

@@ -25,7 +25,11 @@ def test_registered_profiles(host):
     got = {
         (i["RegisteredOrganization"], n, i["RegisteredVersion"]) for n, i in profiles(host).items()
     }
-    expect = {(2, "System Virtualization", "1.0.0"), (2, "Virtual System", "1.0.0")}
+    expect = {
+        (2, "System Virtualization", "1.0.0"),
+        (2, "Virtual System", "1.0.0"),
+        (2, "Base Metrics", "1.0.1"),
+    }
     if host.name == "server":
         expect |= {(2, "Profile Registration", "1.0.0"), (2, "Indications", "1.2.0")}
     assert got == expect

@@ -4,7 +4,8 @@ RRARows 1200, timespans hour/day/week/month/year x AVERAGE/MIN/MAX), every row f
 so a year of history exists at once.
 
 value(rra, cf, ds, t) is what the row ending at t of that RRA holds: tests compute the
-expected values with the same function.
+expected values with the same function; a gauge's last value (`rrdtool lastupdate`) is
+value(0, "AVERAGE", ds, end).
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ def make(
     dump = subprocess.run(
         ["rrdtool", "dump", str(path)], check=True, capture_output=True, text=True
     ).stdout
-    out, cf, pdp = [], "AVERAGE", 1
+    out, cf, pdp, ds_i = [], "AVERAGE", 1, 0
+    kinds = list(ds.values())
     row_re = re.compile(r"<!-- .* / (\d+) --> <row>(.*)</row>")
     for line in dump.splitlines():
         m = re.search(r"<cf>(\w+)</cf>", line)
@@ -72,6 +74,10 @@ def make(
         m = re.search(r"<pdp_per_row>(\d+)</pdp_per_row>", line)
         if m:
             pdp = int(m.group(1))
+        if "<last_ds>" in line:  # a gauge's last value: what `rrdtool lastupdate` shows
+            if kinds[ds_i] == "GAUGE":
+                line = line.replace("U", f"{value(0, 'AVERAGE', ds_i, end, scale):.10e}")
+            ds_i += 1
         m = row_re.search(line)
         if m:
             t = int(m.group(1))
@@ -96,4 +102,21 @@ def vm_tree(root: Path, backend: str, uuid: str, end: int | None = None) -> Path
     make(d / "if_packets-52:54:00:00:00:01.rrd", {"rx": "DERIVE", "tx": "DERIVE"}, end)
     make(d / "disk_octets-vda.rrd", {"read": "DERIVE", "write": "DERIVE"}, end)
     make(d / "disk_ops-vda.rrd", {"read": "DERIVE", "write": "DERIVE"}, end)
+    return d
+
+
+def host_tree(root: Path, backend: str, end: int | None = None) -> Path:
+    """A host's files as collectd's host plugins write them."""
+    d = root / backend
+    make(d / "cpu" / "percent-idle.rrd", {"value": "GAUGE"}, end, scale=0.01)
+    make(d / "memory" / "memory-used.rrd", {"value": "GAUGE"}, end, scale=1e6)
+    make(d / "interface-eth0" / "if_octets.rrd", {"rx": "DERIVE", "tx": "DERIVE"}, end)
+    make(d / "disk-vda" / "disk_octets.rrd", {"read": "DERIVE", "write": "DERIVE"}, end)
+    make(
+        d / "load" / "load.rrd",
+        {"shortterm": "GAUGE", "midterm": "GAUGE", "longterm": "GAUGE"},
+        end,
+        scale=0.001,
+    )
+    make(d / "users" / "users.rrd", {"value": "GAUGE"}, end, scale=0.001)
     return d

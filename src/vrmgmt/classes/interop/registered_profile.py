@@ -20,6 +20,7 @@ from vrmgmt.cim import paths as cim_paths
 from vrmgmt.cim.errors import describe, not_found
 from vrmgmt.cim.provider import ProviderEnv
 from vrmgmt.classes.interop import indication_service, namespace, object_manager
+from vrmgmt.classes.metrics import base_metric_definition
 from vrmgmt.classes.system import computer_system, host_system
 
 CLASS = "VRM_RegisteredProfile"
@@ -77,6 +78,7 @@ PROFILES: tuple[ProfileSpec, ...] = (
         references=("Virtual System",),
     ),
     ProfileSpec("Virtual System", "1.0.0", "DSP1057", central=computer_system),
+    ProfileSpec("Base Metrics", "1.0.1", "DSP1053", central=base_metric_definition),
     ProfileSpec(
         "Indications",
         "1.2.0",
