@@ -39,6 +39,8 @@ def test_interop_files_are_only_those_declaring_interop_classes():
         "VRM_RegisteredProfile",
         "VRM_ElementConformsToProfile",
         "VRM_ReferencedProfile",
+        "VRM_IndicationService",
+        "VRM_IndicationServiceCapabilities",
     }
 
 
