@@ -120,3 +120,45 @@ def test_serve_runs_managed_collectd(tmp_path):
         kids = [p for p in psutil.Process(pid).children() if p.name() == "collectd"]
         assert len(kids) == 1
     assert not kids[0].is_running() or kids[0].status() == psutil.STATUS_ZOMBIE
+
+
+def test_values_over_cim_are_what_rrdtool_lastupdate_shows(collected):
+    """pywbem against the embedded server over the tree collectd wrote: the memory gauge is
+    `rrdtool lastupdate`'s value, CPU and network rates the RRD's last rows, converted
+    (alpha has 2 vCPUs: one busy CPU is 50 %)."""
+    import pywbem
+
+    from support.inproc import inproc_server
+
+    d, _ = collected
+    backends = [{"id": kit.BACKEND, "type": "libvirt", "uri": f"test://{d / 'node.xml'}"}]
+    sections = {"metrics": {"rrd_roots": [str(d / "rrd")]}}
+    with inproc_server(d / "cim-state", backends, sections=sections) as conn:
+        vals = {str(v["InstanceID"]): v for v in conn.EnumerateInstances("VRM_BaseMetricValue")}
+        vm_dir = d / "rrd" / kit.BACKEND / f"virt-{ALPHA}"
+        lu = rrdtool.lastupdate(str(vm_dir / "memory-total.rrd"))
+        mem = vals[f"vm:MemoryAllocation@{kit.BACKEND}/{ALPHA}"]
+        assert float(mem["MetricValue"]) == lu["ds"]["value"]
+        assert mem["TimeStamp"].datetime.timestamp() == pytest.approx(lu["date"].timestamp())
+        cpu = float(vals[f"vm:CPUUtilization@{kit.BACKEND}/{ALPHA}"]["MetricValue"])
+        assert cpu == pytest.approx(50.0, rel=0.05)
+        rx = float(vals[f"vm:NetworkReceiveRate@{kit.BACKEND}/{ALPHA}"]["MetricValue"])
+        assert rx == pytest.approx(100_000, rel=0.05)
+        users = vals[f"host:Users@{kit.BACKEND}"]
+        lu = rrdtool.lastupdate(str(d / "rrd" / kit.BACKEND / "users" / "users.rrd"))
+        assert float(users["MetricValue"]) == lu["ds"]["value"]
+        assert not [k for k in vals if GAMMA in k]  # off: no values
+        (svc,) = conn.EnumerateInstanceNames("VRM_MetricService")
+        vm = pywbem.CIMInstanceName(
+            "VRM_ComputerSystem", {"CreationClassName": "VRM_ComputerSystem", "Name": ALPHA}
+        )
+        rc, out = conn.InvokeMethod(
+            "GetMetricHistory",
+            svc,
+            ManagedElement=vm,
+            MetricNames=["MemoryAllocation"],
+            Range="hour",
+        )
+        assert rc == 0 and int(out["StepSeconds"]) == 1  # collect_interval 1
+        known = [v for v in out["Values"] if not math.isnan(v)]
+        assert known and known[-1] == float(mem["MetricValue"])
