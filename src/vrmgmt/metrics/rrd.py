@@ -19,8 +19,9 @@ With rrdcached, files are flushed (``flushcached --daemon``) before they are rea
 
 from __future__ import annotations
 
-import glob
+import fnmatch
 import math
+import os
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -349,22 +350,30 @@ class RrdReader:
                 continue
         return None
 
-    def files(self, el: Element, metric: Metric, d: Path | None = None) -> list[tuple[Path, str]]:
+    def files(
+        self,
+        el: Element,
+        metric: Metric,
+        d: Path | None = None,
+        listing: list[str] | None = None,
+    ) -> list[tuple[Path, str]]:
         d = d if d is not None else self.element_dir(el)
         if d is None:
             return []
+        if listing is None:
+            listing = _listing(d)
         out = []
         for pattern, ds in metric.sources:
-            if any(c in pattern for c in "*?["):
-                found = sorted(glob.glob(glob.escape(str(d)) + "/" + pattern))
-            else:
-                found = [str(d / pattern)] if (d / pattern).is_file() else []
-            out += [(Path(f), ds) for f in found if "interface-lo/" not in f]
+            found = sorted(fnmatch.filter(listing, pattern))
+            out += [(d / f, ds) for f in found if not f.startswith("interface-lo/")]
         return out
 
     def available(self, el: Element) -> list[Metric]:
         d = self.element_dir(el)
-        return [m for m in metrics_of(el.kind) if d is not None and self.files(el, m, d)]
+        if d is None:
+            return []
+        listing = _listing(d)
+        return [m for m in metrics_of(el.kind) if self.files(el, m, d, listing)]
 
     def _flush(self, files: Iterable[Path]) -> None:
         if self.daemon:
@@ -391,9 +400,10 @@ class RrdReader:
         d = self.element_dir(el)
         if d is None:
             return []
+        listing = _listing(d)
         out = []
         for m in metrics if metrics is not None else metrics_of(el.kind):
-            files = self.files(el, m, d)
+            files = self.files(el, m, d, listing)
             if not files:
                 continue
             self._flush(f for f, _ in files)
@@ -433,11 +443,12 @@ class RrdReader:
         """rrdtool DEF/CDEF arguments: per metric the name of its converted variable
         (None when it has no files) and the files read."""
         d = self.element_dir(el)
+        listing = _listing(d) if d is not None else []
         args: list[str] = []
         names: list[str | None] = []
         used: list[Path] = []
         for i, m in enumerate(metrics):
-            files = self.files(el, m, d) if d is not None else []
+            files = self.files(el, m, d, listing) if d is not None else []
             if not files:
                 names.append(None)
                 continue
@@ -486,6 +497,26 @@ class RrdReader:
         meta = res["meta"]
         rows = [[_nan(v) for v in row] for row in res["data"]]
         return History(int(meta["start"]), int(meta["step"]), names, rows)
+
+
+def _listing(d: Path) -> list[str]:
+    """The RRD files of an element directory, relative: ``name.rrd`` and, for a host,
+    ``plugin-instance/name.rrd`` (one directory read per level, no glob per metric)."""
+    out = []
+    try:
+        with os.scandir(d) as it:
+            for e in it:
+                if e.name.endswith(".rrd"):
+                    out.append(e.name)
+                elif e.is_dir() and not e.name.startswith("virt-"):
+                    try:
+                        with os.scandir(e.path) as sub:
+                            out += [f"{e.name}/{s.name}" for s in sub if s.name.endswith(".rrd")]
+                    except OSError:
+                        continue
+    except OSError:
+        return []
+    return out
 
 
 def describe(el: Element) -> str:
