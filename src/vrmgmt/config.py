@@ -55,6 +55,7 @@ Example::
     send_to = ""                # "mgmt.example.com:25826": hypervisor host, network plugin
                                 # sends to the management server (no local RRDs)
     listen = ""                 # "0.0.0.0:25826": management server, receives and writes
+    vsphere_collector = false   # `vrmgmt serve` writes vSphere VMs' QueryPerf samples as RRDs
 
     [[backends]]
     id = "kvm1"
@@ -161,6 +162,7 @@ class MetricsConfig:
     host_id: str = ""
     send_to: str = ""
     listen: str = ""
+    vsphere_collector: bool = False
 
 
 _METRICS_RULES: dict[str, type | tuple[type, ...]] = {
@@ -172,6 +174,7 @@ _METRICS_RULES: dict[str, type | tuple[type, ...]] = {
     "host_id": str,
     "send_to": str,
     "listen": str,
+    "vsphere_collector": bool,
 }
 COLLECTD_MODES = ("off", "managed", "auto")
 
@@ -425,12 +428,14 @@ def _metrics(section: dict[str, Any], source: str) -> MetricsConfig:
         if key not in section:
             continue
         v = section[key]
-        if not isinstance(v, types) or isinstance(v, bool):
+        if not isinstance(v, types) or (isinstance(v, bool) and types is not bool):
             want = (
                 "a list of directories"
                 if types is list
                 else "a string"
                 if types is str
+                else "true or false"
+                if types is bool
                 else "a number"
             )
             raise ConfigError(f"{where} {key} must be {want}, got {v!r}")
