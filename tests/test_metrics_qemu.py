@@ -98,3 +98,14 @@ def test_disk_statistics_over_cim(collected):
     assert lu["ds"]["value"] == 48 << 20  # the guest's 48 MiB
     cpu = float(vals[f"vm:CPUUtilization{key}"]["MetricValue"])  # 1 vCPU, TCG: busy-ish
     assert cpu == pytest.approx(_last_rate(vm_dir / "virt_cpu_total.rrd", "value") * 1e-7)
+
+
+def test_extra_stats_for_qemu(collected):
+    """The generated virt block asks QEMU for ExtraStats (cpu_util, pcpu, vcpu,
+    domain_state, disk_err): collectd writes their files too."""
+    d, _uuid, vm_dir = collected
+    assert (
+        'ExtraStats "cpu_util disk_err domain_state pcpu vcpu"' in (d / "collectd.conf").read_text()
+    )
+    names = {p.name for p in vm_dir.iterdir()}
+    assert {"percent-virt_cpu_total.rrd", "virt_vcpu-0.rrd", "domain_state.rrd"} <= names

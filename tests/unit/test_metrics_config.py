@@ -49,6 +49,12 @@ def test_local_backend_gets_host_plugins_remote_does_not():
     assert 'Connection "qemu:///system"' in local and 'DataDir "/r"' in local
     remote = config_text(c, "kvm2")
     assert 'Hostname "kvm2"' in remote and "LoadPlugin cpu" not in remote
+    assert 'ExtraStats "cpu_util disk_err domain_state pcpu vcpu"' in local
+
+
+def test_test_driver_gets_no_extra_stats():
+    text = config_text(cfg(backends=[{"id": "t", "type": "libvirt", "uri": "test:///default"}]))
+    assert "ExtraStats" not in text and "LoadPlugin virt" in text
 
 
 def test_network_send_and_receive():

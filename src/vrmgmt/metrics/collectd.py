@@ -42,6 +42,19 @@ def is_local(b: BackendConfig) -> bool:
     return b.type == "libvirt" and not urlsplit(uri).hostname
 
 
+#: virt plugin ExtraStats per libvirt driver (URI scheme before "+"): what the driver
+#: answers (the test driver has no block, vCPU or job statistics; LXC has no vCPU pinning)
+EXTRA_STATS = {
+    "qemu": "cpu_util disk_err domain_state pcpu vcpu",
+    "lxc": "domain_state",
+}
+
+
+def extra_stats(b: BackendConfig) -> str:
+    scheme = urlsplit(str(b.options.get("uri", ""))).scheme.split("+", 1)[0]
+    return EXTRA_STATS.get(scheme, "")
+
+
 def host_id(cfg: Config) -> str | None:
     if cfg.metrics.host_id:
         return cfg.metrics.host_id
@@ -125,6 +138,7 @@ def config_text(
             "  HostnameFormat hostname",
             "  PluginInstanceFormat uuid",
             "  InterfaceFormat address",
+            *([f"  ExtraStats {_q(extra_stats(b))}"] if extra_stats(b) else []),
             "</Plugin>",
         ]
     if m.send_to or m.listen:
