@@ -142,6 +142,9 @@ def test_values_over_cim_are_what_rrdtool_lastupdate_shows(collected):
         assert mem["TimeStamp"].datetime.timestamp() == pytest.approx(lu["date"].timestamp())
         cpu = float(vals[f"vm:CPUUtilization@{kit.BACKEND}/{ALPHA}"]["MetricValue"])
         assert cpu == pytest.approx(50.0, rel=0.05)
+        # and of the host's 4 CPUs (cmpi_testkit's node)
+        share = float(vals[f"vm:HostCPUShare@{kit.BACKEND}/{ALPHA}"]["MetricValue"])
+        assert share == pytest.approx(25.0, rel=0.05)
         rx = float(vals[f"vm:NetworkReceiveRate@{kit.BACKEND}/{ALPHA}"]["MetricValue"])
         assert rx == pytest.approx(100_000, rel=0.05)
         users = vals[f"host:Users@{kit.BACKEND}"]

@@ -17,6 +17,7 @@ from support.metricscase import vm as vm_path
 
 VM_METRICS = {
     "CPUUtilization",
+    "HostCPUShare",
     "MemoryAllocation",
     "NetworkReceiveRate",
     "NetworkTransmitRate",

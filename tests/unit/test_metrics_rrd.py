@@ -99,6 +99,7 @@ def test_latest_gauge_is_lastupdate_derive_is_last_rate(tree):
     assert got["CPUUtilization"].step == 10
     assert set(got) == {
         "CPUUtilization",
+        "HostCPUShare",
         "MemoryAllocation",
         "NetworkReceiveRate",
         "NetworkTransmitRate",

@@ -43,6 +43,7 @@ def graph(
     height: int = 300,
     cf: str = "AVERAGE",
     vcpus: int = 1,
+    host_cpus: int = 1,
 ) -> bytes:
     """The PNG (exactly width x height pixels) of `family` for el from start to end."""
     fam = (family or "").lower()
@@ -56,7 +57,7 @@ def graph(
             f"({MIN_SIZE[0]}x{MIN_SIZE[1]} to {MAX_SIZE[0]}x{MAX_SIZE[1]})",
         )
     metrics = [m for m in metrics_of(el.kind) if m.family == fam]
-    args, vars_, used = reader.defs(el, metrics, cf, vcpus)
+    args, vars_, used = reader.defs(el, metrics, cf, vcpus, host_cpus)
     if not used:
         raise NoData(f"no {fam} metrics recorded for {describe(el)}")
     reader._flush(used)

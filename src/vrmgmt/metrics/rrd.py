@@ -43,7 +43,7 @@ GAUGE, COUNTER = 4, 3
 @dataclass(frozen=True)
 class Metric:
     """One metric of a host or VM: the RRD files and data sources summed into it and the
-    conversion value = (sum * mul + add) [/ vCPUs]."""
+    conversion value = (sum * mul + add) [/ the VM's vCPUs] [/ the host's CPUs]."""
 
     name: str
     kind: str  # VM or HOST
@@ -55,19 +55,28 @@ class Metric:
     mul: float = 1.0
     add: float = 0.0
     per_vcpu: bool = False
+    per_host_cpu: bool = False
     change_type: int = GAUGE
 
     @property
     def id(self) -> str:
         return f"{self.kind}:{self.name}"
 
-    def convert(self, x: float, vcpus: int = 1) -> float:
+    def convert(self, x: float, vcpus: int = 1, host_cpus: int = 1) -> float:
         v = x * self.mul + self.add
-        return v / max(vcpus, 1) if self.per_vcpu else v
+        if self.per_vcpu:
+            v /= max(vcpus, 1)
+        if self.per_host_cpu:
+            v /= max(host_cpus, 1)
+        return v
 
-    def rpn(self, var: str, vcpus: int = 1) -> str:
+    def rpn(self, var: str, vcpus: int = 1, host_cpus: int = 1) -> str:
         expr = f"{var},{self.mul!r},*,{self.add!r},+"
-        return f"{expr},{max(vcpus, 1)},/" if self.per_vcpu else expr
+        if self.per_vcpu:
+            expr += f",{max(vcpus, 1)},/"
+        if self.per_host_cpu:
+            expr += f",{max(host_cpus, 1)},/"
+        return expr
 
 
 def _m(name, kind, family, units, punit, desc, sources, **kw) -> Metric:
@@ -86,6 +95,17 @@ METRICS: tuple[Metric, ...] = (
         [("virt_cpu_total.rrd", "value")],
         mul=1e-7,  # ns of CPU per s -> % of one CPU
         per_vcpu=True,
+    ),
+    _m(
+        "HostCPUShare",
+        VM,
+        "cpu",
+        "Percent",
+        "percent",
+        "CPU time used by the VM, in % of all the host's CPUs",
+        [("virt_cpu_total.rrd", "value")],
+        mul=1e-7,
+        per_host_cpu=True,
     ),
     _m(
         "MemoryAllocation",
@@ -393,7 +413,11 @@ class RrdReader:
 
     # -- latest values -----------------------------------------------------------------
     def latest(
-        self, el: Element, metrics: Sequence[Metric] | None = None, vcpus: int = 1
+        self,
+        el: Element,
+        metrics: Sequence[Metric] | None = None,
+        vcpus: int = 1,
+        host_cpus: int = 1,
     ) -> list[Sample]:
         """The latest value of each metric that has files (GAUGE: what `rrdtool
         lastupdate` shows; DERIVE/COUNTER: the last known rate the RRD holds)."""
@@ -417,7 +441,7 @@ class RrdReader:
                 when = max(when, t)
                 if not math.isnan(v):
                     total, known = total + v, True
-            value = m.convert(total, vcpus) if known else math.nan
+            value = m.convert(total, vcpus, host_cpus) if known else math.nan
             out.append(Sample(m, value, when, step))
         return out
 
@@ -438,7 +462,7 @@ class RrdReader:
 
     # -- history -------------------------------------------------------------------------
     def defs(
-        self, el: Element, metrics: Sequence[Metric], cf: str, vcpus: int = 1
+        self, el: Element, metrics: Sequence[Metric], cf: str, vcpus: int = 1, host_cpus: int = 1
     ) -> tuple[list[str], list[str | None], list[Path]]:
         """rrdtool DEF/CDEF arguments: per metric the name of its converted variable
         (None when it has no files) and the files read."""
@@ -458,7 +482,7 @@ class RrdReader:
                 parts.append(f"m{i}f{j}")
                 used.append(f)
             expr = parts[0] + "".join(f",{p},ADDNAN" for p in parts[1:])
-            args.append(f"CDEF:m{i}={m.rpn(expr, vcpus)}")
+            args.append(f"CDEF:m{i}={m.rpn(expr, vcpus, host_cpus)}")
             names.append(f"m{i}")
         return args, names, used
 
@@ -470,12 +494,13 @@ class RrdReader:
         end: int,
         cf: str = "AVERAGE",
         vcpus: int = 1,
+        host_cpus: int = 1,
     ) -> History:
         """The metrics from start to end at the finest resolution the RRDs hold for that
         span; metrics without files are NaN columns."""
         cf = check_cf(cf)
         names = [m.name for m in metrics]
-        args, vars_, used = self.defs(el, metrics, cf, vcpus)
+        args, vars_, used = self.defs(el, metrics, cf, vcpus, host_cpus)
         if not used:
             return History(
                 start, 0, names, [], f"no metrics recorded for {describe(el)} (no RRD files)"

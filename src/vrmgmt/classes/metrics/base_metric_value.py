@@ -86,7 +86,7 @@ def values_of(
 ) -> list[CIMInstance]:
     """The known latest values of one element (none without data)."""
     samples = elements.reader(env).latest(
-        who.element, list(metrics) if metrics is not None else None, who.vcpus
+        who.element, list(metrics) if metrics is not None else None, who.vcpus, who.host_cpus
     )
     return [value_instance(s, who, namespace) for s in samples if not math.isnan(s.value)]
 

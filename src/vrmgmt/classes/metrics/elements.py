@@ -26,6 +26,7 @@ class Measured:
     element: Element
     name: str  # MeasuredElementName: the VM's name or the host's backend id
     vcpus: int = 1
+    host_cpus: int = 1  # of the VM's host (VRM metric HostCPUShare)
 
     def path(self, namespace: str) -> CIMInstanceName:
         el = self.element
@@ -64,11 +65,21 @@ def measured(env: ProviderEnv, p: CIMInstanceName, param: str = "ManagedElement"
             vm = inv.get_vm(uuid)
         except VrmError as exc:
             raise CIMError(pywbem.CIM_ERR_NOT_FOUND, f"{param}: {exc}") from None
-        return Measured(Element(vm.backend_id, vm.uuid), vm.name, vm.vcpus or 1)
+        return Measured(
+            Element(vm.backend_id, vm.uuid), vm.name, vm.vcpus or 1, host_cpus(env, vm.backend_id)
+        )
     raise CIMError(
         pywbem.CIM_ERR_INVALID_PARAMETER,
         f"{param} must be a {host_cls.CLASS} or {vm_cls.CLASS}, not {describe(p)}",
     )
+
+
+def host_cpus(env: ProviderEnv, backend_id: str) -> int:
+    """The host's CPU count (1 when the backend cannot say)."""
+    try:
+        return env.inventory.host(backend_id).cpu_count or 1
+    except VrmError:
+        return 1
 
 
 def maybe_measured(env: ProviderEnv, p: CIMInstanceName) -> Measured | None:
@@ -88,7 +99,15 @@ def vms(env: ProviderEnv, backend_id: str | None = None) -> list[Measured]:
         found = inv.vms_of(backend_id) if backend_id else inv.list_vms()[0]
     except VrmError:
         return []
-    return [Measured(Element(v.backend_id, v.uuid), v.name, v.vcpus or 1) for v in found]
+    cpus: dict[str, int] = {}
+    out = []
+    for v in found:
+        if v.backend_id not in cpus:
+            cpus[v.backend_id] = host_cpus(env, v.backend_id)
+        out.append(
+            Measured(Element(v.backend_id, v.uuid), v.name, v.vcpus or 1, cpus[v.backend_id])
+        )
+    return out
 
 
 def all_measured(env: ProviderEnv, backend_id: str | None = None) -> Iterator[Measured]:

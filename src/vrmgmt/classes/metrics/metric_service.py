@@ -250,7 +250,7 @@ def get_metric_history(
         kind = who.element.kind
         ms = [metric_named(kind, n) for n in metric_names] if metric_names else metrics_of(kind)
         h = elements.reader(call.env).history(
-            who.element, ms, start, end, consolidation or "AVERAGE", who.vcpus
+            who.element, ms, start, end, consolidation or "AVERAGE", who.vcpus, who.host_cpus
         )
     except VrmError as exc:
         raise to_cim_error(exc) from None
@@ -296,6 +296,7 @@ def get_metric_graph(
             int(height or 300),
             consolidation or "AVERAGE",
             who.vcpus,
+            who.host_cpus,
         )
         image, why = base64.b64encode(png).decode("ascii"), f"PNG, {len(png)} bytes"
     except graphs.NoData as exc:
