@@ -241,7 +241,7 @@ def test_readme_metrics_tour_runs(tmp_path):
             tmp_path,
             **{"sleep 25": "sleep 4", "collectd-config |": f"collectd-config {cfg} |"},
         ).stdout
-    assert 'MetricNames="CPUUtilization", "MemoryAllocation", "NetworkReceiveRate"' in out, out
+    assert 'MetricNames="CPUUtilization", "HostCPUShare", "MemoryAllocation"' in out, out
     assert "instance of VRM_BaseMetricValue" in out, out
     assert "StepSeconds=1" in out, out  # collect_interval 1
     assert "PNG image data, 640 x 240" in out, out
