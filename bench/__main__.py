@@ -21,6 +21,7 @@ BENCHES = {
     "processes": ["--totals", "1000", "2000"],
     "deadbackend": ["--vms", "1000"],
     "vsms": ["--vms", "1000"],
+    "metrics": ["--vms", "1000"],
 }
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import cmpi_testkit as kit
 import pytest
 
+from support import rrdsynth
 from support.cache import cache_dir
 from vrmgmt.cim.association import Association
 from vrmgmt.cim.classprovider import ClassProvider
@@ -52,6 +53,10 @@ def table(tmp_path_factory):
     env = ProviderEnv(
         inventory=inv, config=cfg, namespaces=["root/virt", "root/interop"], jobs=jobs
     )
+    # RRD history for alpha and the host (default root <state_dir>/rrd), so the metric
+    # value classes have instances
+    rrdsynth.vm_tree(cfg.rrd_roots[0], kit.BACKEND, kit.VMS["alpha"][0])
+    rrdsynth.host_tree(cfg.rrd_roots[0], kit.BACKEND)
     # one filter, destination and subscription, so the subscription classes have instances
     store = SubscriptionStore(cfg.state_dir)
     env.indication_service = IndicationService(store, lambda sub, sup: sub == sup)

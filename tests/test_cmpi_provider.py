@@ -22,6 +22,7 @@ import pytest  # noqa: E402
 
 import cmpi_pywbem_bindings  # noqa: E402
 import vrmgmt.cmpi  # noqa: E402
+from vrmgmt.metrics.rrd import metrics_of  # noqa: E402
 
 mb = kit.mb  # fixtures
 vrm_config = kit.vrm_config
@@ -178,15 +179,21 @@ def test_associators_between_vm_and_host(mb):
     res = kit.ok(mb.associators(vm, assoc_class="CIM_HostedDependency"))
     assert sorted(i._as_dict()["Name"] for i in res.instances) == [kit.BACKEND, "vnc/0"]
     # CIM_Dependency also covers VRM_VMProcess (a running test-driver VM's process is the
-    # one holding the test:// connection: this one) and alpha's snapshots
+    # one holding the test:// connection: this one), alpha's snapshots
     # (VRM_SnapshotOfVirtualSystem: base, patched; VRM_LastAppliedSnapshot: patched again,
-    # an instance found twice is answered once)
+    # an instance found twice is answered once) and VRM_MetricDefForME: the VM's metric
+    # definitions (DSP1053)
     res = kit.ok(mb.associators(vm, assoc_class="CIM_Dependency"))
     found = sorted(
         str(d.get("Handle") or d.get("Name") or d["ElementName"])
         for d in (i._as_dict() for i in res.instances)
     )
-    assert found == sorted([kit.BACKEND, str(os.getpid()), "vnc/0", "base", "patched"])
+    defs = [i for i in res.instances if i.objectpath().classname() == "VRM_BaseMetricDefinition"]
+    assert len(defs) == len(metrics_of("vm"))
+    assert found == sorted(
+        [kit.BACKEND, str(os.getpid()), "vnc/0", "base", "patched"]
+        + [m.name for m in metrics_of("vm")]
+    )
     res = kit.ok(mb.associators(vm))  # no AssocClass: every association provider
     assert kit.BACKEND in [i._as_dict().get("Name") for i in res.instances]
 
@@ -223,11 +230,12 @@ def test_associator_names(mb):
             kit.host_path(mb), "CIM_HostedDependency", role="Antecedent", result_role="Dependent"
         )
     )
-    # VRM_HostedService is a CIM_HostedDependency too: the host's management and
-    # snapshot services
+    # VRM_HostedService and VRM_HostedMetricService are CIM_HostedDependency too: the
+    # host's management, snapshot and metric services
     assert names(res.paths) == ALL_VMS | {
         "VirtualSystemManagementService",
         "VirtualSystemSnapshotService",
+        "MetricService",
     }
 
 
@@ -239,10 +247,12 @@ def test_references_and_reference_names(mb):
     assert ref["Antecedent"]._keys_dict()["Name"] == kit.BACKEND
 
     res = kit.ok(mb.references(kit.host_path(mb), "CIM_Dependency", role="Antecedent"))
-    assert {i._as_dict()["Dependent"]._keys_dict()["Name"] for i in res.instances} == ALL_VMS | {
+    keys = [i._as_dict()["Dependent"]._keys_dict() for i in res.instances]
+    assert {k.get("Name") or k["Id"] for k in keys} == ALL_VMS | {
         "VirtualSystemManagementService",  # VRM_HostedService
         "VirtualSystemSnapshotService",
-    }
+        "MetricService",  # VRM_HostedMetricService
+    } | {m.id for m in metrics_of("host")}  # VRM_MetricDefForME
     assert not kit.ok(
         mb.references(kit.host_path(mb), "VRM_HostedDependency", role="Dependent")
     ).instances

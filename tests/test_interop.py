@@ -16,6 +16,7 @@ from vrmgmt import __version__
 from vrmgmt.cim.loader import ProviderTable
 from vrmgmt.cim.provider import ProviderEnv
 from vrmgmt.classes.interop import registered_profile as rp
+from vrmgmt.metrics.rrd import METRICS
 
 EXPECTED_PROFILES = {
     ("DMTF", "Profile Registration", "1.0.0"),
@@ -24,6 +25,7 @@ EXPECTED_PROFILES = {
     ("DMTF", "Virtual System Snapshot Service", "1.0.0"),
     ("DMTF", "KVM Redirection", "1.0.0"),
     ("DMTF", "Indications", "1.2.0"),
+    ("DMTF", "Base Metrics", "1.0.1"),
     ("DMTF", "Resource Allocation", "1.1.0"),
     ("DMTF", "Allocation Capabilities", "1.0.0"),
     ("DMTF", "Processor Resource Virtualization", "1.0.0"),
@@ -69,6 +71,7 @@ def test_cimom_profile_is_left_to_a_hosting_broker():
         "KVM Redirection",
         "Virtual System Snapshot Service",
         *rp.POOL_PROFILES,
+        "Base Metrics",
     ]
     assert [p.name for p in rp.advertised(ProviderEnv(inventory=None))] == [
         p.name for p in rp.PROFILES
@@ -267,6 +270,10 @@ def test_get_central_instances_other_profiles(wbem_server):
     (om,) = wbem_server.get_central_instances(pr.path)
     assert om.classname == "CIM_ObjectManager"
     assert om.keybindings == wbem_server.cimom_inst.path.keybindings
+    bm = _profile(wbem_server, "Base Metrics")
+    defs = wbem_server.get_central_instances(bm.path)
+    assert {d.classname for d in defs} == {"VRM_BaseMetricDefinition"}
+    assert "vm:CPUUtilization" in {d["Id"] for d in defs}
 
 
 def test_get_central_instances_system_virtualization_with_scoping_arguments(wbem_server):
@@ -400,8 +407,8 @@ def test_conformance_instances_and_get_instance(testdriver_server):
         ectps = conn.EnumerateInstances("CIM_ElementConformsToProfile")
         # object manager, indication service, host, snapshot service, VMs; the 4 pools
         # (Resource Allocation), their 4 capabilities, each pool again (its Resource
-        # Virtualization)
-        assert len(ectps) == 1 + 1 + 1 + 1 + n_vms + 4 + 4 + 4, ns
+        # Virtualization); the metric definitions
+        assert len(ectps) == 1 + 1 + 1 + 1 + n_vms + 4 + 4 + 4 + len(METRICS), ns
         vm_ectp = next(e for e in ectps if e["ManagedElement"].classname == "VRM_ComputerSystem")
         assert vm_ectp["ManagedElement"].namespace == "root/virt"
         assert vm_ectp["ConformantStandard"].namespace == "root/interop"

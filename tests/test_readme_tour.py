@@ -261,3 +261,28 @@ def test_readme_pools_tour_runs(tmp_path):
         assert f'InstanceID = "test:pool/mem/template/{role}";' in out, out
     assert "VirtualQuantity = 3072;" in out, out  # the maximum: test:///default's memory
     assert "refused: 4 " in out and "test:pool/mem" in out and "3072 MiB" in out, out
+
+
+def test_readme_metrics_tour_runs(tmp_path):
+    """The metrics tour (issue 11): `vrmgmt serve` runs collectd (managed) over
+    test:///default; the tour reads the VM's values, an hour of history, a PNG."""
+    extra = '\n[metrics]\ncollect_interval = 1\ncollectd = "managed"\n'
+    srv = VrmServer(
+        tmp_path / "srv",
+        [{"id": "test", "type": "libvirt", "uri": "test:///default"}],
+        extra_config=extra,
+    )
+    (srv.state_dir / "users").unlink()
+    with srv:
+        cfg = f"--config {srv.config}"
+        out = _run_tour(
+            srv,
+            "metrics",
+            tmp_path,
+            **{"sleep 25": "sleep 4", "collectd-config |": f"collectd-config {cfg} |"},
+        ).stdout
+    assert 'MetricNames="CPUUtilization", "HostCPUShare", "MemoryAllocation"' in out, out
+    assert "instance of VRM_BaseMetricValue" in out, out
+    assert "StepSeconds=1" in out, out  # collect_interval 1
+    assert "PNG image data, 640 x 240" in out, out
+    assert 'Hostname "test"' in out and "LoadPlugin cpu" in out, out

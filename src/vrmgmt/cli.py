@@ -1,5 +1,6 @@
 """The `vrmgmt` command: serve (embedded CIMOM), passwd (users of the embedded CIMOM),
-register (install the providers into SFCB or OpenPegasus)."""
+register (install the providers into SFCB or OpenPegasus), groups (export/import),
+collectd-config (the collectd.conf of docs/metrics.md)."""
 
 from __future__ import annotations
 
@@ -149,6 +150,18 @@ def cmd_register(args) -> int:
     )
 
 
+def cmd_collectd_config(args) -> int:
+    from vrmgmt.metrics.collectd import config_text
+
+    cfg = _load(args)
+    text = config_text(cfg, args.backend)
+    if args.output:
+        Path(args.output).write_text(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="vrmgmt",
@@ -285,6 +298,21 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--config", metavar="FILE")
     g.add_argument("--state-dir", metavar="DIR")
     g.set_defaults(func=cmd_groups)
+
+    c = sub.add_parser(
+        "collectd-config",
+        help="write the collectd.conf that collects this configuration's metrics",
+        description="Print (or write) a collectd.conf for one libvirt backend of the "
+        "configuration: the virt plugin (Hostname = the backend id), the host plugins "
+        "when the backend is this machine, the rrdtool writer into the first [metrics] "
+        "rrd_roots directory (or rrdcached), and the network plugin for send_to/listen "
+        "(docs/metrics.md). Run one collectd per libvirt backend.",
+    )
+    c.add_argument("--config", metavar="FILE")
+    c.add_argument("--state-dir", metavar="DIR")
+    c.add_argument("--backend", metavar="ID", help="the libvirt backend (default: this host's)")
+    c.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    c.set_defaults(func=cmd_collectd_config)
     return p
 
 

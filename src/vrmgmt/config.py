@@ -41,6 +41,22 @@ Example::
     kill_grace_seconds = 5      # SIGTERM -> SIGKILL (RequestedState 4)
     force_power_actions = false # vSphere: skip maintenance mode, force=True
 
+    [metrics]                   # collectd -> RRD -> CIM (docs/metrics.md)
+    rrd_roots = ["/var/lib/vrmgmt/rrd", "/mnt/host2/rrd"]   # first: collectd writes it;
+                                # more: read-only trees (NFS). Default: <state_dir>/rrd
+    rrdcached = ""              # e.g. "unix:/run/rrdcached.sock": write/flush through it
+    collect_interval = 10       # seconds between samples
+    collectd = "off"            # "managed": `vrmgmt serve` runs collectd with the
+                                # generated config ("auto" = managed when collectd is
+                                # installed; the built-in default uses "auto")
+    collectd_binary = "/usr/sbin/collectd"
+    host_id = ""                # backend id the local host's own metrics belong to
+                                # (default: the first libvirt backend on this machine)
+    send_to = ""                # "mgmt.example.com:25826": hypervisor host, network plugin
+                                # sends to the management server (no local RRDs)
+    listen = ""                 # "0.0.0.0:25826": management server, receives and writes
+    vsphere_collector = false   # `vrmgmt serve` writes vSphere VMs' QueryPerf samples as RRDs
+
     [[backends]]
     id = "kvm1"
     type = "libvirt"
@@ -135,6 +151,35 @@ _HOST_CONTROL_RULES: dict[str, type | tuple[type, ...]] = {
 
 
 @dataclass
+class MetricsConfig:
+    """[metrics]: where RRD trees are and how collectd is run (DESIGN.md "Metrics")."""
+
+    rrd_roots: list[str] = field(default_factory=list)  # empty: <state_dir>/rrd
+    rrdcached: str = ""
+    collect_interval: float = 10.0
+    collectd: str = "off"  # off | managed | auto
+    collectd_binary: str = "/usr/sbin/collectd"
+    host_id: str = ""
+    send_to: str = ""
+    listen: str = ""
+    vsphere_collector: bool = False
+
+
+_METRICS_RULES: dict[str, type | tuple[type, ...]] = {
+    "rrd_roots": list,
+    "rrdcached": str,
+    "collect_interval": (int, float),
+    "collectd": str,
+    "collectd_binary": str,
+    "host_id": str,
+    "send_to": str,
+    "listen": str,
+    "vsphere_collector": bool,
+}
+COLLECTD_MODES = ("off", "managed", "auto")
+
+
+@dataclass
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     backends: list[BackendConfig] = field(default_factory=list)
@@ -146,6 +191,7 @@ class Config:
     state_dir: Path = field(default_factory=default_state_dir)
     schema_dir: Path | None = None
     host_control: HostControlConfig = field(default_factory=HostControlConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     source: str = "built-in default"
 
     @property
@@ -156,10 +202,16 @@ class Config:
     def users_path(self) -> Path:
         return self.users_file or (self.state_dir / "users")
 
+    @property
+    def rrd_roots(self) -> list[Path]:
+        """The RRD trees read, the one collectd writes first."""
+        return [Path(r) for r in self.metrics.rrd_roots] or [self.state_dir / "rrd"]
+
 
 def default_config() -> Config:
     return Config(
-        backends=[BackendConfig(id="test", type="libvirt", options={"uri": "test:///default"})]
+        backends=[BackendConfig(id="test", type="libvirt", options={"uri": "test:///default"})],
+        metrics=MetricsConfig(collectd="auto"),
     )
 
 
@@ -207,7 +259,7 @@ def parse_config(data: dict[str, Any], source: str = "<config>", check: bool = T
     """The configuration from parsed TOML; check=False leaves validate() to the caller
     (the command line validates once, after its overrides)."""
     cfg = Config(source=source)
-    unknown = set(data) - {"server", "auth", "paths", "backends", "host_control"}
+    unknown = set(data) - {"server", "auth", "paths", "backends", "host_control", "metrics"}
     if unknown:
         raise ConfigError(f"{source}: unknown section(s): {', '.join(sorted(unknown))}")
     server = dict(data.get("server", {}))
@@ -231,6 +283,7 @@ def parse_config(data: dict[str, Any], source: str = "<config>", check: bool = T
     if paths.get("schema_dir"):
         cfg.schema_dir = Path(paths["schema_dir"])
     cfg.host_control = _host_control(data.get("host_control", {}), source)
+    cfg.metrics = _metrics(data.get("metrics", {}), source)
     backends = data.get("backends")
     if backends is None:
         cfg.backends = default_config().backends
@@ -363,6 +416,45 @@ def _host_control(section: dict[str, Any], source: str) -> HostControlConfig:
                 f"{source}: [host_control] kill_grace_seconds must be between 0 and 3600, got {v!r}"
             )
     return HostControlConfig(**section)
+
+
+def _metrics(section: dict[str, Any], source: str) -> MetricsConfig:
+    """[metrics], every key checked for its type and range (errors name the key)."""
+    where = f"{source}: [metrics]"
+    bad = set(section) - set(_METRICS_RULES)
+    if bad:
+        raise ConfigError(f"{where}: unknown key(s): {', '.join(sorted(bad))}")
+    for key, types in _METRICS_RULES.items():
+        if key not in section:
+            continue
+        v = section[key]
+        if not isinstance(v, types) or (isinstance(v, bool) and types is not bool):
+            want = (
+                "a list of directories"
+                if types is list
+                else "a string"
+                if types is str
+                else "true or false"
+                if types is bool
+                else "a number"
+            )
+            raise ConfigError(f"{where} {key} must be {want}, got {v!r}")
+    roots = section.get("rrd_roots", [])
+    if not all(isinstance(r, str) and r for r in roots):
+        raise ConfigError(f"{where} rrd_roots must be a list of directories, got {roots!r}")
+    interval = section.get("collect_interval", 10)
+    if not 1 <= interval <= 3600:
+        raise ConfigError(f"{where} collect_interval must be between 1 and 3600, got {interval!r}")
+    mode = section.get("collectd", "off")
+    if mode not in COLLECTD_MODES:
+        raise ConfigError(
+            f"{where} collectd must be one of {', '.join(COLLECTD_MODES)}, got {mode!r}"
+        )
+    for key in ("send_to", "listen"):
+        v = section.get(key, "")
+        if v and (":" not in v or not v.rsplit(":", 1)[1].isdigit()):
+            raise ConfigError(f"{where} {key} must be HOST:PORT, got {v!r}")
+    return MetricsConfig(**{**section, "collect_interval": float(interval)})
 
 
 def _backend(entry: dict[str, Any], index: int, source: str, seen: set[str]) -> BackendConfig:

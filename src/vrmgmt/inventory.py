@@ -634,6 +634,15 @@ class Inventory:
             return []
         return self.call(backend_id, lambda m: m.list_pools())
 
+    def bulk_stats(self, backend_id: str) -> dict[str, dict[str, float]]:
+        """The latest statistics of every VM of one backend in one backend call
+        (Manager.bulk_stats; the vSphere metrics collector writes them as RRDs)."""
+        return self.call(backend_id, lambda m: m.bulk_stats())
+
+    def kind_of(self, backend_id: str) -> str:
+        """The backend's type ("libvirt", "vsphere")."""
+        return self.manager(backend_id).kind
+
     # -- capabilities and VM definitions (typed, for the CIM classes and jobs) ---------
     def features(self, backend_id: str) -> frozenset[Feature]:
         """The optional capabilities of one backend (what capabilities classes advertise)."""

@@ -38,6 +38,7 @@ def test_registered_profiles(host):
         (2, "Virtual System", "1.0.0"),
         (2, "Virtual System Snapshot Service", "1.0.0"),
         (2, "KVM Redirection", "1.0.0"),
+        (2, "Base Metrics", "1.0.1"),
     }
     expect |= {(2, name, version) for name, version in POOL_PROFILES.items()}
     if host.name == "server":

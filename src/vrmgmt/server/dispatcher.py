@@ -698,6 +698,8 @@ class Dispatcher(QueryOperations):
             ret = pywbem.cimvalue(ret, method.return_type)
         out_params = []
         for name, value in (outs or {}).items():
+            if isinstance(value, pywbem.CIMParameter):  # typed by the provider (CMPI needs
+                value = value.value  # it for empty arrays); here the MOF types it
             decl = method.parameters.get(name)
             ptype = decl.type if decl is not None else None
             if (

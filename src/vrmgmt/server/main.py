@@ -263,6 +263,18 @@ def run(config: Config) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     server.start()
+    # [metrics] collectd = "managed" (the built-in default: "auto", managed when collectd
+    # is installed and accepts the generated config): collectd children write the RRDs.
+    from vrmgmt.metrics.collectd import ManagedCollectd
+
+    collector = ManagedCollectd(config)
+    if collector.start():
+        log.info("collectd managed: RRDs in %s", config.rrd_roots[0])
+    from vrmgmt.metrics.vsphere_perf import VSphereCollector
+
+    vsphere = VSphereCollector(server.providers.env.inventory, config.rrd_roots[0])
+    if config.metrics.vsphere_collector and vsphere.start():
+        log.info("vSphere metrics collected into %s", config.rrd_roots[0])
     # What start-up loaded for good (the class repository: tens of thousands of pywbem
     # objects, providers, modules) leaves the collector's generations: a request that
     # allocates many objects (an enumeration of 4,000 settings) no longer makes each
@@ -274,6 +286,8 @@ def run(config: Config) -> int:
         flush=True,
     )
     stop.wait()
+    collector.stop()
+    vsphere.stop()
     # Closing a backend that is stuck in a call (e.g. a libvirt handshake with a silent
     # peer) would block: stop in a helper thread and give it a bounded time.
     stopper = threading.Thread(target=server.stop, name="shutdown", daemon=True)

@@ -21,6 +21,10 @@ STAT_COUNTERS: dict[str, float] = {
     "mem.active.average": 1.0,  # KiB
     "net.usage.average": 1.0,  # KB/s
     "disk.usage.average": 1.0,  # KB/s
+    "net.received.average": 1.0,  # KB/s
+    "net.transmitted.average": 1.0,  # KB/s
+    "disk.read.average": 1.0,  # KB/s
+    "disk.write.average": 1.0,  # KB/s
 }
 
 

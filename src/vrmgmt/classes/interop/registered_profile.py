@@ -21,6 +21,7 @@ from vrmgmt.cim.errors import describe, not_found
 from vrmgmt.cim.provider import ProviderEnv
 from vrmgmt.classes.console import kvm_redirection_sap
 from vrmgmt.classes.interop import indication_service, namespace, object_manager
+from vrmgmt.classes.metrics import base_metric_definition
 from vrmgmt.classes.pools import allocation_capabilities, resource_pool
 from vrmgmt.classes.snapshots import virtual_system_snapshot_service
 from vrmgmt.classes.system import computer_system, host_system
@@ -119,6 +120,7 @@ PROFILES: tuple[ProfileSpec, ...] = (
     ProfileSpec(
         "Ethernet Port Resource Virtualization", "1.0.0", "DSP1050", resource_pool.central("net")
     ),
+    ProfileSpec("Base Metrics", "1.0.1", "DSP1053", central=base_metric_definition),
     ProfileSpec(
         "Indications",
         "1.2.0",
