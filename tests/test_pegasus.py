@@ -116,8 +116,16 @@ class PywbemcliHost:
         out = self._run("instance", "associators", self._uri(path), "--ac", assoc, "--no")
         return self._names(out)
 
-    def assocs(self, path, assoc, plist=None):
-        out = self._run("instance", "associators", self._uri(path), "--ac", assoc, *self._pl(plist))
+    def assocs(self, path, assoc, plist=None, result_class=None, role=None, result_role=None):
+        filters = [
+            a
+            for opt, v in (("--rc", result_class), ("--role", role), ("--rr", result_role))
+            if v is not None
+            for a in (opt, v)
+        ]
+        out = self._run(
+            "instance", "associators", self._uri(path), "--ac", assoc, *filters, *self._pl(plist)
+        )
         return _xml_instances(out)
 
     def refs(self, path, result_class):
