@@ -123,7 +123,8 @@ def sfcb_mof_parts(project_root: Path, include_dmtf: bool) -> list[Path]:
     """The MOF files staged into SFCB: the DMTF subset when asked, else its experimental
     files only; then the VRM classes."""
     dmtf, vrm = mof_files(project_root)
-    extra = [dmtf] if include_dmtf else [dmtf.parent / f for f in EXPERIMENTAL_DMTF]
+    experimental = [dmtf.parent / f for f in EXPERIMENTAL_DMTF]
+    extra = [dmtf] if include_dmtf else [f for f in experimental if f.is_file()]
     return [*extra, *vrm]
 
 
@@ -408,7 +409,9 @@ def pegasus_plan(
     def compile_cmds(tool: list[str]) -> list[list[str]]:
         cmds = []
         for ns in impl:
-            cmds.append([*tool, "-I", str(dmtf.parent), "-n", ns, str(dmtf)])
+            # -aE: the subset holds Experimental classes (DSP1081's migration service and
+            # capabilities), which OpenPegasus's compilers skip with a warning otherwise
+            cmds.append([*tool, "-aE", "-I", str(dmtf.parent), "-n", ns, str(dmtf)])
             cmds += [[*tool, "-I", str(f.parent), "-n", ns, str(f)] for f in vrm]
         for ns in interops:
             cmds += [[*tool, "-I", str(f.parent), "-n", ns, str(f)] for f in interop_files]

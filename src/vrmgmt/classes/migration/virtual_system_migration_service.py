@@ -85,6 +85,14 @@ def can_migrate(env: ProviderEnv, backend_id: str) -> bool:
     return inv.has_backend(backend_id) and Feature.MIGRATION in inv.features(backend_id)
 
 
+def exists(env: ProviderEnv, p: CIMInstanceName) -> bool:
+    """Whether the path names the service of a configured host."""
+    try:
+        return env.inventory.has_backend(parse(p))
+    except CIMError:
+        return False
+
+
 def service_instance(backend_id: str, namespace: str, up: bool) -> CIMInstance:
     P = fastinst.prop
     props = [
