@@ -543,11 +543,14 @@ class Inventory:
         """The VM with its devices; from a backend that cannot answer now, the VM as last
         known, marked stale (BackendUnavailable if it was never read)."""
         uuid = uuid.lower()
+        cached = backend_id is None and uuid in self._vm_backend
         bid = backend_id or self.backend_of(uuid)
         try:
             vm = self.call(bid, lambda m: m.get_vm(uuid))
         except NotFound:
             self._forget_vm(uuid)
+            if cached:  # moved away (a migration, maybe by another process): look again
+                return self.get_vm(uuid)
             raise
         except BackendUnavailable as exc:
             stale = self._stale_vm(bid, uuid, self._why(bid, exc.detail))
