@@ -4,7 +4,8 @@ support.libvirtd (backend "kvm") and a second one of support.peer_libvirtd (back
 "peer", its own sockets, directories and host_uuid). MigrateVirtualSystemToHost answers
 4096 and a job; polled to completion it has PercentComplete 100, and libvirt-python shows
 the VM running on the peer and gone from the system daemon; its VRM_HostedDependency
-points at the peer. Needs root and the packages in support.libvirtd.APT_PACKAGES."""
+points at the peer. Then MigrateVirtualSystemToSystem with MigrationType 3 (paused for
+the copy, resumed on the target) brings it back. Needs root and the packages in support.libvirtd.APT_PACKAGES."""
 
 from __future__ import annotations
 
@@ -113,3 +114,39 @@ def test_live_migration_between_two_daemons(env):
     assert dep["Name"] == "peer"
     assert cim.GetInstance(vm)["EnabledState"] == 2
     print(f"live migration took {time.monotonic() - started:.1f} s")
+
+
+def host(backend) -> CIMInstanceName:
+    return CIMInstanceName(
+        "VRM_HostSystem", {"CreationClassName": "VRM_HostSystem", "Name": backend}, NS
+    )
+
+
+def test_back_to_the_system_daemon_paused_and_resumed(env):
+    """MigrateVirtualSystemToSystem with MigrationType 3 (Resume): QEMU pauses the guest
+    for the copy and the target resumes it; NewComputerSystem names the VM."""
+    cim, conn, pconn, uuid = env
+    vm = vm_path(uuid)
+    assert pconn.lookupByUUIDString(uuid).isActive()  # where the test above left it
+    rv, out = cim.InvokeMethod(
+        "MigrateVirtualSystemToSystem",
+        service("peer"),
+        ComputerSystem=vm,
+        DestinationSystem=host("kvm"),
+        MigrationSettingData=CIMInstance(
+            "CIM_VirtualSystemMigrationSettingData", {"MigrationType": Uint16(3)}
+        ),
+    )
+    assert rv == 4096, rv
+    deadline = time.monotonic() + 180
+    while (job := cim.GetInstance(out["Job"]))["JobState"] < 7:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert job["JobState"] == 7, job["ErrorDescription"]
+    assert "paused and resumed" in job["Description"]
+    back = conn.lookupByUUIDString(uuid)
+    assert back.isActive() and back.state()[0] == libvirt.VIR_DOMAIN_RUNNING
+    with pytest.raises(libvirt.libvirtError):
+        pconn.lookupByUUIDString(uuid)
+    (dep,) = cim.AssociatorNames(vm, AssocClass="VRM_HostedDependency")
+    assert dep["Name"] == "kvm"
