@@ -5,7 +5,8 @@ support.libvirtd (backend "kvm") and a second one of support.peer_libvirtd (back
 4096 and a job; polled to completion it has PercentComplete 100, and libvirt-python shows
 the VM running on the peer and gone from the system daemon; its VRM_HostedDependency
 points at the peer. Then MigrateVirtualSystemToSystem with MigrationType 3 (paused for
-the copy, resumed on the target) brings it back. Needs root and the packages in support.libvirtd.APT_PACKAGES."""
+the copy, resumed on the target) brings it back. Needs root and the packages in
+support.libvirtd.APT_PACKAGES."""
 
 from __future__ import annotations
 
