@@ -223,11 +223,12 @@ def test_associator_names(mb):
             kit.host_path(mb), "CIM_HostedDependency", role="Antecedent", result_role="Dependent"
         )
     )
-    # VRM_HostedService is a CIM_HostedDependency too: the host's management and
-    # snapshot services
+    # VRM_HostedService is a CIM_HostedDependency too: the host's management,
+    # snapshot and migration services
     assert names(res.paths) == ALL_VMS | {
         "VirtualSystemManagementService",
         "VirtualSystemSnapshotService",
+        "VirtualSystemMigrationService",
     }
 
 
@@ -242,6 +243,7 @@ def test_references_and_reference_names(mb):
     assert {i._as_dict()["Dependent"]._keys_dict()["Name"] for i in res.instances} == ALL_VMS | {
         "VirtualSystemManagementService",  # VRM_HostedService
         "VirtualSystemSnapshotService",
+        "VirtualSystemMigrationService",
     }
     assert not kit.ok(
         mb.references(kit.host_path(mb), "VRM_HostedDependency", role="Dependent")
