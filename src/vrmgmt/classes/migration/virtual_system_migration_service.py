@@ -320,8 +320,9 @@ def _audit(call: MethodCall, target: str, outcome: str) -> None:
 
 
 def _check(call: MethodCall, computer_system, destination, where, settings):
-    p = plan(call, computer_system, destination, where, settings)
-    return Uint32(vm_map.RC_COMPLETED), {"IsMigratable": True, "_plan": p}
+    """0 and IsMigratable true, or the CIM error saying why not (plan)."""
+    plan(call, computer_system, destination, where, settings)
+    return Uint32(vm_map.RC_COMPLETED), {"IsMigratable": True}
 
 
 def _migrate(call: MethodCall, computer_system, destination, where, settings, to_system):
@@ -379,10 +380,9 @@ def check_to_host(
     new_system_setting_data=None,
     new_resource_setting_data=None,
 ):
-    rv, outs = _check(
+    return _check(
         call, computer_system, destination_host, "DestinationHost", migration_setting_data
     )
-    return rv, {"IsMigratable": outs["IsMigratable"]}
 
 
 @METHODS.method("CheckVirtualSystemIsMigratableToSystem", role="operator")
@@ -395,8 +395,7 @@ def check_to_system(
     new_resource_setting_data=None,
 ):
     dest = _destination_system(call, destination_system)
-    rv, outs = _check(call, computer_system, dest, "DestinationSystem", migration_setting_data)
-    return rv, {"IsMigratable": outs["IsMigratable"]}
+    return _check(call, computer_system, dest, "DestinationSystem", migration_setting_data)
 
 
 @METHODS.method("MigrateVirtualSystemToHost", role="operator")
