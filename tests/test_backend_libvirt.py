@@ -694,8 +694,8 @@ def test_features_of_the_test_driver(mgr):
 @pytest.mark.parametrize(
     "uri,present,absent",
     [
-        # MIGRATION: QEMU can, but no migrate_vm is implemented yet, so it is not claimed
-        ("qemu:///system", {Feature.SNAPSHOTS, Feature.GUEST_AGENT}, {Feature.MIGRATION}),
+        # MIGRATION: migrate_vm between two daemons (tests/test_migration_qemu.py)
+        ("qemu:///system", {Feature.SNAPSHOTS, Feature.GUEST_AGENT, Feature.MIGRATION}, set()),
         ("lxc:///system", {Feature.DEFINE, Feature.PAUSE}, {Feature.SNAPSHOTS, Feature.SUSPEND}),
     ],
 )

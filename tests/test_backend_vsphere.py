@@ -910,7 +910,8 @@ def test_features_and_slow_actions(mgr):
         Feature.SUSPEND,
         Feature.HOST_POWER,  # host_power: maintenance mode + RebootHost_Task
         Feature.POOLS,  # list_pools: datastores and networks
-    }  # no PAUSE (vSphere cannot pause); vMotion not implemented yet
+        Feature.MIGRATION,  # migrate_vm: RelocateVM_Task between the vCenter's ESXi hosts
+    }  # no PAUSE (vSphere cannot pause)
     slow = {a for a in PowerAction if mgr.is_slow(a)}
     assert slow == {
         PowerAction.START,

@@ -231,10 +231,11 @@ def test_associator_names(mb):
         )
     )
     # VRM_HostedService and VRM_HostedMetricService are CIM_HostedDependency too: the
-    # host's management, snapshot and metric services
+    # host's management, snapshot, migration and metric services
     assert names(res.paths) == ALL_VMS | {
         "VirtualSystemManagementService",
         "VirtualSystemSnapshotService",
+        "VirtualSystemMigrationService",
         "MetricService",
     }
 
@@ -251,6 +252,7 @@ def test_references_and_reference_names(mb):
     assert {k.get("Name") or k["Id"] for k in keys} == ALL_VMS | {
         "VirtualSystemManagementService",  # VRM_HostedService
         "VirtualSystemSnapshotService",
+        "VirtualSystemMigrationService",
         "MetricService",  # VRM_HostedMetricService
     } | {m.id for m in metrics_of("host")}  # VRM_MetricDefForME
     assert not kit.ok(

@@ -198,7 +198,7 @@ def test_pegasus_dry_run(project, tmp_path):
     dm, vm = project / "mof" / "dmtf", project / "mof"
     # the classes into root/virt, only the file with the interop class into root/PG_InterOp
     assert commands[:4] == [
-        f"cimmof -I {dm} -n root/virt {dm}/dmtf.mof",
+        f"cimmof -aE -I {dm} -n root/virt {dm}/dmtf.mof",
         f"cimmof -I {vm} -n root/virt {vm}/vrmgmt.mof",
         f"cimmof -I {vm} -n root/PG_InterOp {vm}/VRM_Interop.mof",
         f"cimmof -n root/PG_InterOp {work}/vrmgmt-pegasus.mof",
@@ -206,7 +206,7 @@ def test_pegasus_dry_run(project, tmp_path):
     # checked first in a scratch repository (the interop part needs the live one)
     checks = out.split("# Check (compiles everything into a scratch repository first):\n")[1]
     assert checks.splitlines()[:2] == [
-        f"cimmofl -R {work}/check -I {dm} -n root/virt {dm}/dmtf.mof",
+        f"cimmofl -R {work}/check -aE -I {dm} -n root/virt {dm}/dmtf.mof",
         f"cimmofl -R {work}/check -I {vm} -n root/virt {vm}/vrmgmt.mof",
     ]
 

@@ -23,6 +23,7 @@ EXPECTED_PROFILES = {
     ("DMTF", "System Virtualization", "1.0.0"),
     ("DMTF", "Virtual System", "1.0.0"),
     ("DMTF", "Virtual System Snapshot Service", "1.0.0"),
+    ("DMTF", "Virtual System Migration", "1.0.0"),
     ("DMTF", "KVM Redirection", "1.0.0"),
     ("DMTF", "Indications", "1.2.0"),
     ("DMTF", "Base Metrics", "1.0.1"),
@@ -37,6 +38,7 @@ EXPECTED_PROFILES = {
 COMPONENTS = {
     "Virtual System",
     "Virtual System Snapshot Service",
+    "Virtual System Migration",
     "Resource Allocation",
     "Allocation Capabilities",
     "Processor Resource Virtualization",
@@ -70,6 +72,7 @@ def test_cimom_profile_is_left_to_a_hosting_broker():
         "Virtual System",
         "KVM Redirection",
         "Virtual System Snapshot Service",
+        "Virtual System Migration",
         *rp.POOL_PROFILES,
         "Base Metrics",
     ]
@@ -405,10 +408,10 @@ def test_conformance_instances_and_get_instance(testdriver_server):
     for ns in ("root/interop", "root/virt"):
         conn = testdriver_server.conn(ns)
         ectps = conn.EnumerateInstances("CIM_ElementConformsToProfile")
-        # object manager, indication service, host, snapshot service, VMs; the 4 pools
-        # (Resource Allocation), their 4 capabilities, each pool again (its Resource
-        # Virtualization); the metric definitions
-        assert len(ectps) == 1 + 1 + 1 + 1 + n_vms + 4 + 4 + 4 + len(METRICS), ns
+        # object manager, indication service, host, snapshot service, migration
+        # service, VMs; the 4 pools (Resource Allocation), their 4 capabilities, each
+        # pool again (its Resource Virtualization); the metric definitions
+        assert len(ectps) == 1 + 1 + 1 + 1 + 1 + n_vms + 4 + 4 + 4 + len(METRICS), ns
         vm_ectp = next(e for e in ectps if e["ManagedElement"].classname == "VRM_ComputerSystem")
         assert vm_ectp["ManagedElement"].namespace == "root/virt"
         assert vm_ectp["ConformantStandard"].namespace == "root/interop"
@@ -451,6 +454,17 @@ def test_wbemcli_follows_the_cross_namespace_association(testdriver_server, wbem
         f'ManagedElement=root/virt:VRM_ComputerSystem.CreationClassName="VRM_ComputerSystem",Name="{uuid}"'
         in r.stdout
     )
+
+
+def test_get_central_instances_migration_service(wbem_server):
+    """The migration profile's central instances are the hosts' migration services
+    (docs/migration.md), reachable as returned."""
+    mig = _profile(wbem_server, "Virtual System Migration")
+    assert mig["RegisteredVersion"] == "1.0.0"
+    (svc,) = wbem_server.get_central_instances(mig.path)
+    assert (svc.classname, svc.namespace) == ("VRM_VirtualSystemMigrationService", "root/virt")
+    assert (svc["SystemName"], svc["Name"]) == ("tdhost", "VirtualSystemMigrationService")
+    assert wbem_server.conn.GetInstance(svc)["EnabledState"] == 2
 
 
 def test_get_central_instances_snapshot_service(wbem_server):

@@ -246,6 +246,48 @@ def test_readme_snapshots_tour_runs(tmp_path):
     assert "VRM_SnapshotSettingData" in out and re.search(r"VRM_SnapshotSettingData\s+1\b", out)
 
 
+def test_readme_migration_tour_runs(tmp_path):
+    """The migration tour (issue 10): the vCenter's migration capabilities, a check, a
+    refused libvirt target, and a VM moved to the cluster's other ESXi host (pyVmomi
+    confirms)."""
+    from vrmgmt.backends import create_manager
+
+    with Vcsim(hosts=2, vms=1) as sim:
+        backends = [
+            {"id": "test", "type": "libvirt", "uri": "test:///default"},
+            sim.backend_config(tmp_path),
+        ]
+        srv = VrmServer(tmp_path / "srv", backends)
+        (srv.state_dir / "users").unlink()
+        mgr = create_manager("vc-check", "vsphere", **sim.manager_options())
+        mgr.connect()
+        try:
+            with srv:
+                admin_pw = (srv.state_dir / "admin-password").read_text().strip()
+                conn = pywbem.WBEMConnection(
+                    srv.url, ("admin", admin_pw), default_namespace="root/virt"
+                )
+                vm = next(
+                    i
+                    for i in conn.EnumerateInstances("VRM_ComputerSystem")
+                    if i["BackendID"] == "vc"
+                )
+                ref = mgr._session.content.searchIndex.FindByUuid(None, vm["Name"], True, True)
+                here = ref.runtime.host.name
+                (there,) = [h.name for h in ref.runtime.host.parent.host if h.name != here]
+                subst = {"UUID-OF-A-VCENTER-VM": vm["Name"], "ESXI-TARGET": there}
+                r = _run_tour(srv, "migration", tmp_path, **subst)
+                assert ref.runtime.host.name == there  # pyVmomi: it moved
+        finally:
+            mgr.close()
+    out = r.stdout
+    assert "AsynchronousMethodsSupported = { 2, 3 };" in out, out
+    assert "Check: 0 IsMigratable: True" in out, out
+    assert "to test: 7 " in out and "not supported" in out, out
+    assert "Migrate: 4096" in out, out
+    assert "JobState: 7 PercentComplete: 100" in out, out
+
+
 def test_readme_pools_tour_runs(tmp_path):
     """The pools tour: the host's four pools, the memory templates, a refused DefineSystem."""
     srv = VrmServer(tmp_path / "srv", [{"id": "test", "type": "libvirt", "uri": "test:///default"}])

@@ -34,7 +34,7 @@ from typing import TypeVar
 from vrmgmt import localhost
 from vrmgmt.backends import Feature, HostPowerAction, Locality, Manager, create_manager
 from vrmgmt.config import BackendConfig
-from vrmgmt.errors import BackendUnavailable, NotFound, StaleVM, VrmError
+from vrmgmt.errors import BackendUnavailable, InvalidSpec, NotFound, StaleVM, VrmError
 from vrmgmt.model import (
     Console,
     Host,
@@ -543,11 +543,14 @@ class Inventory:
         """The VM with its devices; from a backend that cannot answer now, the VM as last
         known, marked stale (BackendUnavailable if it was never read)."""
         uuid = uuid.lower()
+        cached = backend_id is None and uuid in self._vm_backend
         bid = backend_id or self.backend_of(uuid)
         try:
             vm = self.call(bid, lambda m: m.get_vm(uuid))
         except NotFound:
             self._forget_vm(uuid)
+            if cached:  # moved away (a migration, maybe by another process): look again
+                return self.get_vm(uuid)
             raise
         except BackendUnavailable as exc:
             stale = self._stale_vm(bid, uuid, self._why(bid, exc.detail))
@@ -748,6 +751,55 @@ class Inventory:
         define_vm."""
         bid = self.backend_of(uuid)
         self.call_long(bid, lambda m: m.delete_snapshot(uuid.lower(), snapshot_id), timeout)
+
+    # -- migration (typed, for VRM_VirtualSystemMigrationService) ------------------------
+    def kind(self, backend_id: str) -> str:
+        """The backend's kind: "libvirt" or "vsphere" (known without connecting)."""
+        return self.manager(backend_id).kind
+
+    def describe(self, backend_id: str) -> str:
+        """How a backend names itself in messages: its id and what it is (URI or URL)."""
+        mgr = self.manager(backend_id)
+        where = getattr(mgr, "uri", None) or getattr(mgr, "url", None) or mgr.kind
+        return f"{backend_id} ({mgr.kind} {where})"
+
+    def migration_hosts(self, backend_id: str) -> list[str]:
+        """Hosts inside the backend a VM can move to (vSphere: its vCenter's ESXi
+        hosts); [] without migration or where the backend is one host."""
+        if Feature.MIGRATION not in self.features(backend_id):
+            return []
+        return self.call(backend_id, lambda m: m.migration_hosts())
+
+    def vm_host(self, uuid: str, backend_id: str | None = None) -> str | None:
+        """Which of the backend's migration_hosts() runs the VM (None: one-host backend)."""
+        bid = backend_id or self.backend_of(uuid)
+        return self.call(bid, lambda m: m.vm_host(uuid.lower()))
+
+    def migrate_vm(
+        self,
+        uuid: str,
+        target_backend: str | None,
+        target_host: str | None = None,
+        live: bool = True,
+        progress: Callable[[int], None] | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        """Move the VM to another backend of the same kind (``target_backend``) or to a
+        host inside its own (``target_host``); bounded by the longer of both backends'
+        long-call timeouts. The VM's cached location is dropped afterwards."""
+        bid = self.backend_of(uuid)
+        if target_backend is not None:
+            dest = self.manager(target_backend)
+            bound = timeout or max(self.long_call_timeout(bid), dest.long_call_timeout)
+            target: Manager | str = dest
+        elif target_host is not None:
+            target, bound = target_host, timeout or self.long_call_timeout(bid)
+        else:
+            raise InvalidSpec("migrate_vm needs a target backend or host")
+        try:
+            self.call_long(bid, lambda m: m.migrate_vm(uuid.lower(), target, live, progress), bound)
+        finally:
+            self._forget_vm(uuid.lower())
 
     # -- console access (typed, for VRM_KVMRedirectionSAP) -------------------------------
     def consoles(self, uuid: str, backend_id: str | None = None) -> list[Console]:

@@ -37,6 +37,7 @@ def test_registered_profiles(host):
         (2, "System Virtualization", "1.0.0"),
         (2, "Virtual System", "1.0.0"),
         (2, "Virtual System Snapshot Service", "1.0.0"),
+        (2, "Virtual System Migration", "1.0.0"),
         (2, "KVM Redirection", "1.0.0"),
         (2, "Base Metrics", "1.0.1"),
     }
@@ -61,7 +62,12 @@ def test_referenced_profile_both_directions(host):
     sv, vs = p["System Virtualization"].path, p["Virtual System"].path
     kvm = p["KVM Redirection"].path
     snap = p["Virtual System Snapshot Service"].path
-    components = {"Virtual System", "Virtual System Snapshot Service", *POOL_PROFILES}
+    components = {
+        "Virtual System",
+        "Virtual System Snapshot Service",
+        "Virtual System Migration",
+        *POOL_PROFILES,
+    }
 
     def ids(path, role):
         return sorted(x["InstanceID"] for x in host.assoc_names(path, REF, role=role))

@@ -284,6 +284,28 @@ class Manager(abc.ABC):
     def delete_snapshot(self, uuid: str, snapshot_id: str, remove_children: bool = False) -> None:
         raise NotSupported(f"{self.kind} backend has no snapshots")
 
+    # -- migration (Feature.MIGRATION) ---------------------------------------------------
+    def migration_hosts(self) -> list[str]:
+        """Hosts inside this backend a VM can move to without leaving it (vSphere: the
+        ESXi hosts of the vCenter); [] where a backend is one host."""
+        return []
+
+    def vm_host(self, uuid: str) -> str | None:
+        """Which of migration_hosts() runs the VM (None where a backend is one host)."""
+        return None
+
+    def migrate_vm(
+        self,
+        uuid: str,
+        target: Manager | str,
+        live: bool = True,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        """Move the VM to ``target``: another backend of the same kind (its Manager) or
+        a host of migration_hosts() (its name); live (running on) where possible.
+        ``progress`` gets 0-100 while it runs. Blocks until the VM is there."""
+        raise NotSupported(f"{self.kind} backend cannot migrate VMs")
+
     def consoles(self, uuid: str) -> list[Console]:
         """How to reach the running VM's display ([] when it is not running or has
         none); NotSupported where the backend cannot tell."""

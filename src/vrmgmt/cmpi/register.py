@@ -14,7 +14,8 @@ SFCB: the .reg file with absolute provider paths and the VRM classes flattened i
 MOF file (sfcbstage copies single files, so ``#pragma include`` cannot be resolved later)
 are staged per namespace with ``sfcbstage -n <ns> [-r <reg>] <mof>``, then
 ``sfcbrepos -f`` rebuilds the repository (it compiles SFCB's own DMTF schema into every
-namespace, which is why the DMTF subset is not staged unless asked).
+namespace, which is why the DMTF subset is not staged unless asked; its experimental
+files - classes SFCB's Final schema lacks, DSP1081's migration classes - always are).
 
 OpenPegasus: the DMTF subset and all VRM classes go into the implementation namespaces
 (root/virt); into the interop namespace (root/PG_InterOp, and root/interop where the
@@ -113,6 +114,20 @@ def mof_files(project_root: Path) -> tuple[Path, list[Path]]:
     return dmtf, vrm
 
 
+#: files of mof/dmtf/ holding only Experimental DMTF classes, which the Final MOFs of
+#: CIM Schema 2.49 (and so SFCB's own schema) lack: staged for SFCB in any case
+EXPERIMENTAL_DMTF = ("migration.mof",)
+
+
+def sfcb_mof_parts(project_root: Path, include_dmtf: bool) -> list[Path]:
+    """The MOF files staged into SFCB: the DMTF subset when asked, else its experimental
+    files only; then the VRM classes."""
+    dmtf, vrm = mof_files(project_root)
+    experimental = [dmtf.parent / f for f in EXPERIMENTAL_DMTF]
+    extra = [dmtf] if include_dmtf else [f for f in experimental if f.is_file()]
+    return [*extra, *vrm]
+
+
 def flatten_mof(path: Path, _stack: tuple[Path, ...] = ()) -> str:
     """The MOF file with every ``#pragma include ("x")`` replaced by x's content
     (resolved relative to the including file)."""
@@ -191,8 +206,7 @@ def sfcb_staging(
 ) -> sfcb.Staging:
     """The registration and the MOF (made safe for sfcbmofpp, with line origins)."""
     regs = project_registrations(project_root)
-    dmtf, vrm = mof_files(project_root)
-    mof_text, origins = sfcb.sfcb_mof(([dmtf] if include_dmtf else []) + vrm)
+    mof_text, origins = sfcb.sfcb_mof(sfcb_mof_parts(project_root, include_dmtf))
     return sfcb.Staging(
         reg_text=sfcb_registration(regs, providers_dir),
         mof_text=mof_text,
@@ -211,8 +225,7 @@ def sfcb_plan(
     """What `register --cimom sfcb` does, for --dry-run (register_sfcb runs it)."""
     layout = layout or sfcb.sfcb_layout()
     staging = sfcb_staging(project_root, providers_dir, include_dmtf)
-    dmtf, vrm = mof_files(project_root)
-    parts = ([dmtf] if include_dmtf else []) + vrm
+    parts = sfcb_mof_parts(project_root, include_dmtf)
     plan = Plan("sfcb", Path(work_dir))
     plan.files["vrmgmt.reg"] = staging.reg_text
     plan.files["vrmgmt.mof"] = staging.mof_text
@@ -396,7 +409,9 @@ def pegasus_plan(
     def compile_cmds(tool: list[str]) -> list[list[str]]:
         cmds = []
         for ns in impl:
-            cmds.append([*tool, "-I", str(dmtf.parent), "-n", ns, str(dmtf)])
+            # -aE: the subset holds Experimental classes (DSP1081's migration service and
+            # capabilities), which OpenPegasus's compilers skip with a warning otherwise
+            cmds.append([*tool, "-aE", "-I", str(dmtf.parent), "-n", ns, str(dmtf)])
             cmds += [[*tool, "-I", str(f.parent), "-n", ns, str(f)] for f in vrm]
         for ns in interops:
             cmds += [[*tool, "-I", str(f.parent), "-n", ns, str(f)] for f in interop_files]

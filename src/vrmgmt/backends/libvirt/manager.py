@@ -4,8 +4,8 @@ the package docstring for what each driver supports).
 Reads domains in bulk (listAllDomains plus flag-filtered lists), maps libvirt's states
 to vrmgmt.model.PowerState, performs power actions, and defines / modifies / undefines
 domains from VMSpec / VMChange. The connection handling lives in connection.py, the
-domain XML in domain_xml.py (pure), snapshots in snapshots.py, storage pools and
-networks in pools.py, statistics in stats.py.
+domain XML in domain_xml.py (pure), snapshots in snapshots.py, migration in
+migration.py, storage pools and networks in pools.py, statistics in stats.py.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from vrmgmt.backends.libvirt.connection import (
 )
 from vrmgmt.backends.libvirt.consoles import ConsolesMixin
 from vrmgmt.backends.libvirt.events import LifecycleEvents
+from vrmgmt.backends.libvirt.migration import MigrationMixin
 from vrmgmt.backends.libvirt.pools import PoolsMixin
 from vrmgmt.backends.libvirt.snapshots import SnapshotsMixin
 from vrmgmt.errors import (
@@ -86,7 +87,13 @@ _UNDEFINE_FLAGS = (
 
 # -- the manager -----------------------------------------------------------------------------
 class LibvirtManager(
-    SnapshotsMixin, ConsolesMixin, PoolsMixin, LifecycleEvents, LibvirtConnection, Manager
+    SnapshotsMixin,
+    MigrationMixin,
+    ConsolesMixin,
+    PoolsMixin,
+    LifecycleEvents,
+    LibvirtConnection,
+    Manager,
 ):
     kind = "libvirt"
 

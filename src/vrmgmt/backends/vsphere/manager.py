@@ -4,8 +4,8 @@
 VMs are read in bulk with the PropertyCollector; power actions, snapshots, define,
 modify and undefine run as vSphere tasks. The session lives in session.py, task waits
 in tasks.py, placement in placement.py, spec conversion in specs.py, QueryPerf in perf.py,
-snapshots in snapshots.py, datastores and networks in pools.py, property-to-model
-conversion in vms.py.
+snapshots in snapshots.py, migration in migration.py, datastores and networks in
+pools.py, property-to-model conversion in vms.py.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from vrmgmt.backends.base import Feature, Manager
 from vrmgmt.backends.vsphere import specs as vs_specs
 from vrmgmt.backends.vsphere.consoles import ConsolesMixin
 from vrmgmt.backends.vsphere.hostpower import HostPowerMixin
+from vrmgmt.backends.vsphere.migration import MigrationMixin
 from vrmgmt.backends.vsphere.perf import PerfMixin
 from vrmgmt.backends.vsphere.placement import PlacementMixin, _owner_kind, _Placement
 from vrmgmt.backends.vsphere.pools import PoolsMixin
@@ -122,6 +123,7 @@ class _VmState:
 class VSphereManager(
     HostPowerMixin,
     SnapshotsMixin,
+    MigrationMixin,
     ConsolesMixin,
     PoolsMixin,
     PerfMixin,

@@ -22,6 +22,7 @@ from vrmgmt.cim.provider import ProviderEnv
 from vrmgmt.classes.console import kvm_redirection_sap
 from vrmgmt.classes.interop import indication_service, namespace, object_manager
 from vrmgmt.classes.metrics import base_metric_definition
+from vrmgmt.classes.migration import virtual_system_migration_service
 from vrmgmt.classes.pools import allocation_capabilities, resource_pool
 from vrmgmt.classes.snapshots import virtual_system_snapshot_service
 from vrmgmt.classes.system import computer_system, host_system
@@ -89,7 +90,12 @@ PROFILES: tuple[ProfileSpec, ...] = (
         "1.0.0",
         "DSP1042",
         central=host_system,
-        references=("Virtual System", "Virtual System Snapshot Service", *POOL_PROFILES),
+        references=(
+            "Virtual System",
+            "Virtual System Snapshot Service",
+            "Virtual System Migration",
+            *POOL_PROFILES,
+        ),
     ),
     ProfileSpec(
         "Virtual System",
@@ -105,6 +111,13 @@ PROFILES: tuple[ProfileSpec, ...] = (
         "1.0.0",
         "DSP1105",
         central=virtual_system_snapshot_service,
+    ),
+    # every host's migration service (vrmgmt.classes.migration; docs/migration.md)
+    ProfileSpec(
+        "Virtual System Migration",
+        "1.0.0",
+        "DSP1081",
+        central=virtual_system_migration_service,
     ),
     # resource pools (vrmgmt.classes.pools): components of System Virtualization; the
     # Resource Virtualization profiles' central instances are the pools of their type

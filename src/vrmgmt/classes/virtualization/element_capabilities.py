@@ -2,7 +2,8 @@
 service and its VRM_VirtualSystemManagementCapabilities (DSP1042 §7.4), a host and its
 VRM_EnabledLogicalElementCapabilities (DSP1052 §7.3: the state changes it accepts), and
 a VM and its VRM_EnabledLogicalElementCapabilities (DSP1057 §7.2.1: the state changes
-its backend implements, whether it can be renamed); where the backend has snapshots, the
+its backend implements, whether it can be renamed); a host's migration service and its
+VRM_VirtualSystemMigrationCapabilities (DSP1081 §7.3); where the backend has snapshots, the
 host's snapshot service and its VRM_VirtualSystemSnapshotServiceCapabilities and each VM
 and its VRM_VirtualSystemSnapshotCapabilities (docs/snapshots.md); and each resource pool
 and its VRM_AllocationCapabilities (DSP1043 §7.2)."""
@@ -12,6 +13,8 @@ from __future__ import annotations
 from pywbem import CIMError
 
 from vrmgmt.cim.association import Association, End
+from vrmgmt.classes.migration import virtual_system_migration_capabilities as vsmig_caps
+from vrmgmt.classes.migration import virtual_system_migration_service as vsmig
 from vrmgmt.classes.pools import allocation_capabilities as alloc_caps
 from vrmgmt.classes.pools import pooling, resource_pool
 from vrmgmt.classes.snapshots import virtual_system_snapshot_capabilities as vs_snap_caps
@@ -32,7 +35,7 @@ class ElementCapabilities(Association):
     ends = (End("ManagedElement", "CIM_LogicalElement"), End("Capabilities", "CIM_Capabilities"))
 
     #: element class module -> its capabilities class module (both keyed by backend id)
-    PAIRS = ((vsms, caps), (host_system, elec))
+    PAIRS = ((vsms, caps), (host_system, elec), (vsmig, vsmig_caps))
 
     def pairs(self, ctx):
         ns = ctx.namespace
