@@ -642,6 +642,11 @@ class Inventory:
         (Manager.bulk_stats; the vSphere metrics collector writes them as RRDs)."""
         return self.call(backend_id, lambda m: m.bulk_stats())
 
+    def perf_sample(self, backend_id: str) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+        """(bulk_stats of every VM, the host's own sample) of one backend in one backend
+        call (Manager.perf_sample; what the vSphere metrics collector writes)."""
+        return self.call(backend_id, lambda m: m.perf_sample())
+
     def kind_of(self, backend_id: str) -> str:
         """The backend's type ("libvirt", "vsphere")."""
         return self.manager(backend_id).kind

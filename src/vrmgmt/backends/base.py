@@ -320,6 +320,11 @@ class Manager(abc.ABC):
     def bulk_stats(self, uuids: Iterable[str] | None = None) -> dict[str, dict[str, float]]:
         raise NotSupported(f"{self.kind} backend has no bulk statistics")
 
+    def perf_sample(self) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+        """(bulk_stats() of all VMs, the host's own sample) in one backend round; a backend
+        that cannot measure its host returns {} for it."""
+        return self.bulk_stats(), {}
+
     # -- the host itself: locality, operating system, VM processes, power -------------
     def locality(self) -> Locality:
         """Where this backend's host is; the inventory reads the operating system and

@@ -1,5 +1,9 @@
 """vSphere performance counters: the latest realtime sample of STAT_COUNTERS for many
-VMs in ONE QueryPerf call (PerformanceManager), the counter ids cached per session."""
+VMs, and for the backend's ESXi hosts, in ONE QueryPerf call (PerformanceManager,
+vSphere Web Services API "Performance Counters"), the counter ids cached per session.
+
+A vSphere backend is one VRM_HostSystem (DSP1057 Virtual System profile's host: the whole
+vCenter or ESXi), so perf_sample() also sums its ESXi hosts into one host sample."""
 
 from __future__ import annotations
 
@@ -48,25 +52,54 @@ class PerfMixin:
         not running has no realtime statistics and maps to {}. Values are in the counter's
         unit (KiB, KB/s, MHz) except cpu.usage.average, which is scaled to percent.
         """
+        return self._perf(uuids, hosts=False)[0]
+
+    def perf_sample(self) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+        """(bulk_stats() of all VMs, the host sample): still ONE RetrieveProperties and
+        ONE QueryPerf, the connected ESXi hosts' HostSystems added to the QuerySpec list.
+
+        The host sample aggregates the ESXi hosts that reported a counter:
+        cpu.usage.average is their mean weighted by each host's CPU threads
+        (summary.hardware.numCpuThreads, what VRM_HostSystem counts as its processors),
+        so it stays "% of all the backend's CPUs"; every other counter (KiB, KB/s, MHz)
+        is their sum. {} when no host reported anything.
+        """
+        return self._perf(None, hosts=True)
+
+    def _perf(
+        self, uuids: Iterable[str] | None, hosts: bool
+    ) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
         wanted = None
         if uuids is not None:
             wanted = {c for c in (_canonical_uuid(u) for u in uuids) if c}
 
-        def read(session: _Session) -> dict[str, dict[str, float]]:
-            ocs = self._retrieve(
-                session,
-                [
+        def read(session: _Session) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+            specs = [
+                _view_spec(
+                    session.view(vim.VirtualMachine),
+                    vim.VirtualMachine,
+                    ["config.instanceUuid", "config.template", "runtime.powerState"],
+                )
+            ]
+            if hosts:
+                specs.append(
                     _view_spec(
-                        session.view(vim.VirtualMachine),
-                        vim.VirtualMachine,
-                        ["config.instanceUuid", "config.template", "runtime.powerState"],
+                        session.view(vim.HostSystem),
+                        vim.HostSystem,
+                        ["summary.hardware", "runtime.connectionState"],
                     )
-                ],
-            )
+                )
+            ocs = self._retrieve(session, specs)
             result: dict[str, dict[str, float]] = {}
             running: dict[str, str] = {}  # moid -> uuid
+            threads: dict[str, int] = {}  # HostSystem moid -> CPU threads
             for oc in ocs:
                 p = _props(oc)
+                if isinstance(oc.obj, vim.HostSystem):
+                    if str(p.get("runtime.connectionState", "connected")) == "connected":
+                        hw = p.get("summary.hardware")
+                        threads[oc.obj._moId] = int(getattr(hw, "numCpuThreads", 0) or 0)
+                    continue
                 uuid = (p.get("config.instanceUuid") or "").lower()
                 if not uuid or p.get("config.template"):
                     continue
@@ -75,12 +108,12 @@ class PerfMixin:
                 result[uuid] = {}
                 if str(p.get("runtime.powerState")) == "poweredOn":
                     running[oc.obj._moId] = uuid
-            if not running:
-                return result
+            if not running and not threads:
+                return result, {}
             counters = self._counters(session)
             known = {name: counters[name] for name in STAT_COUNTERS if name in counters}
             if not known:
-                return result
+                return result, {}
             by_key = {c.key: name for name, c in known.items()}
             metric_ids = [
                 vim.PerformanceManager.MetricId(counterId=c.key, instance="")
@@ -94,17 +127,51 @@ class PerfMixin:
                     maxSample=1,
                 )
                 for moid in running
+            ] + [
+                vim.PerformanceManager.QuerySpec(
+                    entity=session.ref(vim.HostSystem, moid),
+                    metricId=metric_ids,
+                    intervalId=REALTIME_INTERVAL,
+                    maxSample=1,
+                )
+                for moid in threads
             ]
+            per_host: dict[str, dict[str, float]] = {m: {} for m in threads}
             for em in session.content.perfManager.QueryPerf(querySpec=specs) or []:
-                uuid = running.get(em.entity._moId)
-                if uuid is None:
+                moid = em.entity._moId
+                if isinstance(em.entity, vim.HostSystem):
+                    target = per_host.get(moid)
+                else:
+                    uuid = running.get(moid)
+                    target = result[uuid] if uuid is not None else None
+                if target is None:
                     continue
                 for series in em.value or []:
                     name = by_key.get(series.id.counterId)
                     values = [v for v in (getattr(series, "value", None) or []) if v >= 0]
                     if name is None or series.id.instance or not values:
                         continue
-                    result[uuid][name] = float(values[-1]) * STAT_COUNTERS[name]
-            return result
+                    target[name] = float(values[-1]) * STAT_COUNTERS[name]
+            return result, aggregate_hosts(per_host, threads)
 
         return self._call(read)
+
+
+def aggregate_hosts(
+    per_host: dict[str, dict[str, float]], threads: dict[str, int]
+) -> dict[str, float]:
+    """One sample of several ESXi hosts: cpu.usage.average weighted by CPU threads (a host
+    reporting 0 threads weighs 1), the other counters summed; only reported counters."""
+    out: dict[str, float] = {}
+    weight = 0
+    for moid, sample in per_host.items():
+        for name, v in sample.items():
+            if name == "cpu.usage.average":
+                w = max(threads.get(moid, 0), 1)
+                out[name] = out.get(name, 0.0) + v * w
+                weight += w
+            else:
+                out[name] = out.get(name, 0.0) + v
+    if weight:
+        out["cpu.usage.average"] /= weight
+    return out
