@@ -18,8 +18,10 @@ when the last of them is cleaned up).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -789,6 +791,8 @@ class CMPIProxyProvider:
             )
 
         def run():
+            if _in_sfcb_provider_process():
+                _stop_sfcb_provider_process()  # does not return
             with _State.lock:
                 self.mi_count -= 1
                 last = self.mi_count <= 0
@@ -810,6 +814,45 @@ class CMPIProxyProvider:
                 _release_env()
 
         return self._run("Cleanup", run)
+
+
+def _in_sfcb_provider_process() -> bool:
+    """True inside one of SFCB's provider processes (forks of sfcbd): they exist only
+    to host providers, and SFCB ends them with exit(0) right after the terminating
+    cleanup."""
+    try:
+        return os.path.basename(os.readlink("/proc/self/exe")) == "sfcbd"
+    except OSError:
+        return False
+
+
+def _stop_sfcb_provider_process() -> None:
+    """SFCB's first terminating cleanup in a provider process: clean up every vrmgmt
+    provider of the process, release the environment and end the process without C exit
+    handlers. SFCB's stopProc would call exit(0) after its cleanups, and exit's atexit
+    handlers and library destructors then run while the provider's other threads
+    (libvirt's event loop, job and delivery threads of the embedded Python, which
+    cmpi-bindings never finalizes) still run: two SFCB stops of the suite died with
+    SIGSEGV there, after "stopped ..." was logged (docs/cmpi.md, "Stopping"). All at the
+    first cleanup, because stopProc cleans each MI type only once per library, and every
+    vrmgmt provider shares cmpi-bindings' library: the others are never asked."""
+    with _State.lock:
+        proxies = list({id(p): p for p in _State.proxies.values()}.values())
+        _State.proxies.clear()
+    for proxy in proxies:
+        for prov in proxy._distinct_providers():
+            try:
+                prov.cleanup()
+            except Exception:  # noqa: BLE001 - one provider must not block the rest
+                log.exception("%s: cleanup of %r failed", proxy.module_name, prov)
+        if proxy.indication_sender is not None:
+            proxy.indication_sender.enabled = False
+    _release_env()
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(0)
 
 
 def _registered_associations(provider_path: Path) -> list[str] | None:
