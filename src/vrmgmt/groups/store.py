@@ -473,7 +473,7 @@ class GroupStore:
         self._loaded = False
         self._watchers: list[Callable[[Tree, Tree], None]] = []
         self._poller: threading.Thread | None = None
-        self._closed = threading.Event()
+        self._stop_poll = threading.Event()
 
     # -- files --
     def _locked(self) -> contextlib.AbstractContextManager[None]:
@@ -612,9 +612,12 @@ class GroupStore:
             self._refresh()  # what is there now is the baseline, not a change
             self._watchers.append(callback)
             if self._poller is None or not self._poller.is_alive():
-                self._closed.clear()
+                self._stop_poll = threading.Event()  # one per poller thread
                 self._poller = threading.Thread(
-                    target=self._poll, args=(poll,), name="groups-watch", daemon=True
+                    target=self._poll,
+                    args=(poll, self._stop_poll),
+                    name="groups-watch",
+                    daemon=True,
                 )
                 self._poller.start()
 
@@ -623,11 +626,11 @@ class GroupStore:
             with contextlib.suppress(ValueError):
                 self._watchers.remove(callback)
             if not self._watchers:
-                self._closed.set()
+                self._stop_poll.set()
                 self._poller = None
 
-    def _poll(self, every: float) -> None:
-        while not self._closed.wait(every):
+    def _poll(self, every: float, stop: threading.Event) -> None:
+        while not stop.wait(every):
             try:
                 self._refresh()
             except Exception:  # noqa: BLE001 - keep watching
