@@ -372,7 +372,14 @@ def watch(env: ProviderEnv) -> None:
     pump = ind.EventPump(env, "group-indications")
 
     def changed(before: Tree, after: Tree) -> None:
-        pump.submit(lambda: [(ns, i) for i in changes(env, ns, before, after)])
+        def produce():
+            sink = env.indications
+            wanted = getattr(sink, "has_subscribers", None)
+            if sink is None or (wanted is not None and not wanted()):
+                return []  # nobody subscribed: no backend lookups for nothing
+            return [(ns, i) for i in changes(env, ns, before, after)]
+
+        pump.submit(produce)
 
     st = store(env)
     st.watch(changed)

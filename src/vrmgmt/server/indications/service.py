@@ -154,6 +154,10 @@ class IndicationService:
             return dict(self._workers)
 
     # -- the sink --------------------------------------------------------------------
+    def has_subscribers(self) -> bool:
+        """Whether any subscription is active (a source may skip costly work if not)."""
+        return bool(self._routes)
+
     def deliver(self, namespace: str, indication: CIMInstance) -> bool:
         """Route one indication; True when at least one destination queued it."""
         routes = self._routes
