@@ -86,12 +86,14 @@ class Listener:
         self.host = parts.hostname
         self.port = parts.port or (5990 if parts.scheme == "https" else 5988)
         self.target = parts.path or "/"
-        self.ssl_context = ssl_context or listener_context()
+        self.ssl_context = ssl_context  # None: listener_context() at the first HTTPS use
         self._conn: http.client.HTTPConnection | None = None
 
     def _connection(self) -> http.client.HTTPConnection:
         if self._conn is None:
             if self.scheme == "https":
+                if self.ssl_context is None:
+                    self.ssl_context = listener_context()
                 self._conn = http.client.HTTPSConnection(
                     self.host, self.port, timeout=DELIVERY_TIMEOUT, context=self.ssl_context
                 )
