@@ -210,7 +210,8 @@ def test_readme_vsms2_tour_runs(tmp_path):
 
 def test_readme_indications_tour_runs(tmp_path):
     """The indications tour (issue 15): pywbemcli subscribes a pywbemlistener, the
-    pause and resume arrive as CIM_InstModification with the VM's new EnabledState."""
+    pause and resume arrive as CIM_InstModification with the VM's new EnabledState, a
+    new group as CIM_InstCreation of VRM_Group."""
     srv = VrmServer(tmp_path, [{"id": "test", "type": "libvirt", "uri": "test:///default"}])
     (srv.state_dir / "users").unlink()
     with srv:
@@ -219,6 +220,8 @@ def test_readme_indications_tour_runs(tmp_path):
     mods = [line for line in log.splitlines() if "CIM_InstModification" in line]
     assert len(mods) == 2, log
     assert "EnabledState = 9" in mods[0] and "EnabledState = 2" in mods[1], log
+    (made,) = [line for line in log.splitlines() if "CIM_InstCreation" in line]
+    assert "instance of VRM_Group" in made and 'ElementName = \\"tour-group' in made, log
     assert "DeliveryRetryAttempts = 3;" in r.stdout
     assert "tour-filter" in r.stdout and "tour-dest" in r.stdout
 

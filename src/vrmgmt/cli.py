@@ -183,8 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
         "Without --config it reads /etc/vrmgmt/vrmgmt.toml if present, else "
         "uses the built-in default: libvirt test:///default, HTTP on "
         "127.0.0.1:5988. Indication subscriptions (DSP1054, root/interop) are kept "
-        "in the state directory and delivered again after a restart "
-        "(docs/indications.md).",
+        "in the state directory and delivered again after a restart; HTTPS "
+        "listeners' certificates are verified against the system's CA store or "
+        "[indications] ca_file (docs/indications.md).",
     )
     s.add_argument("--config", metavar="FILE", help="TOML configuration file")
     s.add_argument("--port", type=int, help="HTTP port (0 disables HTTP)")

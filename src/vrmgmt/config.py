@@ -57,6 +57,11 @@ Example::
     listen = ""                 # "0.0.0.0:25826": management server, receives and writes
     vsphere_collector = false   # `vrmgmt serve` writes vSphere VMs' QueryPerf samples as RRDs
 
+    [indications]               # delivery to CIM-XML listeners (docs/indications.md)
+    ca_file = "/etc/vrmgmt/listener-ca.pem"   # PEM CA certificate(s) that HTTPS listeners'
+                                # certificates must chain to, instead of the system's
+                                # CA store (default); the host name is checked too
+
     [[backends]]
     id = "kvm1"
     type = "libvirt"
@@ -180,6 +185,15 @@ COLLECTD_MODES = ("off", "managed", "auto")
 
 
 @dataclass
+class IndicationsConfig:
+    """[indications]: how `vrmgmt serve` delivers to listeners (DSP1054)."""
+
+    #: PEM file of the CAs an HTTPS listener's certificate must chain to; "" = the
+    #: system's CA store
+    ca_file: str = ""
+
+
+@dataclass
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     backends: list[BackendConfig] = field(default_factory=list)
@@ -192,6 +206,7 @@ class Config:
     schema_dir: Path | None = None
     host_control: HostControlConfig = field(default_factory=HostControlConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    indications: IndicationsConfig = field(default_factory=IndicationsConfig)
     source: str = "built-in default"
 
     @property
@@ -259,7 +274,8 @@ def parse_config(data: dict[str, Any], source: str = "<config>", check: bool = T
     """The configuration from parsed TOML; check=False leaves validate() to the caller
     (the command line validates once, after its overrides)."""
     cfg = Config(source=source)
-    unknown = set(data) - {"server", "auth", "paths", "backends", "host_control", "metrics"}
+    sections = {"server", "auth", "paths", "backends", "host_control", "metrics", "indications"}
+    unknown = set(data) - sections
     if unknown:
         raise ConfigError(f"{source}: unknown section(s): {', '.join(sorted(unknown))}")
     server = dict(data.get("server", {}))
@@ -284,6 +300,7 @@ def parse_config(data: dict[str, Any], source: str = "<config>", check: bool = T
         cfg.schema_dir = Path(paths["schema_dir"])
     cfg.host_control = _host_control(data.get("host_control", {}), source)
     cfg.metrics = _metrics(data.get("metrics", {}), source)
+    cfg.indications = _indications(data.get("indications", {}), source)
     backends = data.get("backends")
     if backends is None:
         cfg.backends = default_config().backends
@@ -455,6 +472,31 @@ def _metrics(section: dict[str, Any], source: str) -> MetricsConfig:
         if v and (":" not in v or not v.rsplit(":", 1)[1].isdigit()):
             raise ConfigError(f"{where} {key} must be HOST:PORT, got {v!r}")
     return MetricsConfig(**{**section, "collect_interval": float(interval)})
+
+
+def _indications(section: dict[str, Any], source: str) -> IndicationsConfig:
+    """[indications]: ca_file a readable PEM file of CA certificates (errors name it)."""
+    where = f"{source}: [indications]"
+    bad = set(section) - set(IndicationsConfig.__dataclass_fields__)
+    if bad:
+        raise ConfigError(f"{where}: unknown key(s): {', '.join(sorted(bad))}")
+    ca = section.get("ca_file", "")
+    if not isinstance(ca, str):
+        raise ConfigError(f"{where} ca_file must be a file name, got {ca!r}")
+    if ca:
+        import ssl
+
+        try:
+            ssl.create_default_context(cafile=ca)
+        except ssl.SSLError as exc:  # an OSError too: first
+            raise ConfigError(
+                f"{where} ca_file {ca!r} holds no PEM CA certificate: {exc.reason or exc}"
+            ) from None
+        except FileNotFoundError:
+            raise ConfigError(f"{where} ca_file {ca!r}: no such file") from None
+        except OSError as exc:
+            raise ConfigError(f"{where} ca_file {ca!r}: {exc.strerror or exc}") from None
+    return IndicationsConfig(ca_file=ca)
 
 
 def _backend(entry: dict[str, Any], index: int, source: str, seen: set[str]) -> BackendConfig:

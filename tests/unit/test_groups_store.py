@@ -363,3 +363,31 @@ def test_cli_export_import(tmp_path):
     )
     assert r.returncode == 1 and "does not match the groups schema" in r.stderr
     assert GroupStore(dst).snapshot().group_of("host", "h1") == g  # unchanged
+
+
+def test_watchers_see_each_change_ours_and_another_writers(tmp_path):
+    s = _store(tmp_path)
+    lab = s.edit(lambda t: t.create("lab"))
+    seen: list[tuple[set, set]] = []
+
+    def watcher(a, b):
+        seen.append((set(a.groups), set(b.groups)))
+
+    s.watch(watcher, poll=0.1)
+    try:
+        assert seen == []  # the groups already there are no change
+        web = s.edit(lambda t: t.create("web"))
+        assert seen == [({lab}, {lab, web})]
+        with pytest.raises(Conflict):  # refused: nothing written, nothing told
+            s.edit(lambda t: t.create("web"))
+        assert len(seen) == 1
+        other = GroupStore(tmp_path)  # another writer (a provider process)
+        other.edit(lambda t: t.delete(lab))
+        deadline = time.monotonic() + 2
+        while len(seen) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert seen[1:] == [({lab, web}, {web})]
+    finally:
+        s.unwatch(watcher)
+    s.edit(lambda t: t.create("after"))
+    assert len(seen) == 2

@@ -104,6 +104,13 @@ class ClassProvider(Provider):
             self._watching = True
             watch(self.env)
 
+    def cleanup(self) -> None:
+        """Stops the event source a module's watch(env) started, if it has unwatch(env)."""
+        unwatch = getattr(self.module, "unwatch", None)
+        if unwatch is not None and getattr(self, "_watching", False):
+            self._watching = False
+            unwatch(self.env)
+
     def _hook(self, name: str, what: str) -> Any:
         fn = getattr(self.module, name, None)
         if fn is None:

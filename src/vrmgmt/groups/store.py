@@ -20,6 +20,12 @@ as ``groups.xml.bak`` (a hard link: no copy), os.replace()s, and fsyncs the dire
 An edit that returned has been made durable. Readers reload when (inode, mtime_ns, size)
 of the file changes.
 
+Watching. ``watch(callback)`` calls callback(before, after) with the two Trees after
+every change this process makes and every change another process wrote (seen when the
+file is reloaded; a watched store checks the file's stat once a second), in the order
+the changes were seen; group and membership indications are made from the diff
+(vrmgmt.classes.groups.group.watch).
+
 Damage. A file that does not parse or validate is moved aside as
 ``groups.xml.corrupt-<UTC>`` (logged), and the store falls back to ``.bak`` (restored as
 groups.xml); if that is unusable too, or the file cannot be read at all, the store serves
@@ -465,6 +471,9 @@ class GroupStore:
         self._tree = Tree({})
         self._health = Health(True, False)
         self._loaded = False
+        self._watchers: list[Callable[[Tree, Tree], None]] = []
+        self._poller: threading.Thread | None = None
+        self._stop_poll = threading.Event()
 
     # -- files --
     def _locked(self) -> contextlib.AbstractContextManager[None]:
@@ -589,8 +598,54 @@ class GroupStore:
             key = self._stat_key()
             if self._loaded and key == self._key:
                 return
+            before = self._tree if self._loaded else None
             with self._locked():
                 self._load_locked()
+            self._tell(before)
+
+    # -- watching --
+    def watch(self, callback: Callable[[Tree, Tree], None], poll: float = 1.0) -> None:
+        """callback(before, after) after each change of the groups, ours or another
+        process's (checked every poll seconds); it must return quickly (it runs under
+        the store's mutex, which keeps the calls in the order of the changes)."""
+        with self._mutex:
+            self._refresh()  # what is there now is the baseline, not a change
+            self._watchers.append(callback)
+            if self._poller is None or not self._poller.is_alive():
+                self._stop_poll = threading.Event()  # one per poller thread
+                self._poller = threading.Thread(
+                    target=self._poll,
+                    args=(poll, self._stop_poll),
+                    name="groups-watch",
+                    daemon=True,
+                )
+                self._poller.start()
+
+    def unwatch(self, callback: Callable[[Tree, Tree], None]) -> None:
+        with self._mutex:
+            with contextlib.suppress(ValueError):
+                self._watchers.remove(callback)
+            if not self._watchers:
+                self._stop_poll.set()
+                self._poller = None
+
+    def _poll(self, every: float, stop: threading.Event) -> None:
+        while not stop.wait(every):
+            try:
+                self._refresh()
+            except Exception:  # noqa: BLE001 - keep watching
+                log.exception("groups: checking %s for changes", self.path)
+
+    def _tell(self, before: Tree | None) -> None:
+        """Tell the watchers when the tree changed since before (caller holds _mutex)."""
+        after = self._tree
+        if before is None or after is before or not self._watchers:
+            return
+        for cb in list(self._watchers):
+            try:
+                cb(before, after)
+            except Exception:  # noqa: BLE001 - a watcher must not break the store
+                log.exception("groups watcher")
 
     # -- public --
     def snapshot(self) -> Tree:
@@ -606,20 +661,28 @@ class GroupStore:
         """Apply fn to a copy of the current groups under the lock; all or nothing: when
         fn raises, nothing is written. Returns fn's result once the change is durable.
         repair (import): allowed after a failed repair too, and ends that state."""
-        with self._mutex, self._locked():
-            self._load_locked()
-            damaged_only = self._key is None and self._damage_reason() is not None
-            if self._health.read_only and not (repair and damaged_only):
-                raise StoreReadOnly(f"groups cannot be changed: {self._health.reason}")
-            tree = Tree(_copy(self._tree.groups))
-            result = fn(tree)
-            check_written(tree.groups)
-            self._write_file(serialize(tree.groups))
-            self._tree, self._key = tree, self._stat_key()
-            if repair and damaged_only:
-                self._clear_damage()
-                self._health = Health(True, False)
-            return result
+        with self._mutex:
+            before = self._tree if self._loaded else None
+            try:
+                with self._locked():
+                    return self._edit_locked(fn, repair)
+            finally:
+                self._tell(before)
+
+    def _edit_locked(self, fn: Callable[[Tree], T], repair: bool) -> T:
+        self._load_locked()
+        damaged_only = self._key is None and self._damage_reason() is not None
+        if self._health.read_only and not (repair and damaged_only):
+            raise StoreReadOnly(f"groups cannot be changed: {self._health.reason}")
+        tree = Tree(_copy(self._tree.groups))
+        result = fn(tree)
+        check_written(tree.groups)
+        self._write_file(serialize(tree.groups))
+        self._tree, self._key = tree, self._stat_key()
+        if repair and damaged_only:
+            self._clear_damage()
+            self._health = Health(True, False)
+        return result
 
     def export(self) -> bytes:
         return serialize(self.snapshot().groups)

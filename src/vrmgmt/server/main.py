@@ -29,6 +29,7 @@ from vrmgmt.registration import load_registration
 from vrmgmt.server.app import CIMApp
 from vrmgmt.server.dispatcher import Dispatcher
 from vrmgmt.server.http import FrontEnd, Limits
+from vrmgmt.server.indications.export import listener_context
 from vrmgmt.server.indications.service import IndicationService
 from vrmgmt.server.indications.subscriptions import SubscriptionStore
 from vrmgmt.server.repository import ClassRepository, default_mof_dir, load_classes
@@ -90,7 +91,12 @@ def build_server(
     env = ProviderEnv(
         inventory=inventory, config=config, audit=audit.best_effort, jobs=JobStore(state)
     )
-    indications = IndicationService(SubscriptionStore(state), repo.is_subclass, env.namespace)
+    indications = IndicationService(
+        SubscriptionStore(state),
+        repo.is_subclass,
+        env.namespace,
+        ssl_context=listener_context(config.indications.ca_file),
+    )
     env.indications = env.indication_service = indications
     regs = load_registration(registration) if registration is not None else None
     providers = ProviderTable(env, regs, providers_dir)

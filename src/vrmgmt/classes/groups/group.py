@@ -9,6 +9,13 @@ every host and VM no other group holds; it cannot be renamed or deleted.
 HealthState is 10 (Degraded) and StatusDescriptions say why when a member is not found
 right now (it keeps its place in the file) or when the store is damaged.
 
+Indications (DSP1054 §7; issue 15): ``watch(env)`` (the host's enable_indications)
+turns every change of the group store — made by this process or written by another one
+into the shared groups.xml — into CIM_InstCreation / CIM_InstModification /
+CIM_InstDeletion of VRM_Group (created; renamed or described; deleted) and
+CIM_InstCreation / CIM_InstDeletion of VRM_MemberOfGroup (a host, VM or subgroup that
+joins or leaves a group; a move is both), with SourceInstance as GetInstance shows it.
+
 This module also owns what the other group classes share: the membership view of the
 groups and the inventory at one moment (`view`), turning member paths into store
 members (`member_of_path`) and back (`member_path`), and audited edits (`edit`).
@@ -24,6 +31,7 @@ import pywbem
 from pywbem import CIMError, CIMInstance, CIMInstanceName, Uint16
 
 from vrmgmt.cim import fastinst
+from vrmgmt.cim import indications as ind
 from vrmgmt.cim import paths as cim_paths
 from vrmgmt.cim import valuemaps as vm_map
 from vrmgmt.cim.errors import not_found, to_cim_error
@@ -183,11 +191,11 @@ def group_of_member(env: ProviderEnv, ref: Ref) -> str | None:
     return None if bid is None else tree.group_of("vm", key, host_of=bid)
 
 
-def _view_of(env: ProviderEnv, gids: list[str]) -> View:
+def _view_of(env: ProviderEnv, gids: list[str], tree: Tree | None = None) -> View:
     """A view good for the instances of these groups only: their listed members looked
     up (a few VMs: one by one), no listing of every VM (an Associators call from a VM
-    to its group asks for one group)."""
-    tree = store(env).snapshot()
+    to its group asks for one group). tree: the groups at another moment than now."""
+    tree = tree if tree is not None else store(env).snapshot()
     inv = env.inventory
     v = View(tree, set(inv.backend_ids()), {})
     listed = [m for gid in gids if gid in tree.groups for m in tree.groups[gid].members]
@@ -349,3 +357,129 @@ def delete(env: ProviderEnv, ctx: ProviderContext, p: CIMInstanceName) -> None:
 def require_group(v: View, gid: str) -> None:
     if not v.exists(gid):
         raise not_found(f"no group {gid!r}")
+
+
+# -- indications -------------------------------------------------------------------------
+#: id(env) -> (store, its watcher): what unwatch(env) takes back
+_watching: dict[int, tuple[GroupStore, Callable[[Tree, Tree], None]]] = {}
+
+
+def watch(env: ProviderEnv) -> None:
+    """Group and membership indications from every change of the group store."""
+    if env.config is None or id(env) in _watching:
+        return
+    ns = env.namespace
+    pump = ind.EventPump(env, "group-indications")
+
+    def changed(before: Tree, after: Tree) -> None:
+        def produce():
+            sink = env.indications
+            wanted = getattr(sink, "has_subscribers", None)
+            if sink is None or (wanted is not None and not wanted()):
+                return []  # nobody subscribed: no backend lookups for nothing
+            return [(ns, i) for i in changes(env, ns, before, after)]
+
+        pump.submit(produce)
+
+    st = store(env)
+    st.watch(changed)
+    _watching[id(env)] = (st, changed)
+
+
+def unwatch(env: ProviderEnv) -> None:
+    entry = _watching.pop(id(env), None)
+    if entry is not None:
+        entry[0].unwatch(entry[1])
+
+
+def changes(env: ProviderEnv, ns: str, before: Tree, after: Tree) -> list[CIMInstance]:
+    """The indications for the change from before to after, in this order: groups
+    created, memberships ended, memberships begun, groups modified, groups deleted."""
+    from vrmgmt.classes.groups import member_of_group  # imports this module
+
+    old, new = before.groups, after.groups
+    created = [gid for gid in new if gid not in old]
+    deleted = [gid for gid in old if gid not in new]
+    modified = [
+        gid
+        for gid in new
+        if gid in old
+        and (old[gid].name, old[gid].description) != (new[gid].name, new[gid].description)
+    ]
+    out: list[CIMInstance] = []
+    if created or modified:
+        v_new = _view_of(env, created + modified, after)
+        out += [ind.inst_creation(_instance(v_new, gid, ns, env)) for gid in created]
+    ended, begun = _membership_changes(env, before, after)
+    assoc = member_of_group.instance_of
+    out += [ind.inst_deletion(assoc(gid, ref, ns)) for gid, ref in ended]
+    out += [ind.inst_creation(assoc(gid, ref, ns)) for gid, ref in begun]
+    if modified:
+        v_old = _view_of(env, modified, before)
+        out += [
+            ind.inst_modification(_instance(v_new, gid, ns, env), _instance(v_old, gid, ns, env))
+            for gid in modified
+        ]
+    if deleted:
+        v_old = _view_of(env, deleted, before)
+        out += [ind.inst_deletion(_instance(v_old, gid, ns, env)) for gid in deleted]
+    return out
+
+
+def _membership_changes(
+    env: ProviderEnv, before: Tree, after: Tree
+) -> tuple[list[tuple[str, Ref]], list[tuple[str, Ref]]]:
+    """(memberships that ended, memberships that began) as (group id, member): the
+    subgroups whose parent changed, the hosts and VMs whose listing changed, and the
+    unlisted VMs of a host that changed group (they follow their host). Only members
+    found right now count (VRM_MemberOfGroup lists no others)."""
+    ended: list[tuple[str, Ref]] = []
+    begun: list[tuple[str, Ref]] = []
+
+    def moved(ref: Ref, was: str | None, now: str | None) -> None:
+        if was == now:
+            return
+        if was is not None:
+            ended.append((was, ref))
+        if now is not None:
+            begun.append((now, ref))
+
+    old, new = before.groups, after.groups
+    for gid in [*old, *(g for g in new if g not in old)]:
+        moved(
+            ("group", gid),
+            old[gid].parent if gid in old else None,
+            new[gid].parent if gid in new else None,
+        )
+    w_old, w_new = before.where(), after.where()
+    listed = [m for m in {**w_old, **w_new} if w_old.get(m) != w_new.get(m)]
+    if not listed:
+        return ended, begun
+    inv = env.inventory
+    hosts = set(inv.backend_ids())
+    vm_host = locate(env, [key for kind, key in listed if kind == "vm"])
+    for kind, key in listed:
+        if kind == "host":
+            if key not in hosts:
+                continue
+            was, now = before.group_of("host", key), after.group_of("host", key)
+            moved(("host", key), was, now)
+            if was == now:
+                continue
+            try:
+                vms = inv.vms_of(key)
+            except VrmError:  # unreachable now: its VMs are not listed either
+                continue
+            for vm in vms:
+                if ("vm", vm.uuid) not in w_old and ("vm", vm.uuid) not in w_new:
+                    moved(("vm", vm.uuid), was, now)
+        else:
+            host = vm_host.get(key)
+            if host is None:
+                continue
+            moved(
+                ("vm", key),
+                before.group_of("vm", key, host_of=host),
+                after.group_of("vm", key, host_of=host),
+            )
+    return ended, begun

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 import pywbem
 from pywbem import CIMError, CIMInstance, CIMInstanceName
 
+from vrmgmt.cim import fastinst
 from vrmgmt.cim import paths as cim_paths
 from vrmgmt.cim.association import Association, End
 from vrmgmt.cim.errors import not_found
@@ -135,6 +136,18 @@ class MemberOfGroup(Association):
             t.remove(gid, members)
 
         group.edit(self.env, ctx, "DeleteInstance", target, remove)
+
+
+def instance_of(gid: str, ref: group.Ref, namespace: str) -> CIMInstance:
+    """The VRM_MemberOfGroup instance of member ref in group gid, as GetInstance
+    shows it (the group's indications, vrmgmt.classes.groups.group.changes)."""
+    coll, member = group.path(gid, namespace), group.member_path(ref, namespace)
+    props = [
+        fastinst.prop("Collection", coll, "reference", reference_class=group.CLASS),
+        fastinst.prop("Member", member, "reference", reference_class=MEMBER_BASE),
+    ]
+    p = fastinst.path(CLASS, {"Collection": coll, "Member": member}, namespace)
+    return fastinst.instance(CLASS, props, p)
 
 
 def _exists(ref, gid) -> CIMError:

@@ -10,6 +10,11 @@ dead listener costs its own thread and nothing else. Facts (DESIGN.md "Indicatio
 pywbem's WBEMListener answers M-POST with 501, so this is a plain POST with
 ``CIMExport: MethodRequest`` and ``CIMExportMethod: ExportIndication``; embedded
 instances carry no path (the listener answers 400 to VALUE.OBJECTWITHLOCALPATH).
+
+HTTPS: the listener's certificate is verified (chain and host name, TLS 1.2+) against
+the system's CA store or, with ``[indications] ca_file``, against the CAs in that file
+(``listener_context``); a certificate that is not trusted or is not for the host fails
+the attempt like any other (retried, then given up), with a message that says so.
 """
 
 from __future__ import annotations
@@ -56,6 +61,15 @@ def export_body(indication: CIMInstance) -> bytes:
     ).encode()
 
 
+def listener_context(ca_file: str | None = None) -> ssl.SSLContext:
+    """The client TLS context for HTTPS listeners: certificate and host name verified
+    against ca_file's CAs (PEM), else the system's CA store; TLS 1.2 or newer."""
+    ctx = ssl.create_default_context(cafile=ca_file or None)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.vrmgmt_ca_file = ca_file or ""  # type: ignore[attr-defined]  # for messages
+    return ctx
+
+
 class DeliveryError(Exception):
     """One attempt failed (connection, HTTP status, or an ERROR in the response)."""
 
@@ -72,21 +86,27 @@ class Listener:
         self.host = parts.hostname
         self.port = parts.port or (5990 if parts.scheme == "https" else 5988)
         self.target = parts.path or "/"
-        self.ssl_context = ssl_context
+        self.ssl_context = ssl_context  # None: listener_context() at the first HTTPS use
         self._conn: http.client.HTTPConnection | None = None
 
     def _connection(self) -> http.client.HTTPConnection:
         if self._conn is None:
             if self.scheme == "https":
-                ctx = self.ssl_context or ssl.create_default_context()
+                if self.ssl_context is None:
+                    self.ssl_context = listener_context()
                 self._conn = http.client.HTTPSConnection(
-                    self.host, self.port, timeout=DELIVERY_TIMEOUT, context=ctx
+                    self.host, self.port, timeout=DELIVERY_TIMEOUT, context=self.ssl_context
                 )
             else:
                 self._conn = http.client.HTTPConnection(
                     self.host, self.port, timeout=DELIVERY_TIMEOUT
                 )
         return self._conn
+
+    def trusted(self) -> str:
+        """Which CAs this listener's certificate is checked against (for messages)."""
+        ca = getattr(self.ssl_context, "vrmgmt_ca_file", "")
+        return f"the CAs in [indications] ca_file {ca}" if ca else "the system's CA store"
 
     def close(self) -> None:
         if self._conn is not None:
@@ -107,6 +127,13 @@ class Listener:
             conn.request("POST", self.target, body, headers)
             resp = conn.getresponse()
             answer = resp.read()
+        except ssl.SSLCertVerificationError as exc:
+            self.close()
+            why = exc.verify_message or exc.reason or str(exc)
+            raise DeliveryError(
+                f"{self.url}: refused the listener's TLS certificate: {why} (trusted: "
+                f"{self.trusted()})"
+            ) from None
         except (OSError, http.client.HTTPException) as exc:
             self.close()
             raise DeliveryError(f"{self.url}: {exc or type(exc).__name__}") from None

@@ -17,6 +17,7 @@ them (SubscriptionState 4), 4 ignores the failures.
 from __future__ import annotations
 
 import logging
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -59,8 +60,11 @@ class IndicationService:
         store: SubscriptionStore,
         is_subclass: Callable[[str, str], bool],
         default_namespace: str = "root/virt",
+        ssl_context: ssl.SSLContext | None = None,
     ):
         self.store = store
+        #: verifies HTTPS listeners (export.listener_context: [indications] ca_file)
+        self.ssl_context = ssl_context
         self.is_subclass = is_subclass
         self.default_namespace = default_namespace
         self._lock = threading.RLock()
@@ -105,7 +109,11 @@ class IndicationService:
                     if worker is not None:
                         worker.stop(0)
                     worker = self._workers[dk] = DestinationWorker(
-                        d["Name"], d["Destination"], self.policy, self._failed
+                        d["Name"],
+                        d["Destination"],
+                        self.policy,
+                        self._failed,
+                        ssl_context=self.ssl_context,
                     )
                 routes.append(
                     Route(
@@ -146,6 +154,10 @@ class IndicationService:
             return dict(self._workers)
 
     # -- the sink --------------------------------------------------------------------
+    def has_subscribers(self) -> bool:
+        """Whether any subscription is active (a source may skip costly work if not)."""
+        return bool(self._routes)
+
     def deliver(self, namespace: str, indication: CIMInstance) -> bool:
         """Route one indication; True when at least one destination queued it."""
         routes = self._routes
