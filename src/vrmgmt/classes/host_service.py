@@ -12,7 +12,9 @@ CIM_ERR_INVALID_PARAMETER (vrmgmt.cim.paths.string_key).
 
 The method plumbing the services share is here too: the audit record of a call, a
 backend failure as a CIM error naming the method, a VM reference that must be on the
-service's host, and a backend change run as a VRM_ConcreteJob; and the base of the
+service's host, and a backend change run as a VRM_ConcreteJob; the classes with one
+instance per host beside a service (``HostPart``: capabilities, default settings,
+InstanceID ``<backend id>:<suffix>``); and the base of the
 CIM_HostedService associations from a host to its services (``HostedServices``).
 """
 
@@ -147,6 +149,56 @@ class HostService:
             if self.on(env, bid):
                 up = not inv.is_down(bid) if self.health else True
                 yield self.service_instance(bid, namespace, up)
+
+    def paths(self, env: ProviderEnv, namespace: str) -> Iterator[CIMInstanceName]:
+        for bid in env.inventory.backend_ids():
+            if self.on(env, bid):
+                yield self.path(bid, namespace)
+
+
+@dataclass(frozen=True)
+class HostPart:
+    """A class with one instance per host beside a host's service (its capabilities,
+    its default settings): InstanceID ``<backend id>:<suffix>``, an instance per host
+    that ``on(env, backend_id)`` accepts (by default every configured host).
+    ``build(env, backend_id, namespace)`` makes the instance; a path that names none
+    answers CIM_ERR_NOT_FOUND."""
+
+    class_name: str
+    suffix: str
+    build: Callable[[ProviderEnv, str, str], CIMInstance]
+    on: Callable[[ProviderEnv, str], bool] = lambda env, bid: env.inventory.has_backend(bid)
+
+    def instance_id(self, backend_id: str) -> str:
+        return f"{backend_id}:{self.suffix}"
+
+    def path(self, backend_id: str, namespace: str | None) -> CIMInstanceName:
+        return fastinst.path(
+            self.class_name, {"InstanceID": self.instance_id(backend_id)}, namespace
+        )
+
+    def parse(self, p: CIMInstanceName) -> str:
+        """The backend id a path names (CIM_ERR_NOT_FOUND for others)."""
+        iid = cim_paths.keys_of(p).get("instanceid")
+        backend_id, sep, suffix = str(iid or "").rpartition(":")
+        if p.classname.lower() != self.class_name.lower() or not sep or suffix != self.suffix:
+            raise not_found(f"no {self.class_name} with InstanceID {iid!r}")
+        return backend_id
+
+    def instances(
+        self,
+        env: ProviderEnv,
+        namespace: str,
+        paths: list[CIMInstanceName] | None = None,
+        *,
+        bulk: bool = False,
+    ) -> Iterator[CIMInstance]:
+        wanted = env.inventory.backend_ids() if paths is None else [self.parse(p) for p in paths]
+        if paths is not None and len(wanted) == 1 and not self.on(env, wanted[0]):
+            raise not_found(f"no {self.class_name} for host {wanted[0]!r}")
+        for bid in dict.fromkeys(wanted):
+            if self.on(env, bid):
+                yield self.build(env, bid, namespace)
 
     def paths(self, env: ProviderEnv, namespace: str) -> Iterator[CIMInstanceName]:
         for bid in env.inventory.backend_ids():
