@@ -49,8 +49,54 @@ def has_feature(env: ProviderEnv, backend_id: str, feature: Feature) -> bool:
     return inv.has_backend(backend_id) and feature in inv.features(backend_id)
 
 
+class OnePerHost:
+    """What a class with one instance per host that has it serves: ``instances`` (an
+    enumeration, or the instances of ``paths``: one path of a host without it is
+    CIM_ERR_NOT_FOUND) and ``paths``. Subclasses give class_name, parse, path, on and
+    instance."""
+
+    class_name: str
+    #: CIM_ERR_NOT_FOUND "no <class> <missing> '<backend id>'"
+    missing: ClassVar[str] = "on host"
+
+    def parse(self, p: CIMInstanceName) -> str:
+        raise NotImplementedError
+
+    def path(self, backend_id: str, namespace: str | None) -> CIMInstanceName:
+        raise NotImplementedError
+
+    def on(self, env: ProviderEnv, backend_id: str) -> bool:
+        raise NotImplementedError
+
+    def instance(self, env: ProviderEnv, backend_id: str, namespace: str) -> CIMInstance:
+        raise NotImplementedError
+
+    def instances(
+        self,
+        env: ProviderEnv,
+        namespace: str,
+        paths: list[CIMInstanceName] | None = None,
+        *,
+        bulk: bool = False,
+    ) -> Iterator[CIMInstance]:
+        if paths is None:
+            wanted = env.inventory.backend_ids()
+        else:
+            wanted = list(dict.fromkeys(self.parse(p) for p in paths))
+            if len(wanted) == 1 and not self.on(env, wanted[0]):
+                raise not_found(f"no {self.class_name} {self.missing} {wanted[0]!r}")
+        for bid in wanted:
+            if self.on(env, bid):
+                yield self.instance(env, bid, namespace)
+
+    def paths(self, env: ProviderEnv, namespace: str) -> Iterator[CIMInstanceName]:
+        for bid in env.inventory.backend_ids():
+            if self.on(env, bid):
+                yield self.path(bid, namespace)
+
+
 @dataclass(frozen=True)
-class HostService:
+class HostService(OnePerHost):
     """One host-scoped service class: one instance per configured host (per host whose
     backend has ``feature``, when given).
 
@@ -130,44 +176,30 @@ class HostService:
             ]
         return fastinst.instance(self.class_name, props, self.path(backend_id, namespace))
 
-    def instances(
-        self,
-        env: ProviderEnv,
-        namespace: str,
-        paths: list[CIMInstanceName] | None = None,
-        *,
-        bulk: bool = False,
-    ) -> Iterator[CIMInstance]:
-        inv = env.inventory
-        if paths is None:
-            wanted = inv.backend_ids()
-        else:
-            wanted = list(dict.fromkeys(self.parse(p) for p in paths))
-            if len(wanted) == 1 and not self.on(env, wanted[0]):
-                raise not_found(f"no {self.class_name} on host {wanted[0]!r}")
-        for bid in wanted:
-            if self.on(env, bid):
-                up = not inv.is_down(bid) if self.health else True
-                yield self.service_instance(bid, namespace, up)
-
-    def paths(self, env: ProviderEnv, namespace: str) -> Iterator[CIMInstanceName]:
-        for bid in env.inventory.backend_ids():
-            if self.on(env, bid):
-                yield self.path(bid, namespace)
+    def instance(self, env: ProviderEnv, backend_id: str, namespace: str) -> CIMInstance:
+        up = not env.inventory.is_down(backend_id) if self.health else True
+        return self.service_instance(backend_id, namespace, up)
 
 
 @dataclass(frozen=True)
-class HostPart:
+class HostPart(OnePerHost):
     """A class with one instance per host beside a host's service (its capabilities,
     its default settings): InstanceID ``<backend id>:<suffix>``, an instance per host
-    that ``on(env, backend_id)`` accepts (by default every configured host).
+    that ``gate(env, backend_id)`` accepts (by default every configured host).
     ``build(env, backend_id, namespace)`` makes the instance; a path that names none
     answers CIM_ERR_NOT_FOUND."""
 
     class_name: str
     suffix: str
     build: Callable[[ProviderEnv, str, str], CIMInstance]
-    on: Callable[[ProviderEnv, str], bool] = lambda env, bid: env.inventory.has_backend(bid)
+    #: which hosts have one (default: every configured host)
+    gate: Callable[[ProviderEnv, str], bool] | None = None
+    missing: ClassVar[str] = "for host"
+
+    def on(self, env: ProviderEnv, backend_id: str) -> bool:
+        if self.gate is not None:
+            return self.gate(env, backend_id)
+        return env.inventory.has_backend(backend_id)
 
     def instance_id(self, backend_id: str) -> str:
         return f"{backend_id}:{self.suffix}"
@@ -185,25 +217,8 @@ class HostPart:
             raise not_found(f"no {self.class_name} with InstanceID {iid!r}")
         return backend_id
 
-    def instances(
-        self,
-        env: ProviderEnv,
-        namespace: str,
-        paths: list[CIMInstanceName] | None = None,
-        *,
-        bulk: bool = False,
-    ) -> Iterator[CIMInstance]:
-        wanted = env.inventory.backend_ids() if paths is None else [self.parse(p) for p in paths]
-        if paths is not None and len(wanted) == 1 and not self.on(env, wanted[0]):
-            raise not_found(f"no {self.class_name} for host {wanted[0]!r}")
-        for bid in dict.fromkeys(wanted):
-            if self.on(env, bid):
-                yield self.build(env, bid, namespace)
-
-    def paths(self, env: ProviderEnv, namespace: str) -> Iterator[CIMInstanceName]:
-        for bid in env.inventory.backend_ids():
-            if self.on(env, bid):
-                yield self.path(bid, namespace)
+    def instance(self, env: ProviderEnv, backend_id: str, namespace: str) -> CIMInstance:
+        return self.build(env, backend_id, namespace)
 
 
 # -- method plumbing -----------------------------------------------------------------------

@@ -44,7 +44,7 @@ def capabilities_instance(env: ProviderEnv, backend_id: str, namespace: str) -> 
     return fastinst.instance(CLASS, props, path(backend_id, namespace))
 
 
-PART = HostPart(CLASS, SUFFIX, capabilities_instance, on=vsss.has_snapshots)
+PART = HostPart(CLASS, SUFFIX, capabilities_instance, gate=vsss.has_snapshots)
 path = PART.path
 parse = PART.parse
 instances = PART.instances
