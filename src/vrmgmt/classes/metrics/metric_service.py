@@ -24,21 +24,17 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-from collections.abc import Iterator
 
 import pywbem
-from pywbem import CIMDateTime, CIMError, CIMInstance, CIMInstanceName, CIMParameter, Uint16
+from pywbem import CIMDateTime, CIMError, CIMInstanceName, CIMParameter, Uint16
 
-from vrmgmt.cim import fastinst
-from vrmgmt.cim import paths as cim_paths
 from vrmgmt.cim import valuemaps as vm_map
-from vrmgmt.cim.errors import not_found, to_cim_error
+from vrmgmt.cim.errors import to_cim_error
 from vrmgmt.cim.methods import MethodCall, MethodTable
-from vrmgmt.cim.provider import ProviderEnv
+from vrmgmt.classes.host_service import HostService
 from vrmgmt.classes.metrics import base_metric_definition as definition_cls
 from vrmgmt.classes.metrics import base_metric_value as value
 from vrmgmt.classes.metrics import elements
-from vrmgmt.classes.system import host_system as host_cls
 from vrmgmt.errors import VrmError
 from vrmgmt.metrics import graphs
 from vrmgmt.metrics.rrd import metric_named, metrics_of, parse_range
@@ -51,75 +47,16 @@ RANGE_MINIMUM, RANGE_MAXIMUM = 2, 3
 METHODS = MethodTable()
 
 
-def path(backend_id: str, namespace: str | None) -> CIMInstanceName:
-    keys = {
-        "SystemCreationClassName": host_cls.CLASS,
-        "SystemName": backend_id,
-        "CreationClassName": CLASS,
-        "Name": NAME,
-    }
-    return fastinst.path(CLASS, keys, namespace)
-
-
-def parse(p: CIMInstanceName) -> str:
-    """The backend id of a service path (CIM_ERR_NOT_FOUND for any other path)."""
-    name = cim_paths.string_key(p, CLASS, "Name")
-    system = cim_paths.string_key(p, CLASS, "SystemName")
-    scn = cim_paths.keys_of(p).get("systemcreationclassname")
-    if name != NAME or (scn is not None and str(scn).lower() != host_cls.CLASS.lower()):
-        raise not_found(f"no {CLASS} named {name!r} on {system!r}")
-    return system
-
-
-def service_instance(backend_id: str, namespace: str) -> CIMInstance:
-    P = fastinst.prop
-    props = [
-        P("SystemCreationClassName", host_cls.CLASS, "string"),
-        P("SystemName", backend_id, "string"),
-        P("CreationClassName", CLASS, "string"),
-        P("Name", NAME, "string"),
-        P("ElementName", f"Metric service of {backend_id}", "string"),
-        P("Caption", "Metric service", "string"),
-        P("EnabledState", Uint16(vm_map.ES_ENABLED), "uint16"),
-        P("RequestedState", Uint16(vm_map.RS_NOT_APPLICABLE), "uint16"),
-        P("EnabledDefault", Uint16(vm_map.ES_ENABLED), "uint16"),
-        P("Started", True, "boolean"),
-    ]
-    return fastinst.instance(CLASS, props, path(backend_id, namespace))
-
-
-def paths(env: ProviderEnv, namespace: str) -> Iterator[CIMInstanceName]:
-    for bid in env.inventory.backend_ids():
-        yield path(bid, namespace)
-
-
-def instances(
-    env: ProviderEnv,
-    namespace: str,
-    paths: list[CIMInstanceName] | None = None,
-    *,
-    bulk: bool = False,
-) -> Iterator[CIMInstance]:
-    inv = env.inventory
-    if paths is None:
-        wanted = inv.backend_ids()
-    else:
-        wanted = list(dict.fromkeys(parse(p) for p in paths))
-        if len(wanted) == 1 and not inv.has_backend(wanted[0]):
-            raise not_found(f"no {CLASS} on host {wanted[0]!r}")
-    for bid in wanted:
-        if inv.has_backend(bid):
-            yield service_instance(bid, namespace)
+#: answers from vrmgmt's RRD files: always enabled, whether or not the host is reachable
+SERVICE = HostService(CLASS, NAME, "Metric service", health=False)
+path = SERVICE.path
+parse = SERVICE.parse
+service_instance = SERVICE.service_instance
+instances = SERVICE.instances
+paths = SERVICE.paths
 
 
 # -- methods -----------------------------------------------------------------------------
-def _service(call: MethodCall) -> str:
-    bid = parse(call.instance_path)
-    if not call.env.inventory.has_backend(bid):
-        raise not_found(f"no {CLASS} on host {bid!r}")
-    return bid
-
-
 def _on_host(call: MethodCall, bid: str, ref, param: str) -> elements.Measured:
     if not isinstance(ref, CIMInstanceName):
         raise CIMError(pywbem.CIM_ERR_INVALID_PARAMETER, f"{param} must be a reference")
@@ -172,7 +109,7 @@ def _out(name: str, cim_type: str, v, is_array: bool = False, ref: str | None = 
 
 @METHODS.method("ShowMetrics", role="reader")
 def show_metrics(call: MethodCall, subject=None, definition=None):
-    bid = _service(call)
+    bid = SERVICE.backend_of(call)
     ns = call.ctx.namespace
     want = _definition(definition) if definition is not None else None
     if subject is not None:
@@ -205,7 +142,7 @@ def show_metrics(call: MethodCall, subject=None, definition=None):
 
 @METHODS.method("GetMetricValues", role="reader")
 def get_metric_values(call: MethodCall, definition=None, range=None, count=None):
-    bid = _service(call)
+    bid = SERVICE.backend_of(call)
     ns = call.ctx.namespace
     if definition is None:
         raise CIMError(pywbem.CIM_ERR_INVALID_PARAMETER, "Definition is required")
@@ -241,7 +178,7 @@ def get_metric_history(
     end_time=None,
     consolidation=None,
 ):
-    bid = _service(call)
+    bid = SERVICE.backend_of(call)
     if managed_element is None:
         raise CIMError(pywbem.CIM_ERR_INVALID_PARAMETER, "ManagedElement is required")
     who = _on_host(call, bid, managed_element, "ManagedElement")
@@ -278,7 +215,7 @@ def get_metric_graph(
     height=None,
     consolidation=None,
 ):
-    bid = _service(call)
+    bid = SERVICE.backend_of(call)
     if managed_element is None:
         raise CIMError(pywbem.CIM_ERR_INVALID_PARAMETER, "ManagedElement is required")
     if not family:

@@ -27,24 +27,27 @@ them; a host that cannot migrate at all (libvirt's test driver) CIM_ERR_NOT_SUPP
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pywbem
-from pywbem import CIMError, CIMInstance, CIMInstanceName, Uint16, Uint32
+from pywbem import CIMError, CIMInstanceName, Uint32
 
 from vrmgmt.backends.base import Feature
-from vrmgmt.cim import fastinst
-from vrmgmt.cim import paths as cim_paths
 from vrmgmt.cim import valuemaps as vm_map
-from vrmgmt.cim.errors import not_found, to_cim_error
 from vrmgmt.cim.methods import MethodCall, MethodTable
 from vrmgmt.cim.provider import ProviderEnv
-from vrmgmt.classes.jobs import concrete_job
+from vrmgmt.classes.host_service import (
+    HostService,
+    audit,
+    failed,
+    has_feature,
+    start_job,
+    vm_on_host,
+)
 from vrmgmt.classes.system import computer_system as vm_cls
 from vrmgmt.classes.system import host_system as host_cls
 from vrmgmt.classes.virtualization import embedded
-from vrmgmt.errors import NotFound, VrmError
+from vrmgmt.errors import VrmError
 from vrmgmt.model import PowerState, VirtualMachine
 
 CLASS = "VRM_VirtualSystemMigrationService"
@@ -60,80 +63,17 @@ _TYPE_NAME = {
 }
 
 
-def path(backend_id: str, namespace: str | None) -> CIMInstanceName:
-    keys = {
-        "SystemCreationClassName": host_cls.CLASS,
-        "SystemName": backend_id,
-        "CreationClassName": CLASS,
-        "Name": NAME,
-    }
-    return fastinst.path(CLASS, keys, namespace)
-
-
-def parse(p: CIMInstanceName) -> str:
-    """The backend id of a service path (CIM_ERR_NOT_FOUND for any other path)."""
-    name = cim_paths.string_key(p, CLASS, "Name")
-    system = cim_paths.string_key(p, CLASS, "SystemName")
-    scn = cim_paths.keys_of(p).get("systemcreationclassname")
-    if name != NAME or (scn is not None and str(scn).lower() != host_cls.CLASS.lower()):
-        raise not_found(f"no {CLASS} named {name!r} on {system!r}")
-    return system
+SERVICE = HostService(CLASS, NAME, "Virtual system migration service")
+path = SERVICE.path
+parse = SERVICE.parse
+exists = SERVICE.exists
+service_instance = SERVICE.service_instance
+instances = SERVICE.instances
+paths = SERVICE.paths
 
 
 def can_migrate(env: ProviderEnv, backend_id: str) -> bool:
-    inv = env.inventory
-    return inv.has_backend(backend_id) and Feature.MIGRATION in inv.features(backend_id)
-
-
-def exists(env: ProviderEnv, p: CIMInstanceName) -> bool:
-    """Whether the path names the service of a configured host."""
-    try:
-        return env.inventory.has_backend(parse(p))
-    except CIMError:
-        return False
-
-
-def service_instance(backend_id: str, namespace: str, up: bool) -> CIMInstance:
-    P = fastinst.prop
-    props = [
-        P("SystemCreationClassName", host_cls.CLASS, "string"),
-        P("SystemName", backend_id, "string"),
-        P("CreationClassName", CLASS, "string"),
-        P("Name", NAME, "string"),
-        P("ElementName", f"Virtual system migration service of {backend_id}", "string"),
-        P("Caption", "Virtual system migration service", "string"),
-        P("EnabledState", Uint16(vm_map.ES_ENABLED if up else vm_map.ES_UNKNOWN), "uint16"),
-        P("RequestedState", Uint16(vm_map.RS_NOT_APPLICABLE), "uint16"),
-        P("EnabledDefault", Uint16(vm_map.ES_ENABLED), "uint16"),
-        P("Started", bool(up), "boolean"),
-        P("HealthState", Uint16(5 if up else 0), "uint16"),
-        P("OperationalStatus", [Uint16(2 if up else 13)], "uint16", True),
-    ]
-    return fastinst.instance(CLASS, props, path(backend_id, namespace))
-
-
-def instances(
-    env: ProviderEnv,
-    namespace: str,
-    paths: list[CIMInstanceName] | None = None,
-    *,
-    bulk: bool = False,
-) -> Iterator[CIMInstance]:
-    inv = env.inventory
-    if paths is None:
-        wanted = inv.backend_ids()
-    else:
-        wanted = list(dict.fromkeys(parse(p) for p in paths))
-        if len(wanted) == 1 and not inv.has_backend(wanted[0]):
-            raise not_found(f"no {CLASS} on host {wanted[0]!r}")
-    for bid in wanted:
-        if inv.has_backend(bid):
-            yield service_instance(bid, namespace, not inv.is_down(bid))
-
-
-def paths(env: ProviderEnv, namespace: str) -> Iterator[CIMInstanceName]:
-    for bid in env.inventory.backend_ids():
-        yield path(bid, namespace)
+    return has_feature(env, backend_id, Feature.MIGRATION)
 
 
 # -- the checks ----------------------------------------------------------------------------
@@ -151,36 +91,6 @@ class Plan:
     @property
     def where(self) -> str:
         return self.target_backend or f"{self.target_host} (of {self.source})"
-
-
-def _failed(call: MethodCall, exc: VrmError) -> CIMError:
-    err = to_cim_error(exc)
-    return CIMError(err.status_code, f"{call.method} failed: {err.status_description}")
-
-
-def _vm(call: MethodCall, bid: str, value) -> VirtualMachine:
-    where = "ComputerSystem"
-    if not isinstance(value, CIMInstanceName):
-        raise embedded.bad(where, f"{call.method} needs a reference to a {vm_cls.CLASS}")
-    try:
-        uuid = vm_cls.parse(value)
-    except CIMError:
-        raise embedded.bad(where, f"{value} is not a VM of vrmgmt") from None
-    inv = call.env.inventory
-    try:
-        owner = inv.backend_of(uuid)
-    except NotFound:
-        raise CIMError(pywbem.CIM_ERR_NOT_FOUND, f"{where}: no VM {uuid}") from None
-    except VrmError as exc:
-        raise _failed(call, exc) from None
-    if owner != bid:
-        raise embedded.bad(where, f"VM {uuid} is on host {owner}, not on {bid}")
-    try:
-        vm = inv.get_vm(uuid, bid)
-        inv.check_fresh(vm, call.method)
-    except VrmError as exc:
-        raise _failed(call, exc) from None
-    return vm
 
 
 def _migration_type(call: MethodCall, value) -> tuple[int, int]:
@@ -218,12 +128,12 @@ def _target(call: MethodCall, bid: str, vm: VirtualMachine, dest: str, where: st
     try:
         inner = inv.migration_hosts(bid)
     except VrmError as exc:
-        raise _failed(call, exc) from None
+        raise failed(call, exc) from None
     if dest in inner:
         try:
             current = inv.vm_host(vm.uuid, bid)
         except VrmError as exc:
-            raise _failed(call, exc) from None
+            raise failed(call, exc) from None
         if current == dest:
             raise embedded.bad(where, f"VM {vm.name} runs on {dest} already")
         return None, dest
@@ -243,7 +153,7 @@ def _missing_resources(call: MethodCall, vm: VirtualMachine, target: str) -> lis
     try:
         mine, theirs = inv.pools(vm.backend_id), inv.pools(target)
     except VrmError as exc:
-        raise _failed(call, exc) from None
+        raise failed(call, exc) from None
     nets = {p.name for p in theirs if p.kind == "net"}
     missing = []
     for nic in vm.nics:
@@ -263,12 +173,10 @@ def _missing_resources(call: MethodCall, vm: VirtualMachine, target: str) -> lis
 
 def plan(call: MethodCall, computer_system, destination: str, where: str, settings) -> Plan:
     """Every check of a migration; the plan when it can start, else the CIM error."""
-    bid = parse(call.instance_path)
+    bid = SERVICE.backend_of(call)
     inv = call.env.inventory
-    if not inv.has_backend(bid):
-        raise not_found(f"no {CLASS} on host {bid!r}")
     mtype, _prio = _migration_type(call, settings)
-    vm = _vm(call, bid, computer_system)
+    vm = vm_on_host(call, bid, computer_system, "ComputerSystem")
     target_backend, target_host = _target(call, bid, vm, destination, where)
     if target_backend is not None:
         kinds = inv.kind(bid), inv.kind(target_backend)
@@ -315,10 +223,6 @@ def _destination_system(call: MethodCall, value) -> str:
 METHODS = MethodTable()
 
 
-def _audit(call: MethodCall, target: str, outcome: str) -> None:
-    call.env.audit(user=call.ctx.user, action=call.method, target=target, outcome=outcome)
-
-
 def _check(call: MethodCall, computer_system, destination, where, settings):
     """0 and IsMigratable true, or the CIM error saying why not (plan)."""
     plan(call, computer_system, destination, where, settings)
@@ -329,7 +233,7 @@ def _migrate(call: MethodCall, computer_system, destination, where, settings, to
     try:
         p = plan(call, computer_system, destination, where, settings)
     except CIMError as exc:
-        _audit(call, f"{computer_system} to {destination}", f"refused: {exc.status_description}")
+        audit(call, f"{computer_system} to {destination}", f"refused: {exc.status_description}")
         raise
     if call.env.jobs is None:
         raise CIMError(pywbem.CIM_ERR_FAILED, f"{call.method}: this host has no job store")
@@ -341,8 +245,7 @@ def _migrate(call: MethodCall, computer_system, destination, where, settings, to
     target = f"{p.source}: VM {vm.name} ({vm.uuid}) to {p.where}"
     description = f"migrate VM {vm.name} from {p.source} to {p.where} ({how})"
 
-    def run(progress):
-        progress.update(0, description)
+    def work(progress) -> dict:
         last = [0]
 
         def step(percent: int) -> None:
@@ -350,22 +253,14 @@ def _migrate(call: MethodCall, computer_system, destination, where, settings, to
                 last[0] = percent
                 progress.update(percent)
 
-        try:
-            inv.migrate_vm(vm.uuid, p.target_backend, p.target_host, p.live, step)
-        except VrmError as exc:
-            _audit(call, target, f"job failed: {exc}")
-            raise
+        inv.migrate_vm(vm.uuid, p.target_backend, p.target_host, p.live, step)
         progress.update(100, f"VM {vm.name} runs on {p.where}")
-        _audit(call, target, "job completed")
         result: dict = {"ReturnValue": vm_map.RC_COMPLETED}
         if to_system:
             result["NewComputerSystem"] = str(vm_cls.path(vm.uuid, ns))
         return result
 
-    rv, outs = concrete_job.start(
-        call, run, name=call.method, description=description, affected=[vm_cls.path(vm.uuid, ns)]
-    )
-    _audit(call, target, f"job started: {outs['Job']['InstanceID']}")
+    rv, outs = start_job(call, target, description, [vm_cls.path(vm.uuid, ns)], work)
     if to_system:
         outs = {**outs, "NewComputerSystem": None}
     return rv, outs

@@ -22,26 +22,28 @@ VM as it is (QEMU: a running VM only with its memory) CIM_ERR_NOT_SUPPORTED nami
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pywbem
-from pywbem import CIMError, CIMInstance, CIMInstanceName, Uint16, Uint32
+from pywbem import CIMError, CIMInstanceName, Uint32
 
 from vrmgmt.backends.base import Feature
-from vrmgmt.cim import fastinst
-from vrmgmt.cim import paths as cim_paths
 from vrmgmt.cim import valuemaps as vm_map
-from vrmgmt.cim.errors import not_found, to_cim_error
 from vrmgmt.cim.methods import MethodCall, MethodTable
-from vrmgmt.cim.provider import ProviderEnv
-from vrmgmt.classes.jobs import concrete_job
+from vrmgmt.classes.host_service import (
+    HostService,
+    audit,
+    failed,
+    job_result,
+    start_job,
+    vm_on_host,
+)
 from vrmgmt.classes.snapshots import snapshot_setting_data as snap_cls
 from vrmgmt.classes.system import computer_system as vm_cls
-from vrmgmt.classes.system import host_system as host_cls
 from vrmgmt.classes.virtualization import embedded
-from vrmgmt.errors import NotFound, VrmError
-from vrmgmt.model import SnapshotKind, VirtualMachine
+from vrmgmt.errors import VrmError
+from vrmgmt.model import SnapshotKind
 
 CLASS = "VRM_VirtualSystemSnapshotService"
 NAME = "VirtualSystemSnapshotService"
@@ -54,94 +56,19 @@ TYPE_OF_KIND = {v: k for k, v in KIND_OF_TYPE.items()}
 _TYPE_NAME = {FULL: "2 (full snapshot)", DISK: "3 (disk snapshot)"}
 
 
-def path(backend_id: str, namespace: str | None) -> CIMInstanceName:
-    keys = {
-        "SystemCreationClassName": host_cls.CLASS,
-        "SystemName": backend_id,
-        "CreationClassName": CLASS,
-        "Name": NAME,
-    }
-    return fastinst.path(CLASS, keys, namespace)
-
-
-def parse(p: CIMInstanceName) -> str:
-    """The backend id of a service path (CIM_ERR_NOT_FOUND for any other path)."""
-    name = cim_paths.string_key(p, CLASS, "Name")
-    system = cim_paths.string_key(p, CLASS, "SystemName")
-    scn = cim_paths.keys_of(p).get("systemcreationclassname")
-    if name != NAME or (scn is not None and str(scn).lower() != host_cls.CLASS.lower()):
-        raise not_found(f"no {CLASS} named {name!r} on {system!r}")
-    return system
-
-
-def has_snapshots(env: ProviderEnv, backend_id: str) -> bool:
-    inv = env.inventory
-    return inv.has_backend(backend_id) and Feature.SNAPSHOTS in inv.features(backend_id)
-
-
-def exists(env: ProviderEnv, p: CIMInstanceName) -> bool:
-    """Whether the path names the service of a host with snapshots."""
-    try:
-        return has_snapshots(env, parse(p))
-    except CIMError:
-        return False
-
-
-def service_instance(backend_id: str, namespace: str, up: bool) -> CIMInstance:
-    P = fastinst.prop
-    props = [
-        P("SystemCreationClassName", host_cls.CLASS, "string"),
-        P("SystemName", backend_id, "string"),
-        P("CreationClassName", CLASS, "string"),
-        P("Name", NAME, "string"),
-        P("ElementName", f"Virtual system snapshot service of {backend_id}", "string"),
-        P("Caption", "Virtual system snapshot service", "string"),
-        P("EnabledState", Uint16(vm_map.ES_ENABLED if up else vm_map.ES_UNKNOWN), "uint16"),
-        P("RequestedState", Uint16(vm_map.RS_NOT_APPLICABLE), "uint16"),
-        P("EnabledDefault", Uint16(vm_map.ES_ENABLED), "uint16"),
-        P("Started", bool(up), "boolean"),
-        P("HealthState", Uint16(5 if up else 0), "uint16"),
-        P("OperationalStatus", [Uint16(2 if up else 13)], "uint16", True),
-    ]
-    return fastinst.instance(CLASS, props, path(backend_id, namespace))
-
-
-def instances(
-    env: ProviderEnv,
-    namespace: str,
-    paths: list[CIMInstanceName] | None = None,
-    *,
-    bulk: bool = False,
-) -> Iterator[CIMInstance]:
-    inv = env.inventory
-    if paths is None:
-        wanted = inv.backend_ids()
-    else:
-        wanted = list(dict.fromkeys(parse(p) for p in paths))
-        if len(wanted) == 1 and not has_snapshots(env, wanted[0]):
-            raise not_found(f"no {CLASS} on host {wanted[0]!r}")
-    for bid in wanted:
-        if has_snapshots(env, bid):
-            yield service_instance(bid, namespace, not inv.is_down(bid))
-
-
-def paths(env: ProviderEnv, namespace: str) -> Iterator[CIMInstanceName]:
-    for bid in env.inventory.backend_ids():
-        if has_snapshots(env, bid):
-            yield path(bid, namespace)
+SERVICE = HostService(CLASS, NAME, "Virtual system snapshot service", feature=Feature.SNAPSHOTS)
+path = SERVICE.path
+parse = SERVICE.parse
+#: whether the host has snapshots (and so this service)
+has_snapshots = SERVICE.on
+exists = SERVICE.exists
+service_instance = SERVICE.service_instance
+instances = SERVICE.instances
+paths = SERVICE.paths
 
 
 # -- methods -----------------------------------------------------------------------------
 METHODS = MethodTable()
-
-
-def _audit(call: MethodCall, target: str, outcome: str) -> None:
-    call.env.audit(user=call.ctx.user, action=call.method, target=target, outcome=outcome)
-
-
-def _failed(call: MethodCall, exc: VrmError) -> CIMError:
-    err = to_cim_error(exc)
-    return CIMError(err.status_code, f"{call.method} failed: {err.status_description}")
 
 
 def _run(
@@ -157,61 +84,18 @@ def _run(
     where the backend's snapshots are slow. Backend failures: a CIM error naming them."""
     inv = call.env.inventory
     if call.env.jobs is not None and inv.snapshots_are_slow(bid):
-
-        def run(progress):
-            progress.update(0, description)
-            try:
-                outs = work()
-            except VrmError as exc:
-                _audit(call, target, f"job failed: {exc}")
-                raise
-            result = {"ReturnValue": vm_map.RC_COMPLETED}
-            for k, v in outs.items():
-                if isinstance(v, CIMInstanceName):
-                    q = v.copy()
-                    q.host = None
-                    progress.add_affected(q.to_wbem_uri())
-                    result[k] = str(v)
-            _audit(call, target, "job completed")
-            return result
-
-        rv, outs = concrete_job.start(
-            call, run, name=call.method, description=description, affected=affected
+        # the new snapshot in the outputs: found via AffectedJobElement
+        rv, outs = start_job(
+            call, target, description, affected, lambda progress: job_result(progress, work())
         )
-        _audit(call, target, f"job started: {outs['Job']['InstanceID']}")
         return rv, {**empty, **outs}
     try:
         outs = work()
     except VrmError as exc:
-        _audit(call, target, f"failed: {exc}")
-        raise _failed(call, exc) from None
-    _audit(call, target, "completed")
+        audit(call, target, f"failed: {exc}")
+        raise failed(call, exc) from None
+    audit(call, target, "completed")
     return Uint32(vm_map.RC_COMPLETED), {**empty, **outs}
-
-
-def _vm(call: MethodCall, bid: str, value, where: str) -> VirtualMachine:
-    """The VM a reference names, which must be on the service's host."""
-    if not isinstance(value, CIMInstanceName):
-        raise embedded.bad(where, f"{call.method} needs a reference to a {vm_cls.CLASS}")
-    try:
-        uuid = vm_cls.parse(value)
-    except CIMError:
-        raise embedded.bad(where, f"{value} is not a VM of vrmgmt") from None
-    inv = call.env.inventory
-    try:
-        owner = inv.backend_of(uuid)
-    except NotFound:
-        raise CIMError(pywbem.CIM_ERR_NOT_FOUND, f"{where}: no VM {uuid}") from None
-    except VrmError as exc:
-        raise _failed(call, exc) from None
-    if owner != bid:
-        raise embedded.bad(where, f"VM {uuid} is on host {owner}, not on {bid}")
-    try:
-        vm = inv.get_vm(uuid, bid)
-        inv.check_fresh(vm, call.method)
-    except VrmError as exc:
-        raise _failed(call, exc) from None
-    return vm
 
 
 def _snapshot(call: MethodCall, bid: str, value, where: str) -> snap_cls.Node:
@@ -232,7 +116,7 @@ def _snapshot(call: MethodCall, bid: str, value, where: str) -> snap_cls.Node:
     try:
         call.env.inventory.check_fresh(node.vm, call.method)
     except VrmError as exc:
-        raise _failed(call, exc) from None
+        raise failed(call, exc) from None
     return node
 
 
@@ -268,11 +152,11 @@ def create_snapshot(
     stype = FULL if snapshot_type is None else int(snapshot_type)
     if stype not in KIND_OF_TYPE:
         raise embedded.bad("SnapshotType", f"{stype} is not 2 (full snapshot) or 3 (disk snapshot)")
-    vm = _vm(call, bid, affected_system, "AffectedSystem")
+    vm = vm_on_host(call, bid, affected_system, "AffectedSystem")
     kinds = call.env.inventory.snapshot_kinds(vm)
     if KIND_OF_TYPE[stype] not in kinds:
         can = ", ".join(_TYPE_NAME[TYPE_OF_KIND[k]] for k in SnapshotKind if k in kinds)
-        _audit(call, f"{bid}: VM {vm.name}", f"not supported: SnapshotType {stype}")
+        audit(call, f"{bid}: VM {vm.name}", f"not supported: SnapshotType {stype}")
         raise CIMError(
             pywbem.CIM_ERR_NOT_SUPPORTED,
             f"SnapshotType {_TYPE_NAME[stype]}: host {bid} cannot take it of VM {vm.name} "

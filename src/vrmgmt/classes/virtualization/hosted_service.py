@@ -5,9 +5,8 @@ its virtual system snapshot service (docs/snapshots.md) are hosted by that host
 
 from __future__ import annotations
 
-from pywbem import CIMError
-
-from vrmgmt.cim.association import Association, End
+from vrmgmt.cim.association import End
+from vrmgmt.classes.host_service import HostedServices
 from vrmgmt.classes.migration import virtual_system_migration_service as vsmig
 from vrmgmt.classes.snapshots import virtual_system_snapshot_service as vsss
 from vrmgmt.classes.system import host_system as host
@@ -16,42 +15,10 @@ from vrmgmt.classes.virtualization import virtual_system_management_service as v
 CLASS = "VRM_HostedService"
 
 
-class HostedService(Association):
+class HostedService(HostedServices):
     class_name = CLASS
     ends = (End("Antecedent", host), End("Dependent", "CIM_Service"))
-
-    def pairs(self, ctx):
-        ns = ctx.namespace
-        for bid in self.env.inventory.backend_ids():
-            yield host.path(bid, ns), vsms.path(bid, ns)
-            yield host.path(bid, ns), vsmig.path(bid, ns)
-            if vsss.has_snapshots(self.env, bid):
-                yield host.path(bid, ns), vsss.path(bid, ns)
-
-    def far(self, ctx, near, path):
-        inv, ns = self.env.inventory, ctx.namespace
-        if near.role == "Antecedent":
-            try:
-                bid = host.parse(path)
-            except CIMError:
-                return []
-            if not inv.has_backend(bid):
-                return []
-            out = [vsms.path(bid, ns), vsmig.path(bid, ns)]
-            if vsss.has_snapshots(self.env, bid):
-                out.append(vsss.path(bid, ns))
-            return out
-        cls = path.classname.lower()
-        for service in (vsms, vsss, vsmig):
-            if cls != service.CLASS.lower():
-                continue
-            try:
-                bid = service.parse(path)
-            except CIMError:
-                return []
-            ok = vsss.has_snapshots(self.env, bid) if service is vsss else inv.has_backend(bid)
-            return [host.path(bid, ns)] if ok else []
-        return []
+    services = (vsms.SERVICE, vsmig.SERVICE, vsss.SERVICE)
 
 
 provider = HostedService

@@ -39,7 +39,7 @@ class ServiceAffectsElement(Association):
         try:
             if near.role == "AffectingElement":
                 bid = vsms.parse(path)
-                if not inv.has_backend(bid):
+                if not vsms.SERVICE.on(self.env, bid):
                     return []
                 return [vm_cls.path(vm.uuid, ns) for vm in inv.vms_of(bid)]
             return [vsms.path(inv.backend_of(vm_cls.parse(path)), ns)]

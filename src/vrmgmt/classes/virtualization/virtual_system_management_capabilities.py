@@ -9,14 +9,12 @@ asynchronous (a job) where definitions are slow (vSphere tasks).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-from pywbem import CIMInstance, CIMInstanceName, Uint16
+from pywbem import CIMInstance, Uint16
 
 from vrmgmt.backends.base import Feature
 from vrmgmt.cim import fastinst
-from vrmgmt.cim.errors import not_found
 from vrmgmt.cim.provider import ProviderEnv
+from vrmgmt.classes.host_service import HostPart
 from vrmgmt.errors import VrmError
 
 CLASS = "VRM_VirtualSystemManagementCapabilities"
@@ -41,19 +39,6 @@ _BY_FEATURE = {
 }
 
 
-def path(backend_id: str, namespace: str | None) -> CIMInstanceName:
-    return fastinst.path(CLASS, {"InstanceID": f"{backend_id}:{SUFFIX}"}, namespace)
-
-
-def parse(p: CIMInstanceName) -> str:
-    """The backend id a capabilities path names (CIM_ERR_NOT_FOUND for others)."""
-    iid = str(dict((k.lower(), v) for k, v in p.keybindings.items()).get("instanceid", ""))
-    backend_id, sep, suffix = iid.rpartition(":")
-    if p.classname.lower() != CLASS.lower() or not sep or suffix != SUFFIX:
-        raise not_found(f"no {CLASS} with InstanceID {iid!r}")
-    return backend_id
-
-
 def methods_supported(env: ProviderEnv, backend_id: str) -> list[int]:
     features = env.inventory.features(backend_id)
     return sorted(v for f, vals in _BY_FEATURE.items() if f in features for v in vals)
@@ -70,7 +55,7 @@ def capabilities_instance(env: ProviderEnv, backend_id: str, namespace: str) -> 
     types = [t for t in types or [] if t] or None
     P = fastinst.prop
     props = [
-        P("InstanceID", f"{backend_id}:{SUFFIX}", "string"),
+        P("InstanceID", PART.instance_id(backend_id), "string"),
         P("ElementName", f"Virtual system management capabilities of {backend_id}", "string"),
         P("VirtualSystemTypesSupported", types, "string", True),
         P("SynchronousMethodsSupported", [] if slow else methods, "uint16", True),
@@ -81,22 +66,8 @@ def capabilities_instance(env: ProviderEnv, backend_id: str, namespace: str) -> 
     return fastinst.instance(CLASS, props, path(backend_id, namespace))
 
 
-def instances(
-    env: ProviderEnv,
-    namespace: str,
-    paths: list[CIMInstanceName] | None = None,
-    *,
-    bulk: bool = False,
-) -> Iterator[CIMInstance]:
-    inv = env.inventory
-    wanted = inv.backend_ids() if paths is None else [parse(p) for p in paths]
-    if paths is not None and len(wanted) == 1 and not inv.has_backend(wanted[0]):
-        raise not_found(f"no {CLASS} for host {wanted[0]!r}")
-    for bid in dict.fromkeys(wanted):
-        if inv.has_backend(bid):
-            yield capabilities_instance(env, bid, namespace)
-
-
-def paths(env: ProviderEnv, namespace: str) -> Iterator[CIMInstanceName]:
-    for bid in env.inventory.backend_ids():
-        yield path(bid, namespace)
+PART = HostPart(CLASS, SUFFIX, capabilities_instance)
+path = PART.path
+parse = PART.parse
+instances = PART.instances
+paths = PART.paths

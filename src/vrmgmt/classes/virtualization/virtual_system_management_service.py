@@ -39,22 +39,20 @@ answers CIM_ERR_FAILED naming the reason. On backends whose definitions are slow
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pywbem
-from pywbem import CIMError, CIMInstance, CIMInstanceName, Uint16, Uint32
+from pywbem import CIMError, CIMInstanceName, Uint32
 
 from vrmgmt.backends.base import Feature
 from vrmgmt.cim import fastinst
 from vrmgmt.cim import paths as cim_paths
 from vrmgmt.cim import valuemaps as vm_map
-from vrmgmt.cim.errors import not_found, to_cim_error
+from vrmgmt.cim.errors import to_cim_error
 from vrmgmt.cim.methods import MethodCall, MethodTable
-from vrmgmt.cim.provider import ProviderEnv
-from vrmgmt.classes.jobs import concrete_job
+from vrmgmt.classes.host_service import HostService, audit, failed, job_result, start_job
 from vrmgmt.classes.pools import admission
 from vrmgmt.classes.system import computer_system as vm_cls
-from vrmgmt.classes.system import host_system as host_cls
 from vrmgmt.classes.virtualization import embedded, rasds, settings
 from vrmgmt.classes.virtualization import virtual_system_setting_data as vssd_cls
 from vrmgmt.errors import InvalidSpec, InvalidStateTransition, VrmError
@@ -68,76 +66,17 @@ NAME = "VirtualSystemManagementService"
 RC_INVALID_STATE = 5
 
 
-def path(backend_id: str, namespace: str | None) -> CIMInstanceName:
-    keys = {
-        "SystemCreationClassName": host_cls.CLASS,
-        "SystemName": backend_id,
-        "CreationClassName": CLASS,
-        "Name": NAME,
-    }
-    return fastinst.path(CLASS, keys, namespace)
-
-
-def parse(p: CIMInstanceName) -> str:
-    """The backend id of a service path (CIM_ERR_NOT_FOUND for any other path)."""
-    name = cim_paths.string_key(p, CLASS, "Name")
-    system = cim_paths.string_key(p, CLASS, "SystemName")
-    scn = cim_paths.keys_of(p).get("systemcreationclassname")
-    if name != NAME or (scn is not None and str(scn).lower() != host_cls.CLASS.lower()):
-        raise not_found(f"no {CLASS} named {name!r} on {system!r}")
-    return system
-
-
-def service_instance(backend_id: str, namespace: str, up: bool) -> CIMInstance:
-    P = fastinst.prop
-    props = [
-        P("SystemCreationClassName", host_cls.CLASS, "string"),
-        P("SystemName", backend_id, "string"),
-        P("CreationClassName", CLASS, "string"),
-        P("Name", NAME, "string"),
-        P("ElementName", f"Virtual system management service of {backend_id}", "string"),
-        P("Caption", "Virtual system management service", "string"),
-        P("EnabledState", Uint16(vm_map.ES_ENABLED if up else vm_map.ES_UNKNOWN), "uint16"),
-        P("RequestedState", Uint16(vm_map.RS_NOT_APPLICABLE), "uint16"),
-        P("EnabledDefault", Uint16(vm_map.ES_ENABLED), "uint16"),
-        P("Started", bool(up), "boolean"),
-        P("HealthState", Uint16(5 if up else 0), "uint16"),
-        P("OperationalStatus", [Uint16(2 if up else 13)], "uint16", True),
-    ]
-    return fastinst.instance(CLASS, props, path(backend_id, namespace))
-
-
-def instances(
-    env: ProviderEnv,
-    namespace: str,
-    paths: list[CIMInstanceName] | None = None,
-    *,
-    bulk: bool = False,
-) -> Iterator[CIMInstance]:
-    inv = env.inventory
-    if paths is None:
-        wanted = inv.backend_ids()
-    else:
-        wanted = list(dict.fromkeys(parse(p) for p in paths))
-        if len(wanted) == 1 and not inv.has_backend(wanted[0]):
-            raise not_found(f"no {CLASS} on host {wanted[0]!r}")
-    for bid in wanted:
-        if inv.has_backend(bid):
-            yield service_instance(bid, namespace, not inv.is_down(bid))
-
-
-def paths(env: ProviderEnv, namespace: str) -> Iterator[CIMInstanceName]:
-    for bid in env.inventory.backend_ids():
-        yield path(bid, namespace)
+SERVICE = HostService(CLASS, NAME, "Virtual system management service")
+path = SERVICE.path
+parse = SERVICE.parse
+service_instance = SERVICE.service_instance
+instances = SERVICE.instances
+paths = SERVICE.paths
 
 
 # -- methods -----------------------------------------------------------------------------
 METHODS = MethodTable()
 _OUT_NONE = {"Job": None}
-
-
-def _audit(call: MethodCall, target: str, outcome: str) -> None:
-    call.env.audit(user=call.ctx.user, action=call.method, target=target, outcome=outcome)
 
 
 def _run(
@@ -153,65 +92,26 @@ def _run(
     them (nothing was changed by a refused request)."""
     inv = call.env.inventory
     if call.env.jobs is not None and inv.definitions_are_slow(bid):
-
-        def run(progress):
-            progress.update(0, description)
-            try:
-                outs = work()
-            except VrmError as exc:
-                _audit(call, target, f"job failed: {exc}")
-                raise
-            for p in _paths_in(outs):  # the new VM / RASDs: found via AffectedJobElement
-                q = p.copy()
-                q.host = None
-                progress.add_affected(q.to_wbem_uri())
-            _audit(call, target, "job completed")
-            return {"ReturnValue": vm_map.RC_COMPLETED, **_plain(outs)}
-
-        rv, outs = concrete_job.start(
-            call, run, name=call.method, description=description, affected=affected
+        # the new VM / RASDs in the outputs: found via AffectedJobElement
+        return start_job(
+            call, target, description, affected, lambda progress: job_result(progress, work())
         )
-        _audit(call, target, f"job started: {outs['Job']['InstanceID']}")
-        return rv, outs
     try:
         outs = work()
     except InvalidStateTransition as exc:
-        _audit(call, target, f"invalid state: {exc}")
+        audit(call, target, f"invalid state: {exc}")
         return Uint32(RC_INVALID_STATE), dict(_OUT_NONE)
     except CIMError as exc:  # the backend refused a setting, named by its RASD
-        _audit(call, target, f"rejected: {exc.status_description}")
+        audit(call, target, f"rejected: {exc.status_description}")
         raise
     except InvalidSpec as exc:
-        _audit(call, target, f"rejected: {exc}")
+        audit(call, target, f"rejected: {exc}")
         raise CIMError(pywbem.CIM_ERR_INVALID_PARAMETER, f"{call.method}: {exc}") from None
     except VrmError as exc:
-        _audit(call, target, f"failed: {exc}")
-        err = to_cim_error(exc)
-        raise CIMError(err.status_code, f"{call.method} failed: {err.status_description}") from None
-    _audit(call, target, "completed")
+        audit(call, target, f"failed: {exc}")
+        raise failed(call, exc) from None
+    audit(call, target, "completed")
     return Uint32(vm_map.RC_COMPLETED), {"Job": None, **outs}
-
-
-def _paths_in(outs: dict) -> list[CIMInstanceName]:
-    found: list[CIMInstanceName] = []
-    for v in outs.values():
-        for item in v if isinstance(v, list) else [v]:
-            if isinstance(item, CIMInstanceName):
-                found.append(item)
-    return found
-
-
-def _plain(outs: dict) -> dict:
-    """Output parameters as a job result records them (paths as text)."""
-    out = {}
-    for k, v in outs.items():
-        if isinstance(v, CIMInstanceName):
-            out[k] = str(v)
-        elif isinstance(v, list):
-            out[k] = [str(x) for x in v]
-        else:
-            out[k] = v
-    return out
 
 
 def _needs(call: MethodCall, bid: str, feature: Feature) -> bool:
@@ -225,7 +125,7 @@ def define_system(
     bid = parse(call.instance_path)
     ns = call.ctx.namespace
     if not _needs(call, bid, Feature.DEFINE):
-        _audit(call, bid, "not supported by backend")
+        audit(call, bid, "not supported by backend")
         return Uint32(vm_map.RC_NOT_SUPPORTED), dict(_OUT_NONE, ResultingSystem=None)
     ref = None
     if reference_configuration is not None:
