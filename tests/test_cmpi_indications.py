@@ -208,3 +208,79 @@ def test_filters_on_classes_without_indication_support(mb):
     )
     assert st.rc == cmpi.CMPI_RC_ERR_NOT_SUPPORTED
     assert mi.enable_indications(mb.context()).ok  # nothing to enable: fine
+
+
+# -- the real IndicationProvider: a filter activated, a VM changed through the method MI --
+ALPHA = kit.VMS["alpha"][0]
+VM_MODIFICATION = "SELECT * FROM CIM_InstModification WHERE SourceInstance ISA VRM_ComputerSystem"
+
+
+def _wait_for(broker, pred, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for ns, inst, _ctx in list(broker.indications):
+            if pred(inst):
+                return ns, inst
+        time.sleep(0.02)
+    raise AssertionError(f"no matching indication; got {broker.indications}")
+
+
+def test_activated_lifecycle_provider_delivers_vm_state_changes(mb):
+    reg = mb._reg("CIM_InstModification")
+    assert reg is not None and reg.types == ("indication",)
+    assert reg.provider == "IndicationProvider"
+    mi = mb.mi(reg, "indication")
+    ctx = mb.context("alice")
+    flt = cmpi.CMPISelectExp(mb.broker, VM_MODIFICATION, "WQL")
+    cp = mb.path("CIM_InstModification")
+    assert mi.authorize_filter(ctx, flt, "CIM_InstModification", cp, "alice").ok
+    assert mi.activate_filter(ctx, flt, "CIM_InstModification", cp, True).ok
+    assert mi.enable_indications(ctx).ok
+    assert mb.broker.indications == []  # nothing changed yet
+
+    res = kit.ok(
+        mb.invoke_method(
+            kit.vm_path(mb, ALPHA),
+            "RequestStateChange",
+            mb.args([("RequestedState", 9, cmpi.CMPI_uint16)]),  # pause
+        )
+    )
+    assert cmpi._plain(res.data[0]) == 0
+    ns, ind = _wait_for(mb.broker, lambda i: i.objectpath().classname() == "CIM_InstModification")
+    assert ns == kit.NS
+    d = ind._as_dict()
+    src, prev = d["SourceInstance"]._as_dict(), d["PreviousInstance"]._as_dict()
+    assert src["Name"] == ALPHA and src["EnabledState"] == 9  # Quiesce: paused
+    assert prev["Name"] == ALPHA and prev["EnabledState"] == 2
+    assert "EnabledState" in d["ChangedPropertyNames"]
+    assert d["SourceInstanceModelPath"].endswith(f'Name="{ALPHA}"')
+
+    # a second activation (another filter) starts no second source: one indication per change
+    flt2 = cmpi.CMPISelectExp(mb.broker, "SELECT * FROM CIM_InstCreation", "WQL")
+    cp2 = mb.path("CIM_InstCreation")
+    assert mi.activate_filter(ctx, flt2, "CIM_InstCreation", cp2, False).ok
+    before = len(mb.broker.indications)
+    kit.ok(
+        mb.invoke_method(
+            kit.vm_path(mb, ALPHA),
+            "RequestStateChange",
+            mb.args([("RequestedState", 2, cmpi.CMPI_uint16)]),  # resume
+        )
+    )
+    _, ind = _wait_for(
+        mb.broker, lambda i: i._as_dict()["SourceInstance"]._as_dict()["EnabledState"] == 2
+    )
+    time.sleep(0.3)
+    assert len(mb.broker.indications) == before + 1
+
+    # disabled: the CIMOM no longer wants them, nothing reaches the broker
+    assert mi.disable_indications(ctx).ok
+    kit.ok(
+        mb.invoke_method(
+            kit.vm_path(mb, ALPHA),
+            "RequestStateChange",
+            mb.args([("RequestedState", 9, cmpi.CMPI_uint16)]),
+        )
+    )
+    time.sleep(0.5)
+    assert len(mb.broker.indications) == before + 1

@@ -116,7 +116,27 @@ def process_env(namespace: str | None = None, broker: Any = None) -> ProviderEnv
                 cfg.source,
                 ", ".join(inventory.managers) or "none",
             )
+            _resume_indications(_State.env)
         return _State.env
+
+
+def _resume_indications(env: ProviderEnv) -> None:
+    """A new environment (the configuration changed) while the CIMOM has indications
+    enabled: the CIMOM will not ask again, so the enabled senders are published on it
+    and their providers' sources started over the new backends."""
+    for proxy in list(_State.proxies.values()):
+        sender = proxy.indication_sender
+        if sender is None or not sender.enabled:
+            continue
+        env.indications = sender
+        try:
+            proxy.providers(env)
+            for prov in proxy._distinct_providers():
+                hook = getattr(prov, "enable_indications", None)
+                if callable(hook):
+                    hook(ProviderContext(namespace=env.namespace))
+        except Exception:  # noqa: BLE001 - the operation that reloaded must still run
+            log.exception("%s: restarting the indication sources failed", proxy.module_name)
 
 
 def _config_signature() -> tuple:
