@@ -55,17 +55,25 @@ def run_in_thread(fn) -> None:
         raise errors[0]
 
 
-def test_deliver_from_a_provider_thread_attaches_and_detaches():
+def test_deliver_from_provider_threads_goes_through_one_attached_thread():
     broker = cmpi.CMPIBroker()
     sender = make_sender(broker)
     results = []
-    run_in_thread(lambda: results.append(sender.deliver(NS, indication())))
-    assert results == [True]
-    assert not broker.violations and not broker._attached
+    for i in range(3):  # three provider threads, none attached itself
+        run_in_thread(lambda i=i: results.append(sender.deliver(NS, indication(f"n{i}"))))
+    assert results == [True, True, True]
+    assert sender.flush()
+    assert [i._as_dict()["Message"] for _, i, _ in broker.indications] == ["n0", "n1", "n2"]
     ns, inst, ctx = broker.indications[0]
     assert ns == NS and ctx is sender.context
-    assert inst._as_dict() == {"Message": "hello", "Code": 7}
+    assert inst._as_dict() == {"Message": "n0", "Code": 7}
     assert inst._props["Code"].type == cmpi.CMPI_uint16
+    # attached once, for the sender's life; detached (which frees the context) at close
+    assert list(broker._attached.values()) == [sender.context]
+    sender.close()
+    assert not broker._attached and sender.context._freed
+    assert sender.deliver(NS, indication()) is False
+    assert not broker.violations
 
 
 def test_worker_thread_attached_once_for_many_indications():
@@ -77,9 +85,27 @@ def test_worker_thread_attached_once_for_many_indications():
         for i in range(count):
             deliver(NS, indication(f"n{i}"))
 
-    sender.start_thread(worker, 3).join(10)
+    with broker._as_mb():  # start_thread prepares the worker's context: an MI call
+        sender.start_thread(worker, 3).join(10)
     assert [i._as_dict()["Message"] for _, i, _ in broker.indications] == ["n0", "n1", "n2"]
     assert not broker.violations and not broker._attached
+
+
+def test_a_detached_context_is_never_used_again():
+    """SFCB's detachThread releases the context; a second attach-deliver-detach with it
+    killed SFCB's provider process (SIGSEGV). The double reproduces that."""
+    broker = cmpi.CMPIBroker()
+    with broker._as_mb():
+        ctx = broker.prepareAttachThread(mb_context(broker))
+
+    def once():
+        broker.attachThread(ctx)
+        broker.detachThread(ctx)
+
+    run_in_thread(once)
+    with pytest.raises(cmpi.UseAfterFree):
+        run_in_thread(once)
+    assert "freed by detachThread" in broker.violations[-1]
 
 
 def test_the_double_enforces_the_thread_rules():
@@ -105,6 +131,7 @@ def test_disabled_sender_drops_and_sfcb_gets_no_namespace():
     ind = indication()
     ind.path = CIMInstanceName("VRM_TestIndication", namespace=NS)
     run_in_thread(lambda: sender.deliver(NS, ind))
+    assert sender.flush()
     assert broker.indications[0][1].objectpath().namespace() == ""
     sender.enabled = False
     assert sender.deliver(NS, indication()) is False

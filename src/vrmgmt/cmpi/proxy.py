@@ -827,7 +827,7 @@ class CMPIProxyProvider:
                 except Exception:  # noqa: BLE001 - one provider must not block the rest
                     log.exception("%s: cleanup of %r failed", self.module_name, prov)
             if self.indication_sender is not None:
-                self.indication_sender.enabled = False
+                self.indication_sender.close()
             self._providers = None
             self._assoc = None
             if no_proxies_left:
@@ -866,7 +866,7 @@ def _stop_sfcb_provider_process() -> None:
             except Exception:  # noqa: BLE001 - one provider must not block the rest
                 log.exception("%s: cleanup of %r failed", proxy.module_name, prov)
         if proxy.indication_sender is not None:
-            proxy.indication_sender.enabled = False
+            proxy.indication_sender.enabled = False  # the process ends at once
     _release_env()
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):

@@ -1,0 +1,94 @@
+"""Life-cycle indications through real CIMOMs (issue 15): pywbem's
+WBEMSubscriptionManager subscribes a WBEMListener at SFCB 1.3.16 and OpenPegasus 2.14.4
+(vrmgmt registered as `vrmgmt register` does it, tests/support/cimoms.py); the CIMOM's
+indication service activates vrmgmt's IndicationProvider in the provider process, a
+RequestStateChange through the CIMOM pauses and resumes a test-driver VM in that
+process, and the listener receives CIM_InstModification with the VM as SourceInstance
+(delivered by the provider through the broker's deliverIndication) within seconds."""
+
+from __future__ import annotations
+
+import time
+
+import cmpi_testkit as kit
+import pytest
+import pywbem
+
+from support import cimoms
+from support.classhosts import open_host
+from support.indications import collector, subscribe
+
+pytestmark = pytest.mark.timeout(1200)  # a first run builds the CIMOMs
+
+ALPHA = kit.VMS["alpha"][0]
+VM_MODIFICATION = "SELECT * FROM CIM_InstModification WHERE SourceInstance ISA VRM_ComputerSystem"
+#: a CIMOM's path from a change to the listener: provider, CIMOM's indication service,
+#: its delivery (SFCB forks a handler per indication)
+WITHIN = 5.0
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _stop_cimoms_after():
+    """The shared CIMOMs stop after this module (each build allows one daemon at a time;
+    other modules deploy their own) and their logs must show no provider crash."""
+    yield
+    found = cimoms.crashes()
+    cimoms.release()
+    found += [c for c in cimoms.crashes() if c not in found]
+    assert not found, "provider crashes in the CIMOMs' logs:\n" + "\n".join(found)
+
+
+def _vm_path() -> pywbem.CIMInstanceName:
+    return pywbem.CIMInstanceName(
+        "VRM_ComputerSystem",
+        {"CreationClassName": "VRM_ComputerSystem", "Name": ALPHA},
+        namespace=kit.NS,
+    )
+
+
+def _request_state(conn: pywbem.WBEMConnection, state: int) -> None:
+    rc, _out = conn.InvokeMethod(
+        "RequestStateChange", _vm_path(), [("RequestedState", pywbem.Uint16(state))]
+    )
+    assert rc == 0, f"RequestStateChange({state}) returned {rc}"
+
+
+def _of_alpha_in(state: int):
+    def pred(ind: pywbem.CIMInstance) -> bool:
+        src = ind.get("SourceInstance")
+        return (
+            ind.classname.lower() == "cim_instmodification"
+            and src is not None
+            and src.get("Name") == ALPHA
+            and src.get("EnabledState") == state
+        )
+
+    return pred
+
+
+@pytest.mark.parametrize("kind", cimoms.KINDS)
+def test_vm_state_changes_reach_a_listener_subscribed_at_the_cimom(kind, tmp_path):
+    with open_host(kind, tmp_path) as host, collector() as listener:
+        conn = host.cimom.conn()
+        _sm, _sid, sub = subscribe(conn, listener.url, f"vrmgmt-ind-{kind}", VM_MODIFICATION)
+        try:
+            t0 = time.monotonic()
+            _request_state(conn, 9)  # pause
+            ind = listener.wait_for(_of_alpha_in(9), WITHIN)
+            took = time.monotonic() - t0
+            src, prev = ind["SourceInstance"], ind["PreviousInstance"]
+            assert src.classname == "VRM_ComputerSystem"
+            assert src["CreationClassName"] == "VRM_ComputerSystem"
+            assert prev["Name"] == ALPHA and prev["EnabledState"] == 2
+            assert "EnabledState" in ind["ChangedPropertyNames"]
+            assert ind["SourceInstanceModelPath"].endswith(f'Name="{ALPHA}"')
+            assert ind["IndicationFilterName"] == f"vrmgmt-ind-{kind}-filter"
+
+            _request_state(conn, 2)  # resume
+            ind = listener.wait_for(_of_alpha_in(2), WITHIN)
+            assert ind["PreviousInstance"]["EnabledState"] == 9
+            print(f"{kind}: change -> listener {took * 1000:.0f} ms")
+        finally:  # SFCB answers a void DeleteInstance oddly: host.delete accepts that
+            host.delete(sub.path)
+            host.delete(sub["Filter"])
+            host.delete(sub["Handler"])
