@@ -16,7 +16,7 @@ import cmpi  # noqa: E402
 import cmpi_mb  # noqa: E402
 import cmpi_testkit as kit  # noqa: E402
 import pytest  # noqa: E402
-from pywbem import CIMInstance, CIMInstanceName, Uint16  # noqa: E402
+from pywbem import CIMInstance, Uint16  # noqa: E402
 
 from vrmgmt.cmpi import IndicationSender  # noqa: E402
 
@@ -125,17 +125,27 @@ def test_the_double_enforces_the_thread_rules():
     assert broker.violations and "neither running an MI call nor attached" in broker.violations[0]
 
 
-def test_disabled_sender_drops_and_sfcb_gets_no_namespace():
+def test_disabled_sender_drops_and_sfcb_gets_the_namespace():
     broker = cmpi.CMPIBroker(name="RequestHandler")  # SFCB's broker name
     sender = make_sender(broker)
-    ind = indication()
-    ind.path = CIMInstanceName("VRM_TestIndication", namespace=NS)
-    run_in_thread(lambda: sender.deliver(NS, ind))
+    run_in_thread(lambda: sender.deliver(NS, indication()))  # an indication has no path
     assert sender.flush()
-    assert broker.indications[0][1].objectpath().namespace() == ""
+    assert broker.indications[0][1].objectpath().namespace() == NS
     sender.enabled = False
     assert sender.deliver(NS, indication()) is False
     assert len(broker.indications) == 1
+    assert not broker.violations
+
+
+def test_sfcb_double_refuses_an_indication_without_namespace():
+    """SFCB 1.3.16's deliverIndication cannot find the class of a keyless instance
+    without namespace and dies (SIGSEGV); the double fails such a call."""
+    broker = cmpi.CMPIBroker(name="RequestHandler")
+    with broker._as_mb():
+        ci = broker.new_instance(broker.new_object_path(None, "VRM_TestIndication"), 1)
+        with pytest.raises(cmpi.CMPIException):
+            broker.deliverIndication(mb_context(broker), NS, ci)
+    assert "without a namespace" in broker.violations[-1]
 
 
 INDICATOR = """

@@ -1323,6 +1323,13 @@ class CMPIBroker:
         ns = _charp(ns, "CMPIBroker_deliverIndication")
         _check_type(ind, CMPIInstance, "CMPIBroker_deliverIndication", allow_none=False)
         self._check_thread("CBDeliverIndication")
+        if self.name() == "RequestHandler" and not ind.objectpath().namespace():
+            # SFCB 1.3.16 (brokerUpc.c): CMGetObjectPath(ind) of a keyless instance looks
+            # its class up in the path's namespace; without one it is NULL, and
+            # CMClassPathIsA(NULL) crashes the provider process
+            msg = "SFCB deliverIndication of an instance without a namespace (SIGSEGV)"
+            self.violations.append(msg)
+            _raise(CMPI_RC_ERR_FAILED, msg)
         tid = threading.get_ident()
         if tid in self._attached and self._attached[tid] is not ctx:
             self.violations.append("deliverIndication with a context other than the attached one")

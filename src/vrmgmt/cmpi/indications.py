@@ -78,12 +78,12 @@ class IndicationSender:
         self._queue: queue.Queue = queue.Queue(QUEUE_LIMIT)
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        try:
-            # SFCB (broker name "RequestHandler") rejects indications whose path carries a
-            # namespace (sblim bug 2185410, worked around the same way by cmpi-bindings).
-            self._drop_namespace = broker.name() == "RequestHandler"
-        except Exception:  # noqa: BLE001 - name() is informational only
-            self._drop_namespace = False
+        # The indication's path keeps its namespace under every CIMOM. cmpi-bindings'
+        # own Python layer drops it under SFCB (for sblim bug 2185410), but SFCB 1.3.16's
+        # deliverIndication (brokerUpc.c) starts with CMGetObjectPath(ind), which for a
+        # keyless instance looks its class up with getConstClass(namespace, class): with
+        # no namespace that is NULL, and CMClassPathIsA(NULL) killed the provider process
+        # with SIGSEGV (brokerEnc.c:136).
 
     def deliver(self, namespace: str, indication: CIMInstance) -> bool:
         """Deliver one indication: at once in an MI call (an MB thread), else through
@@ -175,14 +175,8 @@ class IndicationSender:
     def _deliver(self, namespace: str, indication: CIMInstance, ctx: Any = None) -> None:
         if not self.enabled:
             return
-        ind = indication
-        if self._drop_namespace and ind.path is not None and ind.path.namespace:
-            ind = ind.copy()
-            ind.path.namespace = None
         conv = self._converter(self.broker)
-        ci = conv.instance_to_cmpi(
-            ind, None if self._drop_namespace else namespace, allow_null_ns=True
-        )
+        ci = conv.instance_to_cmpi(indication, namespace, allow_null_ns=True)
         broker_fn(self.broker, "deliverIndication", "deliver_indication")(
             ctx if ctx is not None else self.context, namespace, ci
         )
