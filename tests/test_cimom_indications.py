@@ -16,12 +16,15 @@ import pywbem
 
 from support import cimoms
 from support.classhosts import open_host
-from support.indications import collector, subscribe
+from support.indications import collector
 
 pytestmark = pytest.mark.timeout(1200)  # a first run builds the CIMOMs
 
 ALPHA = kit.VMS["alpha"][0]
 VM_MODIFICATION = "SELECT * FROM CIM_InstModification WHERE SourceInstance ISA VRM_ComputerSystem"
+#: the filter's query language: OpenPegasus's WQL parser refuses ISA ("ISA Token Not
+#: Supported", pegasus/src/Pegasus/WQL/WQL.y unless PEGASUS_SNIA_EXTENSIONS); its CQL has it
+LANGUAGE = {"sfcb": "WQL", "pegasus": "DMTF:CQL"}
 #: a CIMOM's path from a change to the listener: provider, CIMOM's indication service,
 #: its delivery (SFCB forks a handler per indication)
 WITHIN = 5.0
@@ -36,6 +39,25 @@ def _stop_cimoms_after():
     cimoms.release()
     found += [c for c in cimoms.crashes() if c not in found]
     assert not found, "provider crashes in the CIMOMs' logs:\n" + "\n".join(found)
+
+
+def _subscribe(conn: pywbem.WBEMConnection, kind: str, url: str, query: str, name: str):
+    """Permanent destination, filter and subscription through WBEMSubscriptionManager,
+    as a client script does it; returns the subscription instance."""
+    sm = pywbem.WBEMSubscriptionManager(f"vrmgmt-{kind}")
+    sid = sm.add_server(pywbem.WBEMServer(conn))
+    dest = sm.add_destination(sid, url, owned=False, name=f"{name}-dest")
+    flt = sm.add_filter(
+        sid, kit.NS, query, query_language=LANGUAGE[kind], owned=False, name=f"{name}-filter"
+    )
+    return sm.add_subscriptions(sid, flt.path, [dest.path], owned=False)[0]
+
+
+def _unsubscribe(host, sub: pywbem.CIMInstance) -> None:
+    """SFCB answers a void DeleteInstance oddly: host.delete accepts that (docs/cmpi.md)."""
+    host.delete(sub.path)
+    host.delete(sub["Filter"])
+    host.delete(sub["Handler"])
 
 
 def _vm_path() -> pywbem.CIMInstanceName:
@@ -70,7 +92,7 @@ def _of_alpha_in(state: int):
 def test_vm_state_changes_reach_a_listener_subscribed_at_the_cimom(kind, tmp_path):
     with open_host(kind, tmp_path) as host, collector() as listener:
         conn = host.cimom.conn()
-        _sm, _sid, sub = subscribe(conn, listener.url, f"vrmgmt-ind-{kind}", VM_MODIFICATION)
+        sub = _subscribe(conn, kind, listener.url, VM_MODIFICATION, f"vrmgmt-ind-{kind}")
         try:
             t0 = time.monotonic()
             _request_state(conn, 9)  # pause
@@ -82,13 +104,13 @@ def test_vm_state_changes_reach_a_listener_subscribed_at_the_cimom(kind, tmp_pat
             assert prev["Name"] == ALPHA and prev["EnabledState"] == 2
             assert "EnabledState" in ind["ChangedPropertyNames"]
             assert ind["SourceInstanceModelPath"].endswith(f'Name="{ALPHA}"')
-            assert ind["IndicationFilterName"] == f"vrmgmt-ind-{kind}-filter"
+            # the CIMOM's own properties: SFCB names the filter, OpenPegasus 2.14.4 does not
+            filter_name = f"vrmgmt-ind-{kind}-filter" if kind == "sfcb" else None
+            assert ind.get("IndicationFilterName") == filter_name
 
             _request_state(conn, 2)  # resume
             ind = listener.wait_for(_of_alpha_in(2), WITHIN)
             assert ind["PreviousInstance"]["EnabledState"] == 9
             print(f"{kind}: change -> listener {took * 1000:.0f} ms")
-        finally:  # SFCB answers a void DeleteInstance oddly: host.delete accepts that
-            host.delete(sub.path)
-            host.delete(sub["Filter"])
-            host.delete(sub["Handler"])
+        finally:
+            _unsubscribe(host, sub)
