@@ -114,3 +114,66 @@ def test_vm_state_changes_reach_a_listener_subscribed_at_the_cimom(kind, tmp_pat
             print(f"{kind}: change -> listener {took * 1000:.0f} ms")
         finally:
             _unsubscribe(host, sub)
+
+
+VSMS = pywbem.CIMInstanceName(
+    "VRM_VirtualSystemManagementService",
+    {
+        "SystemCreationClassName": "VRM_HostSystem",
+        "SystemName": kit.BACKEND,
+        "CreationClassName": "VRM_VirtualSystemManagementService",
+        "Name": "VirtualSystemManagementService",
+    },
+    namespace=kit.NS,
+)
+
+
+@pytest.mark.parametrize("kind", cimoms.KINDS)
+def test_defined_and_destroyed_vm_reach_the_listener(kind, tmp_path):
+    """DefineSystem gives CIM_InstCreation, DestroySystem CIM_InstDeletion; a filter on
+    one class gets only that class."""
+    with open_host(kind, tmp_path) as host, collector() as listener:
+        conn = host.cimom.conn()
+        subs = [
+            _subscribe(
+                conn,
+                kind,
+                listener.url,
+                f"SELECT * FROM {cls} WHERE SourceInstance ISA VRM_ComputerSystem",
+                f"vrmgmt-{cls[8:].lower()}-{kind}",
+            )
+            for cls in ("CIM_InstCreation", "CIM_InstDeletion")
+        ]
+        try:
+            system = pywbem.CIMInstance("VRM_VirtualSystemSettingData", {"ElementName": "delta"})
+            mem = pywbem.CIMInstance(
+                "VRM_MemoryAllocationSettingData",
+                {
+                    "ResourceType": pywbem.Uint16(4),
+                    "VirtualQuantity": pywbem.Uint64(256),
+                    "AllocationUnits": "byte*2^20",
+                },
+            )
+            rv, out = conn.InvokeMethod(
+                "DefineSystem", VSMS, SystemSettings=system, ResourceSettings=[mem]
+            )
+            assert rv == 0
+            vm = out["ResultingSystem"]
+            ind = listener.wait_for(lambda i: i.classname == "CIM_InstCreation", WITHIN)
+            src = ind["SourceInstance"]
+            assert (src.classname, src["Name"], src["ElementName"]) == (
+                "VRM_ComputerSystem",
+                vm["Name"],
+                "delta",
+            )
+            assert src["EnabledState"] == 3  # defined, not running
+
+            rv, _ = conn.InvokeMethod("DestroySystem", VSMS, AffectedSystem=vm)
+            assert rv == 0
+            ind = listener.wait_for(lambda i: i.classname == "CIM_InstDeletion", WITHIN)
+            assert ind["SourceInstance"]["Name"] == vm["Name"]
+            # nothing else: the state changes of a define are no CIM_InstModification
+            assert [i.classname for i in listener.drain()] == []
+        finally:
+            for sub in subs:
+                _unsubscribe(host, sub)
