@@ -321,3 +321,41 @@ def test_activated_lifecycle_provider_delivers_vm_state_changes(mb):
     )
     time.sleep(0.5)
     assert len(mb.broker.indications) == before + 1
+
+
+def test_activated_lifecycle_provider_delivers_job_completion(mb):
+    """A job of the provider process that finishes: CIM_InstModification of the
+    VRM_ConcreteJob, JobState Running (4) -> Completed (7)."""
+    from vrmgmt.cim.methods import MethodCall
+    from vrmgmt.cim.provider import ProviderContext
+    from vrmgmt.classes.jobs import concrete_job
+    from vrmgmt.classes.system import computer_system
+    from vrmgmt.cmpi.proxy import process_env
+
+    mi = mb.mi(mb._reg("CIM_InstModification"), "indication")
+    ctx = mb.context()
+    flt = cmpi.CMPISelectExp(
+        mb.broker,
+        "SELECT * FROM CIM_InstModification WHERE SourceInstance ISA VRM_ConcreteJob",
+        "WQL",
+    )
+    assert mi.activate_filter(
+        ctx, flt, "CIM_InstModification", mb.path("CIM_InstModification"), True
+    ).ok
+    assert mi.enable_indications(ctx).ok
+
+    env = process_env()
+    vm = computer_system.path(ALPHA, kit.NS)
+    call = MethodCall(env, ProviderContext(namespace=kit.NS), vm, "RequestStateChange")
+    _, out = concrete_job.start(
+        call, lambda progress: {"ok": True}, name="t", description="", affected=[vm]
+    )
+    job_id = out["Job"]["InstanceID"]
+    _, ind = _wait_for(
+        mb.broker,
+        lambda i: i._as_dict()["SourceInstance"]._as_dict().get("InstanceID") == job_id,
+    )
+    d = ind._as_dict()
+    assert ind.objectpath().classname() == "CIM_InstModification"
+    assert d["SourceInstance"]._as_dict()["JobState"] == 7
+    assert d["PreviousInstance"]._as_dict()["JobState"] == 4
