@@ -4,6 +4,7 @@ indication entry points of the adapter."""
 
 from __future__ import annotations
 
+import os
 import sys
 import textwrap
 import threading
@@ -359,3 +360,32 @@ def test_activated_lifecycle_provider_delivers_job_completion(mb):
     assert ind.objectpath().classname() == "CIM_InstModification"
     assert d["SourceInstance"]._as_dict()["JobState"] == 7
     assert d["PreviousInstance"]._as_dict()["JobState"] == 4
+
+
+def test_sources_follow_a_reloaded_configuration(mb, vrm_config, tmp_path):
+    """The configuration file changes while indications are enabled: the adapter builds
+    a new environment (new backend connections) and starts the sources on it, since the
+    CIMOM will not activate the filter again."""
+    mi = mb.mi(mb._reg("CIM_InstModification"), "indication")
+    ctx = mb.context()
+    flt = cmpi.CMPISelectExp(mb.broker, VM_MODIFICATION, "WQL")
+    cp = mb.path("CIM_InstModification")
+    assert mi.activate_filter(ctx, flt, "CIM_InstModification", cp, True).ok
+    assert mi.enable_indications(ctx).ok
+
+    node = kit.write_node_xml(tmp_path / "node2.xml")  # a new node: alpha running again
+    new = tmp_path / "vrmgmt2.toml"
+    new.write_text(vrm_config.read_text().replace(str(tmp_path / "node.xml"), str(node)))
+    os.replace(new, vrm_config)
+
+    kit.ok(  # the first call after the change reloads; it pauses alpha on the new node
+        mb.invoke_method(
+            kit.vm_path(mb, ALPHA),
+            "RequestStateChange",
+            mb.args([("RequestedState", 9, cmpi.CMPI_uint16)]),
+        )
+    )
+    _, ind = _wait_for(
+        mb.broker, lambda i: i._as_dict()["SourceInstance"]._as_dict()["EnabledState"] == 9
+    )
+    assert ind._as_dict()["PreviousInstance"]._as_dict()["EnabledState"] == 2
