@@ -4,10 +4,14 @@ WBEMSubscriptionManager subscribes a WBEMListener at SFCB 1.3.16 and OpenPegasus
 indication service activates vrmgmt's IndicationProvider in the provider process, a
 RequestStateChange through the CIMOM pauses and resumes a test-driver VM in that
 process, and the listener receives CIM_InstModification with the VM as SourceInstance
-(delivered by the provider through the broker's deliverIndication) within seconds."""
+(delivered by the provider through the broker's deliverIndication) within seconds;
+DefineSystem/DestroySystem give CIM_InstCreation/CIM_InstDeletion; and a tiny QEMU guest
+changed with virsh, behind vrmgmt's back, gives them too (marker qemu: the system
+libvirtd)."""
 
 from __future__ import annotations
 
+import subprocess
 import time
 
 import cmpi_testkit as kit
@@ -174,6 +178,63 @@ def test_defined_and_destroyed_vm_reach_the_listener(kind, tmp_path):
             assert ind["SourceInstance"]["Name"] == vm["Name"]
             # nothing else: the state changes of a define are no CIM_InstModification
             assert [i.classname for i in listener.drain()] == []
+        finally:
+            for sub in subs:
+                _unsubscribe(host, sub)
+
+
+QEMU = "qemu:///system"
+
+
+def _virsh(*args: str) -> None:
+    r = subprocess.run(["virsh", "-c", QEMU, *args], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+@pytest.fixture(scope="module")
+def libvirtd():
+    from support.libvirtd import LibvirtdForTests
+
+    with LibvirtdForTests(QEMU) as daemon:
+        yield daemon
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("kind", cimoms.KINDS)
+def test_qemu_vm_changed_with_virsh_reaches_the_listener(kind, tmp_path, libvirtd):
+    """Behind vrmgmt's back: a tiny QEMU guest defined with libvirt, started and
+    destroyed with virsh, undefined; the provider process's libvirt events reach the
+    CIMOM's listener as creation, modifications and deletion."""
+    backends = [{"id": "qemu", "type": "libvirt", "uri": QEMU}]
+    with open_host(kind, tmp_path, backends=backends) as host, collector() as listener:
+        conn = host.cimom.conn()
+        subs = [
+            _subscribe(
+                conn,
+                kind,
+                listener.url,
+                f"SELECT * FROM {cls} WHERE SourceInstance ISA VRM_ComputerSystem",
+                f"vrmgmt-qemu-{cls[8:].lower()}-{kind}",
+            )
+            for cls in ("CIM_InstCreation", "CIM_InstModification", "CIM_InstDeletion")
+        ]
+        try:
+            time.sleep(1)  # the backend registers for libvirt's events in its own thread
+
+            def expect(cls: str, uuid: str, enabled: int | None, what: str):
+                ind = listener.wait_for(
+                    lambda i: i.classname == cls and i["SourceInstance"]["Name"] == uuid, WITHIN
+                )
+                if enabled is not None:
+                    assert ind["SourceInstance"]["EnabledState"] == enabled, what
+
+            with libvirtd.tiny_vm() as tiny:
+                expect("CIM_InstCreation", tiny.uuid, 3, "defined with libvirt")
+                _virsh("start", tiny.name)
+                expect("CIM_InstModification", tiny.uuid, 2, "virsh start")
+                _virsh("destroy", tiny.name)
+                expect("CIM_InstModification", tiny.uuid, 3, "virsh destroy")
+            expect("CIM_InstDeletion", tiny.uuid, None, "undefined")
         finally:
             for sub in subs:
                 _unsubscribe(host, sub)
