@@ -149,6 +149,9 @@ def test_indication_registration_is_an_indication_provider(reg, repo, table):
     prov = table.get(reg.class_name, reg.namespaces[0])
     for hook in ("activate_filter", "deactivate_filter", "enable_indications"):
         assert callable(getattr(prov, hook, None)), f"{reg.class_name}: {prov!r} lacks {hook}"
+    ctx = ProviderContext(namespace=reg.namespaces[0])
+    assert list(prov.enum_instances(ctx, reg.class_name, None)) == []  # events, no instances
+    assert list(prov.enum_instance_names(ctx, reg.class_name)) == []
 
 
 @pytest.mark.parametrize("reg", INSTANCE_REGS, ids=[r.class_name for r in INSTANCE_REGS])

@@ -17,11 +17,11 @@ import logging
 import queue
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from types import ModuleType
 from typing import Protocol
 
-from pywbem import CIMDateTime, CIMInstance, CIMProperty, Sint64
+from pywbem import CIMDateTime, CIMInstance, CIMInstanceName, CIMProperty, Sint64
 
 from vrmgmt.cim.provider import Provider
 
@@ -172,6 +172,14 @@ class LifecycleIndicationProvider(Provider):
 
     def __repr__(self) -> str:
         return f"<LifecycleIndicationProvider {', '.join(m.CLASS for m in self.sources)}>"
+
+    def enum_instance_names(self, ctx, class_name: str) -> Iterator[CIMInstanceName]:
+        """Indications are events, not instances: enumerating their classes (as a
+        client enumerating CIM_Indication does under `vrmgmt serve`) answers nothing."""
+        return iter(())
+
+    def enum_instances(self, ctx, class_name: str, property_list) -> Iterator[CIMInstance]:
+        return iter(())
 
     def _start(self) -> None:
         for module in self.sources:
