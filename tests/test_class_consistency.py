@@ -35,6 +35,9 @@ from vrmgmt.server.repository import ClassRepository, load_classes
 
 PROJECT = Path(__file__).resolve().parents[1]
 REGS = load_registration(default_registration_file())
+#: classes served with instances (indication classes are only delivered, never enumerated)
+INSTANCE_REGS = [r for r in REGS if r.types != ("indication",)]
+INDICATION_REGS = [r for r in REGS if r.types == ("indication",)]
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +118,7 @@ def test_registration_matches_the_mof(reg, repo):
     )
 
 
-@pytest.mark.parametrize("reg", REGS, ids=[r.class_name for r in REGS])
+@pytest.mark.parametrize("reg", INSTANCE_REGS, ids=[r.class_name for r in INSTANCE_REGS])
 def test_served_by_its_provider_module_with_declared_methods(reg, repo, table):
     ns = reg.namespaces[0]
     prov = table.get(reg.class_name, ns)
@@ -140,7 +143,18 @@ def test_served_by_its_provider_module_with_declared_methods(reg, repo, table):
         assert m.name.lower() in declared, f"{reg.class_name}.{m.name} is not in the MOF"
 
 
-@pytest.mark.parametrize("reg", REGS, ids=[r.class_name for r in REGS])
+@pytest.mark.parametrize("reg", INDICATION_REGS, ids=[r.class_name for r in INDICATION_REGS])
+def test_indication_registration_is_an_indication_provider(reg, repo, table):
+    assert repo.is_subclass(reg.class_name, "CIM_Indication"), reg.class_name
+    prov = table.get(reg.class_name, reg.namespaces[0])
+    for hook in ("activate_filter", "deactivate_filter", "enable_indications"):
+        assert callable(getattr(prov, hook, None)), f"{reg.class_name}: {prov!r} lacks {hook}"
+    ctx = ProviderContext(namespace=reg.namespaces[0])
+    assert list(prov.enum_instances(ctx, reg.class_name, None)) == []  # events, no instances
+    assert list(prov.enum_instance_names(ctx, reg.class_name)) == []
+
+
+@pytest.mark.parametrize("reg", INSTANCE_REGS, ids=[r.class_name for r in INSTANCE_REGS])
 def test_returned_properties_are_declared(reg, repo, table):
     for ns in reg.namespaces:
         prov = table.get(reg.class_name, ns)

@@ -4,6 +4,7 @@ indication entry points of the adapter."""
 
 from __future__ import annotations
 
+import os
 import sys
 import textwrap
 import threading
@@ -16,7 +17,7 @@ import cmpi  # noqa: E402
 import cmpi_mb  # noqa: E402
 import cmpi_testkit as kit  # noqa: E402
 import pytest  # noqa: E402
-from pywbem import CIMInstance, CIMInstanceName, Uint16  # noqa: E402
+from pywbem import CIMInstance, Uint16  # noqa: E402
 
 from vrmgmt.cmpi import IndicationSender  # noqa: E402
 
@@ -55,17 +56,25 @@ def run_in_thread(fn) -> None:
         raise errors[0]
 
 
-def test_deliver_from_a_provider_thread_attaches_and_detaches():
+def test_deliver_from_provider_threads_goes_through_one_attached_thread():
     broker = cmpi.CMPIBroker()
     sender = make_sender(broker)
     results = []
-    run_in_thread(lambda: results.append(sender.deliver(NS, indication())))
-    assert results == [True]
-    assert not broker.violations and not broker._attached
+    for i in range(3):  # three provider threads, none attached itself
+        run_in_thread(lambda i=i: results.append(sender.deliver(NS, indication(f"n{i}"))))
+    assert results == [True, True, True]
+    assert sender.flush()
+    assert [i._as_dict()["Message"] for _, i, _ in broker.indications] == ["n0", "n1", "n2"]
     ns, inst, ctx = broker.indications[0]
     assert ns == NS and ctx is sender.context
-    assert inst._as_dict() == {"Message": "hello", "Code": 7}
+    assert inst._as_dict() == {"Message": "n0", "Code": 7}
     assert inst._props["Code"].type == cmpi.CMPI_uint16
+    # attached once, for the sender's life; detached (which frees the context) at close
+    assert list(broker._attached.values()) == [sender.context]
+    sender.close()
+    assert not broker._attached and sender.context._freed
+    assert sender.deliver(NS, indication()) is False
+    assert not broker.violations
 
 
 def test_worker_thread_attached_once_for_many_indications():
@@ -77,9 +86,27 @@ def test_worker_thread_attached_once_for_many_indications():
         for i in range(count):
             deliver(NS, indication(f"n{i}"))
 
-    sender.start_thread(worker, 3).join(10)
+    with broker._as_mb():  # start_thread prepares the worker's context: an MI call
+        sender.start_thread(worker, 3).join(10)
     assert [i._as_dict()["Message"] for _, i, _ in broker.indications] == ["n0", "n1", "n2"]
     assert not broker.violations and not broker._attached
+
+
+def test_a_detached_context_is_never_used_again():
+    """SFCB's detachThread releases the context; a second attach-deliver-detach with it
+    killed SFCB's provider process (SIGSEGV). The double reproduces that."""
+    broker = cmpi.CMPIBroker()
+    with broker._as_mb():
+        ctx = broker.prepareAttachThread(mb_context(broker))
+
+    def once():
+        broker.attachThread(ctx)
+        broker.detachThread(ctx)
+
+    run_in_thread(once)
+    with pytest.raises(cmpi.UseAfterFree):
+        run_in_thread(once)
+    assert "freed by detachThread" in broker.violations[-1]
 
 
 def test_the_double_enforces_the_thread_rules():
@@ -99,16 +126,27 @@ def test_the_double_enforces_the_thread_rules():
     assert broker.violations and "neither running an MI call nor attached" in broker.violations[0]
 
 
-def test_disabled_sender_drops_and_sfcb_gets_no_namespace():
+def test_disabled_sender_drops_and_sfcb_gets_the_namespace():
     broker = cmpi.CMPIBroker(name="RequestHandler")  # SFCB's broker name
     sender = make_sender(broker)
-    ind = indication()
-    ind.path = CIMInstanceName("VRM_TestIndication", namespace=NS)
-    run_in_thread(lambda: sender.deliver(NS, ind))
-    assert broker.indications[0][1].objectpath().namespace() == ""
+    run_in_thread(lambda: sender.deliver(NS, indication()))  # an indication has no path
+    assert sender.flush()
+    assert broker.indications[0][1].objectpath().namespace() == NS
     sender.enabled = False
     assert sender.deliver(NS, indication()) is False
     assert len(broker.indications) == 1
+    assert not broker.violations
+
+
+def test_sfcb_double_refuses_an_indication_without_namespace():
+    """SFCB 1.3.16's deliverIndication cannot find the class of a keyless instance
+    without namespace and dies (SIGSEGV); the double fails such a call."""
+    broker = cmpi.CMPIBroker(name="RequestHandler")
+    with broker._as_mb():
+        ci = broker.new_instance(broker.new_object_path(None, "VRM_TestIndication"), 1)
+        with pytest.raises(cmpi.CMPIException):
+            broker.deliverIndication(mb_context(broker), NS, ci)
+    assert "without a namespace" in broker.violations[-1]
 
 
 INDICATOR = """
@@ -208,3 +246,146 @@ def test_filters_on_classes_without_indication_support(mb):
     )
     assert st.rc == cmpi.CMPI_RC_ERR_NOT_SUPPORTED
     assert mi.enable_indications(mb.context()).ok  # nothing to enable: fine
+
+
+# -- the real IndicationProvider: a filter activated, a VM changed through the method MI --
+ALPHA = kit.VMS["alpha"][0]
+VM_MODIFICATION = "SELECT * FROM CIM_InstModification WHERE SourceInstance ISA VRM_ComputerSystem"
+
+
+def _wait_for(broker, pred, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for ns, inst, _ctx in list(broker.indications):
+            if pred(inst):
+                return ns, inst
+        time.sleep(0.02)
+    raise AssertionError(f"no matching indication; got {broker.indications}")
+
+
+def test_activated_lifecycle_provider_delivers_vm_state_changes(mb):
+    reg = mb._reg("CIM_InstModification")
+    assert reg is not None and reg.types == ("indication",)
+    assert reg.provider == "IndicationProvider"
+    mi = mb.mi(reg, "indication")
+    ctx = mb.context("alice")
+    flt = cmpi.CMPISelectExp(mb.broker, VM_MODIFICATION, "WQL")
+    cp = mb.path("CIM_InstModification")
+    assert mi.authorize_filter(ctx, flt, "CIM_InstModification", cp, "alice").ok
+    assert mi.activate_filter(ctx, flt, "CIM_InstModification", cp, True).ok
+    assert mi.enable_indications(ctx).ok
+    assert mb.broker.indications == []  # nothing changed yet
+
+    res = kit.ok(
+        mb.invoke_method(
+            kit.vm_path(mb, ALPHA),
+            "RequestStateChange",
+            mb.args([("RequestedState", 9, cmpi.CMPI_uint16)]),  # pause
+        )
+    )
+    assert cmpi._plain(res.data[0]) == 0
+    ns, ind = _wait_for(mb.broker, lambda i: i.objectpath().classname() == "CIM_InstModification")
+    assert ns == kit.NS
+    d = ind._as_dict()
+    src, prev = d["SourceInstance"]._as_dict(), d["PreviousInstance"]._as_dict()
+    assert src["Name"] == ALPHA and src["EnabledState"] == 9  # Quiesce: paused
+    assert prev["Name"] == ALPHA and prev["EnabledState"] == 2
+    assert "EnabledState" in d["ChangedPropertyNames"]
+    assert d["SourceInstanceModelPath"].endswith(f'Name="{ALPHA}"')
+
+    # a second activation (another filter) starts no second source: one indication per change
+    flt2 = cmpi.CMPISelectExp(mb.broker, "SELECT * FROM CIM_InstCreation", "WQL")
+    cp2 = mb.path("CIM_InstCreation")
+    assert mi.activate_filter(ctx, flt2, "CIM_InstCreation", cp2, False).ok
+    before = len(mb.broker.indications)
+    kit.ok(
+        mb.invoke_method(
+            kit.vm_path(mb, ALPHA),
+            "RequestStateChange",
+            mb.args([("RequestedState", 2, cmpi.CMPI_uint16)]),  # resume
+        )
+    )
+    _, ind = _wait_for(
+        mb.broker, lambda i: i._as_dict()["SourceInstance"]._as_dict()["EnabledState"] == 2
+    )
+    time.sleep(0.3)
+    assert len(mb.broker.indications) == before + 1
+
+    # disabled: the CIMOM no longer wants them, nothing reaches the broker
+    assert mi.disable_indications(ctx).ok
+    kit.ok(
+        mb.invoke_method(
+            kit.vm_path(mb, ALPHA),
+            "RequestStateChange",
+            mb.args([("RequestedState", 9, cmpi.CMPI_uint16)]),
+        )
+    )
+    time.sleep(0.5)
+    assert len(mb.broker.indications) == before + 1
+
+
+def test_activated_lifecycle_provider_delivers_job_completion(mb):
+    """A job of the provider process that finishes: CIM_InstModification of the
+    VRM_ConcreteJob, JobState Running (4) -> Completed (7)."""
+    from vrmgmt.cim.methods import MethodCall
+    from vrmgmt.cim.provider import ProviderContext
+    from vrmgmt.classes.jobs import concrete_job
+    from vrmgmt.classes.system import computer_system
+    from vrmgmt.cmpi.proxy import process_env
+
+    mi = mb.mi(mb._reg("CIM_InstModification"), "indication")
+    ctx = mb.context()
+    flt = cmpi.CMPISelectExp(
+        mb.broker,
+        "SELECT * FROM CIM_InstModification WHERE SourceInstance ISA VRM_ConcreteJob",
+        "WQL",
+    )
+    assert mi.activate_filter(
+        ctx, flt, "CIM_InstModification", mb.path("CIM_InstModification"), True
+    ).ok
+    assert mi.enable_indications(ctx).ok
+
+    env = process_env()
+    vm = computer_system.path(ALPHA, kit.NS)
+    call = MethodCall(env, ProviderContext(namespace=kit.NS), vm, "RequestStateChange")
+    _, out = concrete_job.start(
+        call, lambda progress: {"ok": True}, name="t", description="", affected=[vm]
+    )
+    job_id = out["Job"]["InstanceID"]
+    _, ind = _wait_for(
+        mb.broker,
+        lambda i: i._as_dict()["SourceInstance"]._as_dict().get("InstanceID") == job_id,
+    )
+    d = ind._as_dict()
+    assert ind.objectpath().classname() == "CIM_InstModification"
+    assert d["SourceInstance"]._as_dict()["JobState"] == 7
+    assert d["PreviousInstance"]._as_dict()["JobState"] == 4
+
+
+def test_sources_follow_a_reloaded_configuration(mb, vrm_config, tmp_path):
+    """The configuration file changes while indications are enabled: the adapter builds
+    a new environment (new backend connections) and starts the sources on it, since the
+    CIMOM will not activate the filter again."""
+    mi = mb.mi(mb._reg("CIM_InstModification"), "indication")
+    ctx = mb.context()
+    flt = cmpi.CMPISelectExp(mb.broker, VM_MODIFICATION, "WQL")
+    cp = mb.path("CIM_InstModification")
+    assert mi.activate_filter(ctx, flt, "CIM_InstModification", cp, True).ok
+    assert mi.enable_indications(ctx).ok
+
+    node = kit.write_node_xml(tmp_path / "node2.xml")  # a new node: alpha running again
+    new = tmp_path / "vrmgmt2.toml"
+    new.write_text(vrm_config.read_text().replace(str(tmp_path / "node.xml"), str(node)))
+    os.replace(new, vrm_config)
+
+    kit.ok(  # the first call after the change reloads; it pauses alpha on the new node
+        mb.invoke_method(
+            kit.vm_path(mb, ALPHA),
+            "RequestStateChange",
+            mb.args([("RequestedState", 9, cmpi.CMPI_uint16)]),
+        )
+    )
+    _, ind = _wait_for(
+        mb.broker, lambda i: i._as_dict()["SourceInstance"]._as_dict()["EnabledState"] == 9
+    )
+    assert ind._as_dict()["PreviousInstance"]._as_dict()["EnabledState"] == 2

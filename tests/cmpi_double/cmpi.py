@@ -74,6 +74,9 @@ crashed on it:
   called either from a thread that the MB is currently using for an MI call, or from a
   thread attached with attachThread(ctx) where ctx came from prepareAttachThread.
   Anything else is recorded in ``broker.violations`` and raises CMPIException.
+  detachThread(ctx) frees ctx (cmpift.h; SFCB's brokerUpc.c releases it): a context is
+  attached once, and using it after its detach raises UseAfterFree (SFCB's provider
+  process died with SIGSEGV on a second deliverIndication with it).
 
 Deliberate simplifications (documented, not hidden):
 
@@ -1305,11 +1308,28 @@ class CMPIBroker:
         return False
 
     # -- indications and threads --------------------------------------------------------
+    def _check_not_freed(self, ctx, what: str) -> None:
+        """detachThread frees its context (cmpift.h: "The Context object will be freed
+        during this operation"; SFCB's brokerUpc.c releases it): using it again reads
+        freed memory - in SFCB's provider process a SIGSEGV."""
+        if getattr(ctx, "_freed", False):
+            msg = f"{what} with a context freed by detachThread"
+            self.violations.append(msg)
+            raise UseAfterFree(msg)
+
     def deliverIndication(self, ctx, ns, ind) -> None:  # noqa: N802
         _check_type(ctx, CMPIContext, "CMPIBroker_deliverIndication", allow_none=False)
+        self._check_not_freed(ctx, "CBDeliverIndication")
         ns = _charp(ns, "CMPIBroker_deliverIndication")
         _check_type(ind, CMPIInstance, "CMPIBroker_deliverIndication", allow_none=False)
         self._check_thread("CBDeliverIndication")
+        if self.name() == "RequestHandler" and not ind.objectpath().namespace():
+            # SFCB 1.3.16 (brokerUpc.c): CMGetObjectPath(ind) of a keyless instance looks
+            # its class up in the path's namespace; without one it is NULL, and
+            # CMClassPathIsA(NULL) crashes the provider process
+            msg = "SFCB deliverIndication of an instance without a namespace (SIGSEGV)"
+            self.violations.append(msg)
+            _raise(CMPI_RC_ERR_FAILED, msg)
         tid = threading.get_ident()
         if tid in self._attached and self._attached[tid] is not ctx:
             self.violations.append("deliverIndication with a context other than the attached one")
@@ -1317,6 +1337,7 @@ class CMPIBroker:
 
     def prepareAttachThread(self, ctx) -> CMPIContext:  # noqa: N802
         _check_type(ctx, CMPIContext, "CMPIBroker_prepareAttachThread", allow_none=False)
+        self._check_not_freed(ctx, "CBPrepareAttachThread")
         self._check_thread("CBPrepareAttachThread")
         new = ctx._copy()
         new._prepared_by = self
@@ -1324,6 +1345,7 @@ class CMPIBroker:
 
     def attachThread(self, ctx) -> None:  # noqa: N802
         _check_type(ctx, CMPIContext, "CMPIBroker_attachThread", allow_none=False)
+        self._check_not_freed(ctx, "CBAttachThread")
         if getattr(ctx, "_prepared_by", None) is not self:
             self.violations.append("attachThread with a context not from prepareAttachThread")
             _raise(CMPI_RC_ERR_INVALID_HANDLE, "context was not prepared for attaching")
@@ -1335,12 +1357,14 @@ class CMPIBroker:
 
     def detachThread(self, ctx) -> None:  # noqa: N802
         _check_type(ctx, CMPIContext, "CMPIBroker_detachThread", allow_none=False)
+        self._check_not_freed(ctx, "CBDetachThread")
         tid = threading.get_ident()
         with self._lock:
             if self._attached.get(tid) is not ctx:
                 self.violations.append("detachThread on a thread not attached with this context")
                 _raise(CMPI_RC_ERR_INVALID_HANDLE, "thread is not attached with this context")
             del self._attached[tid]
+        ctx._freed = True
 
     # -- up-calls (CBxxx) ------------------------------------------------------------------
     def _upcall_checks(self, what, ctx, op) -> None:

@@ -35,6 +35,7 @@ from typing import Any
 from pywbem import CIMInstance, CIMInstanceName
 
 from vrmgmt.cim.errors import describe, not_found, not_supported
+from vrmgmt.cim.indications import start_watch
 from vrmgmt.cim.methods import MethodTable
 from vrmgmt.cim.provider import MethodResult, Provider, ProviderContext, ProviderEnv
 
@@ -99,10 +100,7 @@ class ClassProvider(Provider):
 
     # -- indications: a module's watch(env) starts its event source once ------------------
     def enable_indications(self, ctx) -> None:
-        watch = getattr(self.module, "watch", None)
-        if watch is not None and not getattr(self, "_watching", False):
-            self._watching = True
-            watch(self.env)
+        start_watch(self.env, self.module)
 
     def cleanup(self) -> None:
         """Stops the event source a module's watch(env) started, if it has unwatch(env)."""

@@ -17,10 +17,13 @@ import logging
 import queue
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from types import ModuleType
 from typing import Protocol
 
-from pywbem import CIMDateTime, CIMInstance, CIMProperty, Sint64
+from pywbem import CIMDateTime, CIMInstance, CIMInstanceName, CIMProperty, Sint64
+
+from vrmgmt.cim.provider import Provider
 
 #: one context per process start: a listener seeing a new context knows numbering restarted
 SEQUENCE_CONTEXT = f"vrmgmt:{uuid.uuid4()}"
@@ -123,3 +126,85 @@ class EventPump:
                         sink.deliver(namespace, indication)
             except Exception:  # noqa: BLE001 - one bad event must not stop the pump
                 logging.getLogger(__name__).exception("producing an indication")
+
+
+# -- starting sources; the indication provider a CIMOM activates ----------------------
+_watch_lock = threading.Lock()
+
+
+def start_watch(env, module: ModuleType) -> bool:
+    """Start a class module's indication source, its ``watch(env)``, once per
+    environment (the embedded server's start, a CIMOM's EnableIndications and every
+    ActivateFilter may all ask). False when it has none or it already runs."""
+    watch = getattr(module, "watch", None)
+    if watch is None:
+        return False
+    with _watch_lock:
+        if module.__name__ in env.watches:
+            return False
+        env.watches.add(module.__name__)
+    try:
+        watch(env)
+    except BaseException:
+        with _watch_lock:
+            env.watches.discard(module.__name__)
+        raise
+    return True
+
+
+#: DSP1054 §7 life-cycle indication classes (CIM Schema 2.49 Event model)
+LIFECYCLE_CLASSES = ("CIM_InstCreation", "CIM_InstModification", "CIM_InstDeletion")
+
+
+class LifecycleIndicationProvider(Provider):
+    """The indication provider of the life-cycle indication classes under a CIMOM
+    (DSP1054 §7; CMPI's Indication MI): the CIMOM owns filters and subscriptions and
+    calls authorize/activate/deactivate_filter and enable/disable_indications; the first
+    ActivateFilter or EnableIndications starts the sources (the ``watch(env)`` of the
+    class modules given), which deliver to ``env.indications`` (under CMPI the adapter's
+    IndicationSender, i.e. the broker's deliverIndication). The CIMOM matches every
+    indication against its filters, so the sources need not know the queries; they push
+    and cost nothing while nothing changes, and keep running until the process ends."""
+
+    def __init__(self, env, *sources: ModuleType):
+        super().__init__(env)
+        self.sources = sources
+
+    def __repr__(self) -> str:
+        return f"<LifecycleIndicationProvider {', '.join(m.CLASS for m in self.sources)}>"
+
+    def enum_instance_names(self, ctx, class_name: str) -> Iterator[CIMInstanceName]:
+        """Indications are events, not instances: enumerating their classes (as a
+        client enumerating CIM_Indication does under `vrmgmt serve`) answers nothing."""
+        return iter(())
+
+    def enum_instances(self, ctx, class_name: str, property_list) -> Iterator[CIMInstance]:
+        return iter(())
+
+    def _start(self) -> None:
+        for module in self.sources:
+            start_watch(self.env, module)
+
+    def authorize_filter(self, ctx, query: str, class_name: str, owner: str | None) -> bool:
+        return True  # the CIMOM authenticated the subscriber; sources are read-only
+
+    def activate_filter(self, ctx, query: str, class_name: str, first: bool) -> None:
+        self._start()
+
+    def deactivate_filter(self, ctx, query: str, class_name: str, last: bool) -> None:
+        """Nothing to stop: the sources push, and the CIMOM delivers to no one when no
+        filter is active."""
+
+    def enable_indications(self, ctx) -> None:
+        self._start()
+
+    def disable_indications(self, ctx) -> None:
+        """The adapter's sender stops delivering (vrmgmt.cmpi.proxy)."""
+
+
+def lifecycle_indications(env, *sources: ModuleType) -> dict[str, Provider]:
+    """``{class: provider}`` of an indication provider module: one
+    LifecycleIndicationProvider for the three life-cycle classes, over the class modules
+    whose changes it reports."""
+    prov = LifecycleIndicationProvider(env, *sources)
+    return {cn: prov for cn in LIFECYCLE_CLASSES}

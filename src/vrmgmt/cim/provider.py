@@ -52,6 +52,9 @@ class ProviderEnv:
     #: subscriptions, filters, destinations and delivery settings; None under CMPI,
     #: where the CIMOM's own indication service has them
     indication_service: Any = None
+    #: Class modules whose indication source (their ``watch(env)``) runs on this
+    #: environment: each starts once (vrmgmt.cim.indications.start_watch)
+    watches: set[str] = field(default_factory=set)
 
 
 @dataclass

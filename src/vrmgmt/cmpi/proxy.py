@@ -116,7 +116,27 @@ def process_env(namespace: str | None = None, broker: Any = None) -> ProviderEnv
                 cfg.source,
                 ", ".join(inventory.managers) or "none",
             )
+            _resume_indications(_State.env)
         return _State.env
+
+
+def _resume_indications(env: ProviderEnv) -> None:
+    """A new environment (the configuration changed) while the CIMOM has indications
+    enabled: the CIMOM will not ask again, so the enabled senders are published on it
+    and their providers' sources started over the new backends."""
+    for proxy in list(_State.proxies.values()):
+        sender = proxy.indication_sender
+        if sender is None or not sender.enabled:
+            continue
+        env.indications = sender
+        try:
+            proxy.providers(env)
+            for prov in proxy._distinct_providers():
+                hook = getattr(prov, "enable_indications", None)
+                if callable(hook):
+                    hook(ProviderContext(namespace=env.namespace))
+        except Exception:  # noqa: BLE001 - the operation that reloaded must still run
+            log.exception("%s: restarting the indication sources failed", proxy.module_name)
 
 
 def _config_signature() -> tuple:
@@ -807,7 +827,7 @@ class CMPIProxyProvider:
                 except Exception:  # noqa: BLE001 - one provider must not block the rest
                     log.exception("%s: cleanup of %r failed", self.module_name, prov)
             if self.indication_sender is not None:
-                self.indication_sender.enabled = False
+                self.indication_sender.close()
             self._providers = None
             self._assoc = None
             if no_proxies_left:
@@ -846,7 +866,7 @@ def _stop_sfcb_provider_process() -> None:
             except Exception:  # noqa: BLE001 - one provider must not block the rest
                 log.exception("%s: cleanup of %r failed", proxy.module_name, prov)
         if proxy.indication_sender is not None:
-            proxy.indication_sender.enabled = False
+            proxy.indication_sender.enabled = False  # the process ends at once
     _release_env()
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
