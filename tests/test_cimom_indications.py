@@ -183,6 +183,39 @@ def test_defined_and_destroyed_vm_reach_the_listener(kind, tmp_path):
                 _unsubscribe(host, sub)
 
 
+@pytest.mark.parametrize("kind", cimoms.KINDS)
+def test_group_created_through_the_cimom_reaches_the_listener(kind, tmp_path):
+    """CreateGroup through the CIMOM: CIM_InstCreation of the VRM_Group, whichever
+    provider process ran the method (the group store tells the indication process)."""
+    with open_host(kind, tmp_path) as host, collector() as listener:
+        conn = host.cimom.conn()
+        sub = _subscribe(
+            conn,
+            kind,
+            listener.url,
+            "SELECT * FROM CIM_InstCreation WHERE SourceInstance ISA VRM_Group",
+            f"vrmgmt-group-{kind}",
+        )
+        try:
+            [svc] = conn.EnumerateInstanceNames("VRM_GroupManagementService", kit.NS)
+            name = f"fleet-{kind}-{time.monotonic_ns()}"
+            rv, out = conn.InvokeMethod("CreateGroup", svc, GroupName=name)
+            assert rv == 0
+            ind = listener.wait_for(
+                lambda i: (
+                    i.classname == "CIM_InstCreation"
+                    and i["SourceInstance"].get("ElementName") == name
+                ),
+                WITHIN,
+            )
+            src = ind["SourceInstance"]
+            assert src.classname == "VRM_Group"
+            assert ind["SourceInstanceModelPath"].endswith(f'"{out["Group"]["InstanceID"]}"')
+            conn.InvokeMethod("DeleteGroup", svc, Group=out["Group"])
+        finally:
+            _unsubscribe(host, sub)
+
+
 QEMU = "qemu:///system"
 
 

@@ -362,6 +362,33 @@ def test_activated_lifecycle_provider_delivers_job_completion(mb):
     assert d["PreviousInstance"]._as_dict()["JobState"] == 4
 
 
+def test_activated_lifecycle_provider_delivers_group_changes(mb):
+    """A group created through the provider process's group service: CIM_InstCreation
+    of the VRM_Group with the name given, delivered through the broker."""
+    mi = mb.mi(mb._reg("CIM_InstCreation"), "indication")
+    ctx = mb.context()
+    flt = cmpi.CMPISelectExp(
+        mb.broker, "SELECT * FROM CIM_InstCreation WHERE SourceInstance ISA VRM_Group", "WQL"
+    )
+    assert mi.activate_filter(ctx, flt, "CIM_InstCreation", mb.path("CIM_InstCreation"), True).ok
+    assert mi.enable_indications(ctx).ok
+
+    [svc] = kit.ok(mb.enumerate_instance_names("VRM_GroupManagementService")).paths
+    res = kit.ok(
+        mb.invoke_method(svc, "CreateGroup", mb.args([("GroupName", "fleet", cmpi.CMPI_string)]))
+    )
+    assert cmpi._plain(res.data[0]) == 0
+    ns, ind = _wait_for(
+        mb.broker,
+        lambda i: (
+            i.objectpath().classname() == "CIM_InstCreation"
+            and i._as_dict()["SourceInstance"]._as_dict().get("ElementName") == "fleet"
+        ),
+    )
+    assert ns == kit.NS
+    assert ind._as_dict()["SourceInstance"].objectpath().classname() == "VRM_Group"
+
+
 def test_sources_follow_a_reloaded_configuration(mb, vrm_config, tmp_path):
     """The configuration file changes while indications are enabled: the adapter builds
     a new environment (new backend connections) and starts the sources on it, since the
