@@ -33,7 +33,7 @@ function pathKey(p) {
 async function load(cim) {
   const [groups, pairs, hosts, vms] = await Promise.all([
     cim.enumerate('VRM_Group', { propertyList: GROUP_PROPS }),
-    cim.enumerate('VRM_MemberOfGroup'),
+    cim.enumerate('VRM_MemberOfGroup', { propertyList: ['Collection', 'Member'] }),
     cim.enumerate('VRM_HostSystem', { propertyList: HOST_PROPS }),
     cim.enumerate('VRM_ComputerSystem', { propertyList: VM_PROPS }),
   ]);
@@ -242,9 +242,9 @@ export async function render(root, ctx) {
     const lost = host && (host.props.OperationalStatus || []).includes(LOST);
     return el('div', { class: 'host-head' },
       host ? el('a', { class: 'name', href: ctx.href('host', host.path) }, name) : el('span', { class: 'name' }, name),
-      host ? el('span', { class: 'kind' }, [host.props.BackendID, host.props.BackendType].filter(Boolean).join(' · ')) : null,
+      host ? el('span', { class: 'kind backend' }, [host.props.BackendID, host.props.BackendType].filter(Boolean).join(' · ')) : null,
       lost ? el('span', { class: 'badge badge-lost', title: (host.props.StatusDescriptions || []).join('; ') }, 'unreachable') : null,
-      outside ? el('span', { class: 'kind' }, `(host in group ${outside})`) : null,
+      outside ? el('span', { class: 'kind outside' }, `(host in group ${outside})`) : null,
       canOperate && host && !outside ? moveMenu(host.path, `host ${name}`, null) : null);
   }
 
@@ -297,7 +297,7 @@ export async function render(root, ctx) {
     }
     for (const { host, vms, outside } of byBackend.values()) {
       const list = el('ul', { class: 'vms', role: 'group' }, vms.map((v) => vmRow(v, key)));
-      body.append(el('li', { class: 'host', role: 'treeitem', 'aria-label': `host ${host ? host.props.ElementName || host.props.Name : 'unknown'}`, dataset: { host: host ? host.props.Name : '' } },
+      body.append(el('li', { class: 'host', role: 'treeitem', 'aria-label': `host ${host ? host.props.ElementName || host.props.Name : 'unknown'}`, dataset: { host: host ? host.props.Name : '', backend: host ? host.props.BackendID || '' : '' } },
         hostHead(host, outside), list));
     }
     for (const s of g.subgroups) body.append(groupNode(s));
