@@ -93,10 +93,17 @@ class ConsoleBrowser:
         self.context.set_default_timeout(WAIT_MS)
         self.page = self.context.new_page()
         self.requests: list[tuple[str, str]] = []  # (method, URL)
+        #: the CIM-XML operations the page sent: (CIMMethod header, request body)
+        self.cim_calls: list[tuple[str, str]] = []
         self.js_errors: list[str] = []
-        self.page.on("request", lambda r: self.requests.append((r.method, r.url)))
+        self.page.on("request", self._request)
         self.page.on("pageerror", lambda e: self.js_errors.append(str(e)))
         self.page.on("console", self._console_message)
+
+    def _request(self, r) -> None:
+        self.requests.append((r.method, r.url))
+        if r.method == "POST":
+            self.cim_calls.append((r.headers.get("cimmethod", ""), r.post_data or ""))
 
     def _console_message(self, msg) -> None:
         # chromium logs every HTTP error status of a fetch ("Failed to load resource"):
