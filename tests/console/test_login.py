@@ -97,3 +97,24 @@ def test_role_is_shown_for_a_reader(console):
     console.login("rita", "reader-pass-1")
     assert console.page.locator("#session-role").inner_text() == "reader"
     assert PASSWORD not in console.page.content()
+
+
+def test_login_and_logout_by_keyboard_only(console):
+    console.open()
+    page = console.page
+    page.get_by_label("User name").wait_for()
+    # the user name field has the focus; Tab to the password, Enter submits
+    page.keyboard.type(USER)
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    page.locator(".tree[data-ready='true']").wait_for()
+    # the first Tab reaches the skip link, which moves the focus to the content
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
+    # Tab through the header to the Log out button and press it
+    page.get_by_role("button", name="Log out").focus()
+    page.keyboard.press("Enter")
+    assert console.login_message() == "You have logged out."

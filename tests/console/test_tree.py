@@ -168,6 +168,16 @@ def test_tree_shows_every_backend_in_its_groups(env, cb):
         f"3 groups · {len(hosts)} hosts · {len(vms)} VMs ({running} running)"
     )
     cb.screenshot("tree-1280x800")
+    # every control has an accessible name, and ids are unique
+    unnamed = page.evaluate(
+        """() => [...document.querySelectorAll('button, a, input')]
+            .filter(n => !(n.getAttribute('aria-label') || n.textContent.trim()
+                           || (n.labels && n.labels.length) || n.getAttribute('placeholder')))
+            .map(n => n.outerHTML)"""
+    )
+    assert unnamed == []
+    ids = page.evaluate("() => [...document.querySelectorAll('[id]')].map(n => n.id)")
+    assert len(ids) == len(set(ids))
     assert not cb.js_errors
 
 

@@ -110,7 +110,7 @@ export async function render(root, ctx) {
     oninput: () => { filter = search.value.trim().toLowerCase(); applyFilter(); },
   });
   const refreshBtn = el('button', { type: 'button', onclick: () => refresh(true) }, 'Refresh');
-  const treeBox = el('ul', { class: 'tree', role: 'tree', 'aria-label': 'Groups, hosts and VMs' });
+  const treeBox = el('ul', { class: 'tree', 'aria-label': 'Groups, hosts and VMs' });
   root.append(el('h1', {}, 'Groups, hosts and VMs'), el('div', { class: 'toolbar' }, search, refreshBtn, summary), treeBox);
 
   function applyFilter() {
@@ -215,7 +215,7 @@ export async function render(root, ctx) {
     const name = vm.props.ElementName || vm.props.Name;
     const badgeBox = el('span', { class: 'state' });
     const row = el('li', {
-      class: 'vm', role: 'treeitem', 'aria-label': `VM ${name}`,
+      class: 'vm', 'aria-label': `VM ${name}`,
       dataset: { vm: vm.props.Name, name, backend: vm.props.BackendID || '' },
     },
     el('span', { class: 'name' }, el('a', { href: ctx.href('vm', vm.path), title: vm.props.VirtualSystemType || '' }, name)),
@@ -270,7 +270,7 @@ export async function render(root, ctx) {
       health,
       canOperate && g.id !== ROOT_ID ? moveMenu(g.inst.path, `group ${g.name}`, key) : null);
     const node = el('li', {
-      class: 'group', role: 'treeitem', 'aria-expanded': String(open), 'aria-labelledby': headId,
+      class: 'group', 'aria-labelledby': headId,
       dataset: { group: g.id, name: g.name },
     }, head);
     if (canOperate) {
@@ -283,7 +283,7 @@ export async function render(root, ctx) {
       });
     }
     if (!open) return node;
-    const body = el('ul', { id: `${headId}-body`, role: 'group' });
+    const body = el('ul', { id: `${headId}-body`, 'aria-label': `group ${g.name}` });
     // hosts of this group, then the hosts of its VMs that are elsewhere
     const byBackend = new Map();
     for (const h of g.hosts) byBackend.set(h.props.BackendID || h.props.Name, { host: h, vms: [] });
@@ -297,8 +297,8 @@ export async function render(root, ctx) {
       byBackend.get(b).vms.push(v);
     }
     for (const { host, vms, outside } of byBackend.values()) {
-      const list = el('ul', { class: 'vms', role: 'group' }, vms.map((v) => vmRow(v, key)));
-      body.append(el('li', { class: 'host', role: 'treeitem', 'aria-label': `host ${host ? host.props.ElementName || host.props.Name : 'unknown'}`, dataset: { host: host ? host.props.Name : '', backend: host ? host.props.BackendID || '' : '' } },
+      const list = el('ul', { class: 'vms', 'aria-label': 'VMs' }, vms.map((v) => vmRow(v, key)));
+      body.append(el('li', { class: 'host', 'aria-label': `host ${host ? host.props.ElementName || host.props.Name : 'unknown'}`, dataset: { host: host ? host.props.Name : '', backend: host ? host.props.BackendID || '' : '' } },
         hostHead(host, outside), list));
     }
     for (const s of g.subgroups) body.append(groupNode(s));
@@ -318,19 +318,49 @@ export async function render(root, ctx) {
     }
   }
 
+  /** What the tree's shape depends on (not the VMs' states). */
+  function shape(mm) {
+    const parts = [];
+    for (const [k, g] of mm.groups) {
+      parts.push(`${k}|${g.name}|${g.parent}|${g.inst.props.HealthState}|${g.hosts.map((h) => pathKey(h.path)).join()}|${g.vms.map((v) => `${pathKey(v.path)}:${v.props.ElementName}`).join()}`);
+    }
+    for (const h of mm.hosts) parts.push(`${pathKey(h.path)}|${h.props.ElementName}|${h.props.OperationalStatus}`);
+    return parts.sort().join('\n');
+  }
+
   function draw() {
+    // keep the keyboard focus on the same control across a redraw
+    const focused = treeBox.contains(document.activeElement) ? document.activeElement : null;
+    const label = focused && (focused.getAttribute('aria-label') || focused.textContent);
     rows.clear();
     ui.clear(treeBox).append(...m.tops.map(groupNode));
     renderCounts();
     applyFilter();
+    if (label) {
+      const again = [...treeBox.querySelectorAll('a, button')]
+        .find((n) => (n.getAttribute('aria-label') || n.textContent) === label);
+      if (again) again.focus();
+    }
   }
 
   let polls = 0;
   async function refresh(full) {
     if (full) {
-      m = model(await load(cim));
+      const next = model(await load(cim));
       if (!ctx.alive()) return;
-      draw();
+      const sameShape = shape(next) === shape(m);
+      m = next;
+      if (!sameShape) { draw(); return; }
+      // only states changed: update the rows in place (no redraw: focus and open menus stay)
+      const byKey = new Map(m.vms.map((v) => [pathKey(v.path), v]));
+      for (const [k, entry] of rows) {
+        const v = byKey.get(k);
+        if (!v) continue;
+        entry.vm = v;
+        if (!entry.row.querySelector('ul.menu')) updateRow(entry);
+        else ui.clear(entry.badgeBox).append(stateBadge(v));
+      }
+      renderCounts();
       return;
     }
     // states only: one pull enumeration with three properties
