@@ -217,6 +217,35 @@ def test_vsphere_vm_menu_offers_its_available_states_only(env, cb):
     assert cb.page.get_by_role("menuitem").count() == 0
 
 
+def test_vsphere_power_off_asks_first_and_follows_its_job(env, cb):
+    page = cb.page
+    vm = next(
+        v
+        for v in env.cim.EnumerateInstances("VRM_ComputerSystem")
+        if v["BackendID"] == "vc" and v["EnabledState"] == 2
+    )
+    name = str(vm["ElementName"])
+    row = cb.vm_row(name)
+    row.get_by_role("button", name=f"Power actions for {name}").click()
+    page.get_by_role("menuitem", name="Power off").click()
+    dialog = page.get_by_role("dialog")
+    assert name in dialog.inner_text()
+    dialog.get_by_role("button", name="Cancel").click()
+    assert row.locator(".badge").inner_text() == "Running"  # nothing done
+    row.get_by_role("button", name=f"Power actions for {name}").click()
+    page.get_by_role("menuitem", name="Power off").click()
+    page.get_by_role("dialog").get_by_role("button", name="Power off").click()
+    # vSphere answers with a job (4096): the console follows it to the end
+    page.get_by_text(f"Power off: {name} done").wait_for()
+    assert any(m == "GetInstance" and "VRM_ConcreteJob" in b for m, b in cb.cim_calls)
+    assert row.locator(".badge").inner_text() == "Off"
+    assert env.cim.GetInstance(vm.path)["EnabledState"] == 3
+    row.get_by_role("button", name=f"Power actions for {name}").click()
+    page.get_by_role("menuitem", name="Start / resume").click()
+    page.get_by_text(f"Start / resume: {name} done").wait_for()
+    _wait(lambda: row.locator(".badge").inner_text() == "Running", what="Running again")
+
+
 def test_move_to_another_group_survives_a_reload(env, cb):
     page = cb.page
     name = env.td[1][0]
