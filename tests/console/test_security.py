@@ -205,6 +205,19 @@ def test_origin_and_fetch_metadata_checks_over_raw_http(td_server):
     assert not [k for k, _v in r.getheaders() if k.lower().startswith("access-control-")]
 
 
+def test_root_leads_browsers_to_the_console_and_cimom_stays_post_only(td_server):
+    c = http.client.HTTPConnection("127.0.0.1", td_server.port, timeout=30)
+    c.request("GET", "/")
+    r = c.getresponse()
+    r.read()
+    assert r.status == 302 and r.getheader("Location") == "/console/"
+    c.request("GET", "/cimom")
+    r = c.getresponse()
+    r.read()
+    assert r.status == 405 and "POST" in r.getheader("Allow")
+    c.close()
+
+
 def test_session_cookie_needs_the_console_header(td_server):
     status, headers, _b = _post(td_server, {"Authorization": AUTH, "VRM-Console": "login"})
     assert status == 200
