@@ -331,3 +331,22 @@ def test_https_session_cookie_is_secure(chromium, tmp_path):
             assert cookie["secure"] is True and cookie["httpOnly"] is True
         finally:
             ctx.close()
+
+
+def test_console_can_be_turned_off(tmp_path):
+    write_node_xml(tmp_path / "n.xml", 1, seed=9)
+    srv = VrmServer(
+        tmp_path / "srv",
+        [{"id": "td", "type": "libvirt", "uri": node_uri(tmp_path / "n.xml")}],
+        extra_config="\n[console]\nenabled = false\n",
+    )
+    with srv:
+        c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
+        c.request("GET", "/console/")
+        r = c.getresponse()
+        r.read()
+        c.close()
+        assert r.status == 405  # no files: /console/ is not served at all
+        status, headers, _b = _post(srv, {"Authorization": AUTH, "VRM-Console": "login"})
+        assert status == 200 and "set-cookie" not in headers  # Basic still works, no session
+        assert "web console" not in srv.log()

@@ -81,7 +81,7 @@ def cookie_env(sid: str) -> dict:
 def test_session_lifecycle(clock):
     store = SessionStore(idle_timeout=60, max_age=300)
     sid = store.create("ann", "operator")
-    assert len(sid) >= 43 and len(store) == 1
+    assert len(sid) >= 43 and store.count() == 1
     found = store.lookup(cookie_env(sid))
     assert found.session.user == "ann" and found.session.role == "operator"
     # idle: each request restarts the idle time, until the absolute limit
@@ -92,7 +92,7 @@ def test_session_lifecycle(clock):
     gone = store.lookup(cookie_env(sid))
     assert gone.present and gone.session is None and gone.reason == "expired"
     assert store.lookup(cookie_env(sid)).reason == "expired"  # still says why
-    assert len(store) == 0
+    assert store.count() == 0
 
 
 def test_session_idle_expiry_unknown_and_logout(clock):
@@ -123,7 +123,7 @@ def test_session_store_is_bounded(clock, monkeypatch):
     monkeypatch.setattr(sessions_mod, "MAX_SESSIONS", 3)
     store = SessionStore()
     sids = [store.create(f"u{i}", "reader") for i in range(5)]
-    assert len(store) == 3
+    assert store.count() == 3
     assert store.lookup(cookie_env(sids[0])).session is None
     assert store.lookup(cookie_env(sids[4])).session is not None
 

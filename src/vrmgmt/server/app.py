@@ -244,7 +244,10 @@ class CIMApp:
         if refusal is not None:
             self._audit(environ, None, "request", f"refused: {refusal}")
             return fail("403 Forbidden", None, refusal)
+        # the web console's requests (ignored when the console is off: [console] enabled)
         console = environ.get(guard.CONSOLE_HEADER, "").strip().lower()
+        if self.sessions is None:
+            console = ""
         if console == "logout":
             if close is not None:
                 close()

@@ -64,7 +64,8 @@ class SessionStore:
         #: ids of sessions that ended by time, so the console can say "expired"
         self._ended: OrderedDict[str, None] = OrderedDict()
 
-    def __len__(self) -> int:
+    def count(self) -> int:
+        """Live sessions (not a __len__: an empty store must not be falsy)."""
         return len(self._sessions)
 
     @staticmethod
