@@ -223,6 +223,15 @@ def test_session_cookie_needs_the_console_header(td_server):
     assert status == 200
     cookie = headers["set-cookie"].split(";")[0]
     assert _post(td_server, {"Cookie": cookie, "VRM-Console": "1"})[0] == 200
+    # logging in again replaces the session: the old id stops working
+    _s, again, _b = _post(
+        td_server, {"Authorization": AUTH, "VRM-Console": "login", "Cookie": cookie}
+    )
+    new = again["set-cookie"].split(";")[0]
+    assert new != cookie
+    assert _post(td_server, {"Cookie": cookie, "VRM-Console": "1"})[0] == 401
+    cookie = new
+    assert _post(td_server, {"Cookie": cookie, "VRM-Console": "1"})[0] == 200
     status, headers, body = _post(td_server, {"Cookie": cookie})
     assert status == 401 and headers["www-authenticate"].startswith("Basic")
     # a made-up session id: 401 "not logged in" for the console, no Basic prompt

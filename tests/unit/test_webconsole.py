@@ -221,3 +221,32 @@ def test_console_config_errors(section, says):
     with pytest.raises(ConfigError) as exc:
         parse_config({"console": section}, "t.toml")
     assert says in str(exc.value) and str(exc.value).startswith("t.toml: [console]")
+
+
+def test_every_console_file_is_package_data():
+    """The wheel ships static/ through [tool.setuptools.package-data] globs: a file no
+    glob matches would be missing from an installed console."""
+    import fnmatch
+    import tomllib
+    from pathlib import Path
+
+    import vrmgmt.webconsole.static as static_mod
+
+    project = Path(__file__).resolve().parents[2]
+    globs = tomllib.loads((project / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]["vrmgmt"]
+    pkg = Path(static_mod.__file__).resolve().parents[1]  # src/vrmgmt
+    files = [
+        p.relative_to(pkg).as_posix()
+        for p in static_mod.STATIC_DIR.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    ]
+    assert "webconsole/static/js/cim.js" in files
+    # fnmatch's * also crosses "/", so compare directory depth as setuptools does
+    unshipped = [
+        f
+        for f in files
+        if not any(fnmatch.fnmatch(f, g) and f.count("/") == g.count("/") for g in globs)
+    ]
+    assert unshipped == []

@@ -268,6 +268,7 @@ class CIMApp:
         extra_headers: list[tuple[str, str]] = []
         if console:
             if console == "login" and self.sessions is not None:
+                self.sessions.end(environ)  # a session this browser had before: over
                 sid = self.sessions.create(user, login.role or ADMIN)
                 extra_headers.append(self.sessions.set_cookie(sid, environ))
                 self._audit(environ, user, "console login", f"completed, role {login.role}")
