@@ -287,6 +287,10 @@ def test_security_headers_and_csp_blocks_inline_script(console):
 
 
 def test_network_log_is_cimom_and_static_files_only(console, td_server):
+    conn = td_server.conn()
+    svc = conn.EnumerateInstanceNames("VRM_GroupManagementService")[0]
+    if "lab" not in [g["ElementName"] for g in conn.EnumerateInstances("VRM_Group")]:
+        conn.InvokeMethod("CreateGroup", svc, GroupName="lab")
     console.open()
     console.login()
     page = console.page
@@ -298,6 +302,14 @@ def test_network_log_is_cimom_and_static_files_only(console, td_server):
     row.get_by_role("button", name=f"Power actions for {name}").click()
     page.get_by_role("menuitem", name="Start / resume").click()
     row.locator(".badge", has_text="Running").wait_for()
+    # a move asks the server for the moved VM's group, nothing more
+    before = len(console.cim_calls)
+    row.get_by_role("button", name=f"Move {name} to group").click()
+    page.get_by_role("menuitem", name="lab").click()
+    page.locator(f"li.group[data-name='lab'] li.vm[data-name='{name}']").wait_for()
+    after = [m for m, _b in console.cim_calls[before:]]
+    assert after[:1] == ["MoveMembers"] and "OpenEnumerateInstances" not in after, after
+    assert after.count("OpenAssociatorInstances") == 1, after
     page.reload()
     page.locator(".tree[data-ready='true']").wait_for()
     page.wait_for_timeout(5500)  # one poll

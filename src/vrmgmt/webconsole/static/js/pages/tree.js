@@ -98,6 +98,10 @@ export async function render(root, ctx) {
   const t0 = performance.now();
   const canOperate = ctx.can('operator');
   let service = null; // VRM_GroupManagementService path, looked up on first move
+  // the group service, for "Move to" (looked up with the tree, not on a click)
+  const serviceLookup = canOperate
+    ? cim.enumerate('VRM_GroupManagementService', { propertyList: ['Name'] }).catch(() => [])
+    : Promise.resolve([]);
   let m = model(await load(cim));
   const tLoaded = performance.now();
   const expanded = new Map(); // group key -> bool (default: open)
@@ -127,7 +131,7 @@ export async function render(root, ctx) {
 
   async function findService() {
     if (!service) {
-      const s = await cim.enumerate('VRM_GroupManagementService', { propertyList: ['Name'] });
+      const s = await serviceLookup;
       if (!s.length) throw new Error('the server has no VRM_GroupManagementService');
       service = s[0].path;
     }
@@ -145,8 +149,31 @@ export async function render(root, ctx) {
       ui.toast(`Moved to ${target.name}`, { kind: 'ok' });
     } catch (e) {
       ui.toast(`Move failed: ${ui.errorText(e)}`, { kind: 'error', timeout: 9000 });
+      return;
     }
-    await refresh(true);
+    // VMs: ask each moved VM for its group (one association request each) and move its
+    // row; hosts and groups take other members with them: load the tree again
+    const vmKeys = memberPaths.map(pathKey);
+    if (!vmKeys.every((k) => rows.has(k))) { await refresh(true); return; }
+    try {
+      for (const p of memberPaths) {
+        const [g] = await cim.associators(p, {
+          assocClass: 'VRM_MemberOfGroup', resultClass: 'VRM_Group', propertyList: ['InstanceID'],
+        });
+        const vm = rows.get(pathKey(p)).vm;
+        const from = m.groups.get(m.groupOf.get(pathKey(p)));
+        const to = g ? m.groups.get(pathKey(g.path)) : null;
+        if (!to) { await refresh(true); return; }
+        if (from) from.vms = from.vms.filter((v) => pathKey(v.path) !== pathKey(p));
+        to.vms.push(vm);
+        to.vms.sort((a, b2) => String(a.props.ElementName).localeCompare(String(b2.props.ElementName), undefined, { numeric: true }));
+        m.groupOf.set(pathKey(p), pathKey(to.inst.path));
+      }
+    } catch (e) {
+      await refresh(true);
+      return;
+    }
+    if (ctx.alive()) draw();
   }
 
   async function power(vm, state, label) {
