@@ -6,6 +6,7 @@ HttpOnly and SameSite=Strict; a reload keeps the session; logout ends it on the 
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -70,7 +71,11 @@ def test_logout_ends_the_session_on_the_server(console):
               + '</MESSAGE></CIM>'})).status"""
     )
     assert status == 401
-    assert '"action": "console logout"' in (console.server.state_dir / "audit.log").read_text()
+    audit = (console.server.state_dir / "audit.log").read_text()
+    assert re.search(r'"user": "tester"[^\n]*"action": "console logout"', audit)
+    assert re.search(r'"user": "tester"[^\n]*"action": "console login"', audit)
+    # opening the login page (the console asks for its session) is no failed login
+    assert '"refused: no credentials"' not in audit
 
 
 def test_expired_session_returns_to_the_login_with_a_message(chromium, tmp_path):
