@@ -303,3 +303,14 @@ def test_phone_layout(env):
         assert b.page.get_by_role("menuitem").count() > 0
         b.page.keyboard.press("Escape")
         b.screenshot("tree-phone")
+
+
+def test_filter_narrows_the_vms_by_name(env, cb):
+    page = cb.page
+    total = page.locator("li.vm").count()
+    page.get_by_label("Filter VMs by name").fill("td0000")
+    visible = page.locator("li.vm:visible")
+    names = sorted(visible.evaluate_all("rows => rows.map(r => r.dataset.name)"))
+    assert names == sorted(n for n, _u in env.td if "td0000" in n)
+    page.get_by_label("Filter VMs by name").fill("")
+    assert page.locator("li.vm:visible").count() == total
