@@ -314,3 +314,22 @@ def test_filter_narrows_the_vms_by_name(env, cb):
     assert names == sorted(n for n, _u in env.td if "td0000" in n)
     page.get_by_label("Filter VMs by name").fill("")
     assert page.locator("li.vm:visible").count() == total
+
+
+def test_groups_fold_by_keyboard(env, cb):
+    page = cb.page
+    lab = page.locator("li.group[data-name='lab']")
+    n = lab.locator("li.vm").count()
+    assert n >= 1
+    toggle = page.get_by_role("button", name="Collapse group lab")
+    assert toggle.get_attribute("aria-expanded") == "true"
+    toggle.focus()
+    page.keyboard.press("Enter")
+    assert lab.locator("li.vm").count() == 0
+    expand = page.get_by_role("button", name="Expand group lab")
+    assert expand.get_attribute("aria-expanded") == "false"
+    assert page.evaluate("document.activeElement.getAttribute('aria-label')") == "Expand group lab"
+    page.keyboard.press("Enter")
+    assert lab.locator("li.vm").count() == n
+    # the counts stay while folded and unfolded
+    assert f"{n} VM" in lab.locator(".group-head .count").first.inner_text()
