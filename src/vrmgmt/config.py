@@ -180,6 +180,26 @@ COLLECTD_MODES = ("off", "managed", "auto")
 
 
 @dataclass
+class ConsoleConfig:
+    """[console]: the web console at /console/ (docs/console-web.md) and its login
+    sessions (kept in the server's memory: a restart logs everybody out)."""
+
+    enabled: bool = True
+    #: a session ends after this many seconds without a request
+    session_idle_timeout: float = 1800.0
+    #: and at the latest this many seconds after its login
+    session_max_age: float = 43200.0
+
+
+#: [console] key -> (accepted types, minimum, maximum); None: no bound
+_CONSOLE_RULES: dict[str, tuple[tuple[type, ...], float | None, float | None]] = {
+    "enabled": ((bool,), None, None),
+    "session_idle_timeout": ((int, float), 1, 7 * 86400),
+    "session_max_age": ((int, float), 1, 30 * 86400),
+}
+
+
+@dataclass
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     backends: list[BackendConfig] = field(default_factory=list)
@@ -192,6 +212,7 @@ class Config:
     schema_dir: Path | None = None
     host_control: HostControlConfig = field(default_factory=HostControlConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
     source: str = "built-in default"
 
     @property
@@ -259,7 +280,15 @@ def parse_config(data: dict[str, Any], source: str = "<config>", check: bool = T
     """The configuration from parsed TOML; check=False leaves validate() to the caller
     (the command line validates once, after its overrides)."""
     cfg = Config(source=source)
-    unknown = set(data) - {"server", "auth", "paths", "backends", "host_control", "metrics"}
+    unknown = set(data) - {
+        "server",
+        "auth",
+        "paths",
+        "backends",
+        "host_control",
+        "metrics",
+        "console",
+    }
     if unknown:
         raise ConfigError(f"{source}: unknown section(s): {', '.join(sorted(unknown))}")
     server = dict(data.get("server", {}))
@@ -284,6 +313,7 @@ def parse_config(data: dict[str, Any], source: str = "<config>", check: bool = T
         cfg.schema_dir = Path(paths["schema_dir"])
     cfg.host_control = _host_control(data.get("host_control", {}), source)
     cfg.metrics = _metrics(data.get("metrics", {}), source)
+    cfg.console = _console(data.get("console", {}), source)
     backends = data.get("backends")
     if backends is None:
         cfg.backends = default_config().backends
@@ -455,6 +485,30 @@ def _metrics(section: dict[str, Any], source: str) -> MetricsConfig:
         if v and (":" not in v or not v.rsplit(":", 1)[1].isdigit()):
             raise ConfigError(f"{where} {key} must be HOST:PORT, got {v!r}")
     return MetricsConfig(**{**section, "collect_interval": float(interval)})
+
+
+def _console(section: dict[str, Any], source: str) -> ConsoleConfig:
+    """[console], every key checked for its type and range (errors name the key)."""
+    where = f"{source}: [console]"
+    bad = set(section) - set(_CONSOLE_RULES)
+    if bad:
+        raise ConfigError(f"{where}: unknown key(s): {', '.join(sorted(bad))}")
+    for key, (types, lo, hi) in _CONSOLE_RULES.items():
+        if key not in section:
+            continue
+        v = section[key]
+        if types == (bool,):
+            if not isinstance(v, bool):
+                raise ConfigError(f"{where} {key} must be true or false, got {v!r}")
+            continue
+        if isinstance(v, bool) or not isinstance(v, types):
+            raise ConfigError(f"{where} {key} must be a number of seconds, got {v!r}")
+        if not lo <= v <= hi:
+            raise ConfigError(f"{where} {key} must be between {lo:g} and {hi:g}, got {v!r}")
+    out = ConsoleConfig(**section)
+    out.session_idle_timeout = float(out.session_idle_timeout)
+    out.session_max_age = float(out.session_max_age)
+    return out
 
 
 def _backend(entry: dict[str, Any], index: int, source: str, seen: set[str]) -> BackendConfig:

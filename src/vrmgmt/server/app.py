@@ -4,6 +4,10 @@ POST and M-POST (DSP0200 §6.1.2, `Man:` header with `NN-` prefixed extension he
 on /cimom; CIMOperation / CIMMethod / CIMObject headers checked against the body
 (CIMObject may arrive URL-escaped, as wbemcli sends it); HTTP Basic authentication;
 request body limit; HTTP-level errors answered with the DSP0200 §7.5 `CIMError` header.
+
+Browser requests (Origin / Sec-Fetch-Site headers) from another site's page are refused
+with 403 (vrmgmt.webconsole.guard); the web console logs in and out on /cimom too and
+then authenticates by a session cookie (vrmgmt.webconsole.sessions).
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from vrmgmt.roles import ADMIN
 from vrmgmt.server import cimxml_writer as xw
 from vrmgmt.server.cimxml_request import RequestError, parse_request
 from vrmgmt.server.dispatcher import Dispatcher
+from vrmgmt.webconsole import guard
+from vrmgmt.webconsole.sessions import SessionStore
 
 log = logging.getLogger(__name__)
 _MAN_NS = re.compile(r"mapping\.http#;\s*ns=(\d+)", re.I)
@@ -70,11 +76,13 @@ class CIMApp:
         authenticator: Authenticator | None,
         max_request_bytes: int = 4 * 1024 * 1024,
         audit=None,
+        sessions: SessionStore | None = None,
     ):
         self.dispatcher = dispatcher
         self.auth = authenticator
         self.max_request_bytes = max_request_bytes
         self.audit = audit  # AuditLog: failed logins (best effort)
+        self.sessions = sessions  # the web console's login sessions (None: no console)
 
     # -- helpers -----------------------------------------------------------------------
     @staticmethod
@@ -120,6 +128,12 @@ class CIMApp:
             return Login(True, None, ADMIN)
         header = environ.get("HTTP_AUTHORIZATION", "")
         if not header.strip():
+            if self.sessions is not None and environ.get(guard.CONSOLE_HEADER):
+                found = self.sessions.lookup(environ)
+                if found.session is not None:
+                    return Login(True, found.session.user, found.session.role)
+                if found.present:
+                    return Login(False, None, reason=f"console session {found.reason}")
             return Login(False, None, reason="no credentials")
         if not header.lower().startswith("basic "):
             return Login(False, None, reason="not HTTP Basic credentials")
@@ -143,6 +157,55 @@ class CIMApp:
                 target=environ.get("PATH_INFO", ""),
                 outcome=f"refused: {login.reason}",
             )
+
+    def _audit(self, environ, user, action: str, outcome: str) -> None:
+        if self.audit is not None:
+            self.audit.best_effort(
+                user=user,
+                client=environ.get("REMOTE_ADDR", ""),
+                action=action,
+                target=environ.get("PATH_INFO", ""),
+                outcome=outcome,
+            )
+
+    def _console_refusal(self, environ, login: Login) -> tuple[str, list[tuple[str, str]]]:
+        """The message and headers of a 401 to the console: no Basic challenge (a
+        browser would pop up its own login dialog), the reason for the console."""
+        why = login.reason
+        if why.startswith("console session expired"):
+            reason, message = "expired", "your session has expired; log in again"
+        elif why.startswith("console session") or why == "no credentials":
+            reason, message = "no-session", "not logged in"
+        elif why.startswith("locked"):
+            reason, message = "locked", "too many failed logins; wait a minute and try again"
+        else:
+            reason, message = "bad-credentials", "wrong user name or password"
+        headers = [
+            ("WWW-Authenticate", 'VrmConsole realm="vrmgmt"'),
+            (guard.REASON_HEADER, reason),
+            ("Cache-Control", "no-store"),
+            *guard.SECURITY_HEADERS,
+        ]
+        if reason == "expired" and self.sessions is not None:
+            headers.append(self.sessions.clear_cookie(environ))
+        return message, headers
+
+    def _logout(self, environ, start_response) -> list[bytes]:
+        """`VRM-Console: logout`: end the request's session (idempotent)."""
+        ended = self.sessions.end(environ) if self.sessions is not None else False
+        if ended:
+            self._audit(environ, None, "console logout", "completed")
+        body = b"logged out\n"
+        headers = [
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Server", SERVER_HEADER),
+            ("Cache-Control", "no-store"),
+            *guard.SECURITY_HEADERS,
+            SessionStore.clear_cookie(environ),
+            ("Content-Length", str(len(body))),
+        ]
+        start_response("200 OK", headers)
+        return [body]
 
     # -- WSGI ----------------------------------------------------------------------------
     def __call__(self, environ, start_response) -> Iterable[bytes]:
@@ -177,16 +240,40 @@ class CIMApp:
             )
         if path.rstrip("/") not in ("/cimom", ""):
             return fail("404 Not Found", None, f"no CIM service at {path}; use /cimom")
+        refusal = guard.cross_site_refusal(environ)
+        if refusal is not None:
+            self._audit(environ, None, "request", f"refused: {refusal}")
+            return fail("403 Forbidden", None, refusal)
+        console = environ.get(guard.CONSOLE_HEADER, "").strip().lower()
+        if console == "logout":
+            if close is not None:
+                close()
+            return self._logout(environ, start_response)
         login = self._authenticate(environ)
         user = login.user
         if not login.ok:
             self._refuse_login(environ, login)
+            if console:
+                message, extra = self._console_refusal(environ, login)
+                return fail("401 Unauthorized", None, message, extra)
             return fail(
                 "401 Unauthorized",
                 None,
                 "authentication required",
                 [("WWW-Authenticate", 'Basic realm="vrmgmt"')],
             )
+        extra_headers: list[tuple[str, str]] = []
+        if console:
+            if console == "login" and self.sessions is not None:
+                sid = self.sessions.create(user, login.role or ADMIN)
+                extra_headers.append(self.sessions.set_cookie(sid, environ))
+                self._audit(environ, user, "console login", f"completed, role {login.role}")
+            extra_headers += [
+                (guard.USER_HEADER, user or ""),
+                (guard.ROLE_HEADER, login.role or ""),
+                ("Cache-Control", "no-store"),
+                *guard.SECURITY_HEADERS,
+            ]
         h = self._headers(environ)
         if method == "M-POST" and not _MAN_NS.search(environ.get("HTTP_MAN", "")):
             return fail(
@@ -268,7 +355,13 @@ class CIMApp:
             result.cache_key,
         )
         return self._stream(
-            start_response, chunks, req, result, t0, trailers if streaming else None
+            start_response,
+            chunks,
+            req,
+            result,
+            t0,
+            trailers if streaming else None,
+            extra_headers,
         )
 
     def _check_headers(self, h: dict[str, str], req) -> str | None:
@@ -288,7 +381,14 @@ class CIMApp:
         return _check_object_header(obj, req.target, req.namespace)
 
     def _stream(
-        self, start_response, chunks: Iterator[bytes], req, result, t0, trailers: list | None = None
+        self,
+        start_response,
+        chunks: Iterator[bytes],
+        req,
+        result,
+        t0,
+        trailers: list | None = None,
+        extra_headers: list[tuple[str, str]] | None = None,
     ) -> Iterator[bytes]:
         # Produce the first chunk before the status line so that errors raised while
         # encoding a small response still become a proper CIM error.
@@ -311,6 +411,7 @@ class CIMApp:
             ("Content-Type", 'application/xml; charset="utf-8"'),
             ("CIMOperation", "MethodResponse"),
             ("Server", SERVER_HEADER),
+            *(extra_headers or []),
         ]
         if trailers is not None:
             headers.append(("Trailer", "CIMStatusCode, CIMStatusCodeDescription"))

@@ -26,12 +26,15 @@ from vrmgmt.errors import ConfigError
 from vrmgmt.inventory import Inventory
 from vrmgmt.jobs import JobStore
 from vrmgmt.registration import load_registration
-from vrmgmt.server.app import CIMApp
+from vrmgmt.server.app import SERVER_HEADER, CIMApp
 from vrmgmt.server.dispatcher import Dispatcher
 from vrmgmt.server.http import FrontEnd, Limits
 from vrmgmt.server.indications.service import IndicationService
 from vrmgmt.server.indications.subscriptions import SubscriptionStore
 from vrmgmt.server.repository import ClassRepository, default_mof_dir, load_classes
+from vrmgmt.webconsole.app import ConsoleRouter
+from vrmgmt.webconsole.sessions import SessionStore
+from vrmgmt.webconsole.static import StaticFiles
 
 log = logging.getLogger(__name__)
 SHUTDOWN_GRACE = 5  # seconds
@@ -52,6 +55,8 @@ class Server:
         self.frontend.start()
         for name, host, port in self.frontend.addresses():
             log.info("listening on %s://%s:%d/cimom", name, host, port)
+            if self.app.sessions is not None:
+                log.info("web console at %s://%s:%d/console/", name, host, port)
 
     def stop(self) -> None:
         self.frontend.stop()
@@ -114,10 +119,25 @@ def build_server(
         log.info("authentication by PAM service %r", config.pam_service)
     else:
         log.warning('authentication is OFF ([auth] mode = "none")')
-    app = CIMApp(dispatcher, authenticator, config.server.max_request_bytes, audit=audit)
+    sessions = None
+    if config.console.enabled:
+        sessions = SessionStore(
+            config.console.session_idle_timeout,
+            config.console.session_max_age,
+            role_of=authenticator.role_of if isinstance(authenticator, Authenticator) else None,
+        )
+    app = CIMApp(
+        dispatcher, authenticator, config.server.max_request_bytes, audit=audit, sessions=sessions
+    )
     sc = config.server
+    # /console/ (the web console's files) beside /cimom on the same listeners
+    wsgi = (
+        ConsoleRouter(app, StaticFiles(server_header=SERVER_HEADER))
+        if sessions is not None
+        else app
+    )
     frontend = FrontEnd(
-        app,
+        wsgi,
         Limits(
             header_timeout=sc.header_timeout,
             body_timeout=sc.body_timeout,
