@@ -68,6 +68,7 @@ export async function render(root, ctx, params) {
         return;
       }
       const res = await cim.invokeMethod(svc.path, 'GetMemberResults', { Job: P.ref(jobPath) });
+      await nameMembers(res.out.Members || []);
       showResults(label, res.out);
     } catch (e) {
       resultsBox.append(el('p', { class: 'error', role: 'alert' }, `${label} failed: ${ui.errorText(e)}`));
@@ -75,6 +76,24 @@ export async function render(root, ctx, params) {
       for (const b of buttons) b.disabled = false;
       await loadMembers().catch(() => {});
     }
+  }
+
+  /** Names of result members that are not direct members (subgroups' VMs): one
+   * GetInstance (ElementName only) each, for at most 200 of them. */
+  async function nameMembers(uris) {
+    const unknown = [];
+    for (const uri of uris) {
+      try {
+        const p = ctx.CimPath.parse(uri);
+        if (!vmNames.has(String(p.key('Name')))) unknown.push(p);
+      } catch { /* not a path: shown as it is */ }
+    }
+    await Promise.all(unknown.slice(0, 200).map(async (p) => {
+      try {
+        const v = await cim.getInstance(p, { propertyList: ['ElementName'] });
+        vmNames.set(String(p.key('Name')), v.props.ElementName);
+      } catch { /* gone: its UUID is shown */ }
+    }));
   }
 
   function showResults(label, out) {
@@ -86,7 +105,7 @@ export async function render(root, ctx, params) {
       let vmName = uri;
       try {
         const p = ctx.CimPath.parse(uri);
-        vmName = vmNames.get(String(p.key ? p.key('Name') : p.keys.Name)) || p.keys.Name || uri;
+        vmName = vmNames.get(String(p.key('Name'))) || String(p.key('Name') || uri);
       } catch { /* keep the URI */ }
       return el('tr', { class: rcs[i] === 0 ? 'ok' : 'failed', dataset: { rc: String(rcs[i]) } },
         el('td', {}, vmName), el('td', {}, rcs[i] === 0 ? 'done' : rcText(rcs[i])), el('td', {}, descs[i] || ''));
