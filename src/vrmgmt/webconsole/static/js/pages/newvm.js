@@ -23,7 +23,8 @@ export async function render(root, ctx) {
     hint ? el('small', { id: `${id}-hint`, class: 'muted' }, hint) : null,
     el('span', { class: 'field-error', id: `${id}-error`, 'aria-live': 'polite' }));
   const hostSel = el('select', { id: 'nv-host', name: 'host', required: true },
-    hosts.map((h) => el('option', { value: h.path.toWbemUri() }, `${h.props.ElementName || h.props.Name} (${h.props.BackendType || ''})`)));
+    hosts.map((h) => el('option', { value: h.path.toWbemUri(), dataset: { backend: h.props.BackendID || '' } },
+      `${h.props.ElementName || h.props.Name} — ${h.props.BackendID || h.props.Name} (${h.props.BackendType || ''})`)));
   const name = el('input', { id: 'nv-name', name: 'name', required: true, maxlength: '64', autocomplete: 'off', 'aria-describedby': 'nv-name-hint' });
   const cpus = el('input', { id: 'nv-cpus', name: 'cpus', type: 'number', min: '1', max: '256', value: '1', required: true });
   const mem = el('input', { id: 'nv-memory', name: 'memory', type: 'number', min: '1', step: '1', value: '512', required: true });
