@@ -22,6 +22,7 @@ BENCHES = {
     "deadbackend": ["--vms", "1000"],
     "vsms": ["--vms", "1000"],
     "metrics": ["--vms", "1000"],
+    "console": ["--vms", "1000", "--groups", "20", "--runs", "5"],
 }
 
 

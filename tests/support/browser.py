@@ -93,10 +93,17 @@ class ConsoleBrowser:
         self.context.set_default_timeout(WAIT_MS)
         self.page = self.context.new_page()
         self.requests: list[tuple[str, str]] = []  # (method, URL)
+        #: the CIM-XML operations the page sent: (CIMMethod header, request body)
+        self.cim_calls: list[tuple[str, str]] = []
         self.js_errors: list[str] = []
-        self.page.on("request", lambda r: self.requests.append((r.method, r.url)))
+        self.page.on("request", self._request)
         self.page.on("pageerror", lambda e: self.js_errors.append(str(e)))
         self.page.on("console", self._console_message)
+
+    def _request(self, r) -> None:
+        self.requests.append((r.method, r.url))
+        if r.method == "POST":
+            self.cim_calls.append((r.headers.get("cimmethod", ""), r.post_data or ""))
 
     def _console_message(self, msg) -> None:
         # chromium logs every HTTP error status of a fetch ("Failed to load resource"):
@@ -118,19 +125,23 @@ class ConsoleBrowser:
         self.page.goto(f"{self.base}/console/{hash_}")
 
     def login(self, user: str = USER, password: str = PASSWORD, expect_ok: bool = True) -> float:
-        """Log in through the form; returns the ms from the click to the tree being
-        ready (measured in the page: performance.now())."""
+        """Log in through the form; returns the ms from the form's submission to the
+        tree being ready, measured in the page (performance marks of app.js and
+        pages/tree.js)."""
         page = self.page
         if "/console/" not in page.url:
             self.open()
         page.get_by_label("User name").fill(user)
         page.get_by_label("Password").fill(password)
-        t0 = page.evaluate("performance.now()")
+        page.evaluate("performance.clearMarks()")
         page.get_by_role("button", name="Log in").click()
         if not expect_ok:
             return 0.0
         page.locator(".tree[data-ready='true']").wait_for()
-        return page.evaluate("performance.now()") - t0
+        return page.evaluate(
+            """() => performance.getEntriesByName('vrm-tree-ready')[0].startTime
+                   - performance.getEntriesByName('vrm-login-submit')[0].startTime"""
+        )
 
     def logout(self) -> None:
         self.page.get_by_role("button", name="Log out").click()
@@ -165,3 +176,40 @@ class ConsoleBrowser:
         from urllib.parse import urlsplit
 
         return {f"{m} {urlsplit(u).path}" for m, u in self.requests}
+
+
+def populate_groups(conn, groups: int, prefix: str = "group-") -> list:
+    """Create `groups` groups holding the server's VMs in equal shares (one MoveMembers
+    per group); their paths."""
+    svc = conn.EnumerateInstanceNames("VRM_GroupManagementService")[0]
+    vms = sorted(conn.EnumerateInstanceNames("VRM_ComputerSystem"), key=lambda p: p["Name"])
+    share = -(-len(vms) // groups)
+    out = []
+    for i in range(groups):
+        _rv, made = conn.InvokeMethod("CreateGroup", svc, GroupName=f"{prefix}{i:02d}")
+        members = vms[i * share : (i + 1) * share]
+        if members:
+            conn.InvokeMethod("MoveMembers", svc, TargetGroup=made["Group"], Members=members)
+        out.append(made["Group"])
+    return out
+
+
+def measure_tree(browser, server: VrmServer, runs: int = 3) -> list[dict]:
+    """Log in `runs` times in fresh contexts; each run's ms from the login form's
+    submission to the tree being ready, and its parts (the tree's CIM requests,
+    building the page), as the page measured them."""
+    out = []
+    for _ in range(runs):
+        with ConsoleBrowser(browser, server) as cb:
+            cb.open()
+            total = cb.login()
+            tree = cb.page.locator(".tree")
+            out.append(
+                {
+                    "total_ms": round(total, 1),
+                    "cim_ms": int(tree.get_attribute("data-load-ms")),
+                    "draw_ms": int(tree.get_attribute("data-draw-ms")),
+                    "rows": cb.page.locator("li.vm").count(),
+                }
+            )
+    return out

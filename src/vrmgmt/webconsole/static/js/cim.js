@@ -480,7 +480,7 @@ export class CimClient {
     return instanceFrom(inst, withNs, ns);
   }
 
-  async _pull(open, ns, pullName = 'PullInstancesWithPath', maxObjectCount = 1000) {
+  async _pull(open, ns, pullName = 'PullInstancesWithPath', maxObjectCount = 5000) {
     let r = open;
     const out = [];
     for (;;) {
@@ -497,7 +497,7 @@ export class CimClient {
   }
 
   /** Every instance of a class (and its subclasses), by pull operations. */
-  async enumerate(className, { namespace, propertyList, maxObjectCount = 1000 } = {}) {
+  async enumerate(className, { namespace, propertyList, maxObjectCount = 5000 } = {}) {
     const ns = namespace || this.namespace;
     const r = await this.imethod('OpenEnumerateInstances', {
       ClassName: `<CLASSNAME NAME="${esc(className)}"/>`,
@@ -507,7 +507,7 @@ export class CimClient {
     return this._pull(r, ns, 'PullInstancesWithPath', maxObjectCount);
   }
 
-  async associators(path, { assocClass, resultClass, role, resultRole, propertyList, maxObjectCount = 1000 } = {}) {
+  async associators(path, { assocClass, resultClass, role, resultRole, propertyList, maxObjectCount = 5000 } = {}) {
     const p = path instanceof CimPath ? path : CimPath.parse(path);
     const ns = p.namespace || this.namespace;
     const r = await this.imethod('OpenAssociatorInstances', {
@@ -522,7 +522,7 @@ export class CimClient {
     return this._pull(r, ns, 'PullInstancesWithPath', maxObjectCount);
   }
 
-  async references(path, { resultClass, role, propertyList, maxObjectCount = 1000 } = {}) {
+  async references(path, { resultClass, role, propertyList, maxObjectCount = 5000 } = {}) {
     const p = path instanceof CimPath ? path : CimPath.parse(path);
     const ns = p.namespace || this.namespace;
     const r = await this.imethod('OpenReferenceInstances', {
@@ -536,7 +536,7 @@ export class CimClient {
   }
 
   /** A WQL query (OpenQueryInstances + PullInstances); the instances have no path. */
-  async query(wql, { namespace, maxObjectCount = 1000 } = {}) {
+  async query(wql, { namespace, maxObjectCount = 5000 } = {}) {
     const ns = namespace || this.namespace;
     const r = await this.imethod('OpenQueryInstances', {
       FilterQueryLanguage: '<VALUE>WQL</VALUE>',

@@ -99,6 +99,7 @@ export async function render(root, ctx) {
   const canOperate = ctx.can('operator');
   let service = null; // VRM_GroupManagementService path, looked up on first move
   let m = model(await load(cim));
+  const tLoaded = performance.now();
   const expanded = new Map(); // group key -> bool (default: open)
   const rows = new Map(); // vm key -> {row, badgeBox, vm}
   let filter = '';
@@ -361,5 +362,7 @@ export async function render(root, ctx) {
   }, POLL_MS);
   treeBox.dataset.ready = 'true';
   performance.mark('vrm-tree-ready');
-  treeBox.dataset.loadMs = String(Math.round(performance.now() - t0));
+  // for the performance test: the CIM requests, and building the page
+  treeBox.dataset.loadMs = String(Math.round(tLoaded - t0));
+  treeBox.dataset.drawMs = String(Math.round(performance.now() - tLoaded));
 }
