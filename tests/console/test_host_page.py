@@ -18,7 +18,7 @@ import subprocess
 
 import pytest
 
-from support.browser import ConsoleBrowser, launch_chromium
+from support.browser import PHONE, ConsoleBrowser, launch_chromium
 from support.console_pages import PW, ROLE_USERS, open_page, pages_server, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
@@ -127,4 +127,25 @@ def test_reader_sees_processes_without_terminate_or_power(env, sleeper):
         assert page.get_by_role("button", name="Terminate", exact=False).count() == 0
         assert "Only admins" in page.locator("#no-host-power").inner_text()
         assert sleeper.poll() is None
+        assert not cb.js_errors
+
+
+def test_host_and_group_pages_fit_a_phone(env):
+    svc = env.cim.EnumerateInstanceNames("VRM_GroupManagementService")[0]
+    _rv, out = env.cim.InvokeMethod("CreateGroup", svc, GroupName="phone")
+    with ConsoleBrowser(env.browser, env.srv, viewport=PHONE) as cb:
+        cb.open()
+        cb.login()
+        for page_name, path in (
+            ("host", env.host),
+            ("group", out["Group"]),
+            ("audit", None),
+            ("new-vm", None),
+        ):
+            open_page(cb, page_name, path)
+            if page_name == "host":
+                cb.page.locator(".proc-list[data-ready='true']").wait_for()
+            width = cb.page.evaluate("document.documentElement.scrollWidth")
+            assert width <= PHONE["width"], (page_name, width)
+            cb.screenshot(f"{page_name}-page-phone")
         assert not cb.js_errors
