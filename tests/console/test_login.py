@@ -6,6 +6,7 @@ HttpOnly and SameSite=Strict; a reload keeps the session; logout ends it on the 
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -70,7 +71,11 @@ def test_logout_ends_the_session_on_the_server(console):
               + '</MESSAGE></CIM>'})).status"""
     )
     assert status == 401
-    assert '"action": "console logout"' in (console.server.state_dir / "audit.log").read_text()
+    audit = (console.server.state_dir / "audit.log").read_text()
+    assert re.search(r'"user": "tester"[^\n]*"action": "console logout"', audit)
+    assert re.search(r'"user": "tester"[^\n]*"action": "console login"', audit)
+    # opening the login page (the console asks for its session) is no failed login
+    assert '"refused: no credentials"' not in audit
 
 
 def test_expired_session_returns_to_the_login_with_a_message(chromium, tmp_path):
@@ -97,3 +102,24 @@ def test_role_is_shown_for_a_reader(console):
     console.login("rita", "reader-pass-1")
     assert console.page.locator("#session-role").inner_text() == "reader"
     assert PASSWORD not in console.page.content()
+
+
+def test_login_and_logout_by_keyboard_only(console):
+    console.open()
+    page = console.page
+    page.get_by_label("User name").wait_for()
+    # the user name field has the focus; Tab to the password, Enter submits
+    page.keyboard.type(USER)
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    page.locator(".tree[data-ready='true']").wait_for()
+    # the first Tab reaches the skip link, which moves the focus to the content
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
+    # Tab through the header to the Log out button and press it
+    page.get_by_role("button", name="Log out").focus()
+    page.keyboard.press("Enter")
+    assert console.login_message() == "You have logged out."

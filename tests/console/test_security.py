@@ -205,10 +205,32 @@ def test_origin_and_fetch_metadata_checks_over_raw_http(td_server):
     assert not [k for k, _v in r.getheaders() if k.lower().startswith("access-control-")]
 
 
+def test_root_leads_browsers_to_the_console_and_cimom_stays_post_only(td_server):
+    c = http.client.HTTPConnection("127.0.0.1", td_server.port, timeout=30)
+    c.request("GET", "/")
+    r = c.getresponse()
+    r.read()
+    assert r.status == 302 and r.getheader("Location") == "/console/"
+    c.request("GET", "/cimom")
+    r = c.getresponse()
+    r.read()
+    assert r.status == 405 and "POST" in r.getheader("Allow")
+    c.close()
+
+
 def test_session_cookie_needs_the_console_header(td_server):
     status, headers, _b = _post(td_server, {"Authorization": AUTH, "VRM-Console": "login"})
     assert status == 200
     cookie = headers["set-cookie"].split(";")[0]
+    assert _post(td_server, {"Cookie": cookie, "VRM-Console": "1"})[0] == 200
+    # logging in again replaces the session: the old id stops working
+    _s, again, _b = _post(
+        td_server, {"Authorization": AUTH, "VRM-Console": "login", "Cookie": cookie}
+    )
+    new = again["set-cookie"].split(";")[0]
+    assert new != cookie
+    assert _post(td_server, {"Cookie": cookie, "VRM-Console": "1"})[0] == 401
+    cookie = new
     assert _post(td_server, {"Cookie": cookie, "VRM-Console": "1"})[0] == 200
     status, headers, body = _post(td_server, {"Cookie": cookie})
     assert status == 401 and headers["www-authenticate"].startswith("Basic")
@@ -265,6 +287,10 @@ def test_security_headers_and_csp_blocks_inline_script(console):
 
 
 def test_network_log_is_cimom_and_static_files_only(console, td_server):
+    conn = td_server.conn()
+    svc = conn.EnumerateInstanceNames("VRM_GroupManagementService")[0]
+    if "lab" not in [g["ElementName"] for g in conn.EnumerateInstances("VRM_Group")]:
+        conn.InvokeMethod("CreateGroup", svc, GroupName="lab")
     console.open()
     console.login()
     page = console.page
@@ -276,6 +302,14 @@ def test_network_log_is_cimom_and_static_files_only(console, td_server):
     row.get_by_role("button", name=f"Power actions for {name}").click()
     page.get_by_role("menuitem", name="Start / resume").click()
     row.locator(".badge", has_text="Running").wait_for()
+    # a move asks the server for the moved VM's group, nothing more
+    before = len(console.cim_calls)
+    row.get_by_role("button", name=f"Move {name} to group").click()
+    page.get_by_role("menuitem", name="lab").click()
+    page.locator(f"li.group[data-name='lab'] li.vm[data-name='{name}']").wait_for()
+    after = [m for m, _b in console.cim_calls[before:]]
+    assert after[:1] == ["MoveMembers"] and "OpenEnumerateInstances" not in after, after
+    assert after.count("OpenAssociatorInstances") == 1, after
     page.reload()
     page.locator(".tree[data-ready='true']").wait_for()
     page.wait_for_timeout(5500)  # one poll
@@ -318,3 +352,22 @@ def test_https_session_cookie_is_secure(chromium, tmp_path):
             assert cookie["secure"] is True and cookie["httpOnly"] is True
         finally:
             ctx.close()
+
+
+def test_console_can_be_turned_off(tmp_path):
+    write_node_xml(tmp_path / "n.xml", 1, seed=9)
+    srv = VrmServer(
+        tmp_path / "srv",
+        [{"id": "td", "type": "libvirt", "uri": node_uri(tmp_path / "n.xml")}],
+        extra_config="\n[console]\nenabled = false\n",
+    )
+    with srv:
+        c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
+        c.request("GET", "/console/")
+        r = c.getresponse()
+        r.read()
+        c.close()
+        assert r.status == 405  # no files: /console/ is not served at all
+        status, headers, _b = _post(srv, {"Authorization": AUTH, "VRM-Console": "login"})
+        assert status == 200 and "set-cookie" not in headers  # Basic still works, no session
+        assert "web console" not in srv.log()

@@ -168,6 +168,16 @@ def test_tree_shows_every_backend_in_its_groups(env, cb):
         f"3 groups · {len(hosts)} hosts · {len(vms)} VMs ({running} running)"
     )
     cb.screenshot("tree-1280x800")
+    # every control has an accessible name, and ids are unique
+    unnamed = page.evaluate(
+        """() => [...document.querySelectorAll('button, a, input')]
+            .filter(n => !(n.getAttribute('aria-label') || n.textContent.trim()
+                           || (n.labels && n.labels.length) || n.getAttribute('placeholder')))
+            .map(n => n.outerHTML)"""
+    )
+    assert unnamed == []
+    ids = page.evaluate("() => [...document.querySelectorAll('[id]')].map(n => n.id)")
+    assert len(ids) == len(set(ids))
     assert not cb.js_errors
 
 
@@ -205,6 +215,35 @@ def test_vsphere_vm_menu_offers_its_available_states_only(env, cb):
     assert "Pause" not in items  # vSphere has no pause
     cb.page.keyboard.press("Escape")
     assert cb.page.get_by_role("menuitem").count() == 0
+
+
+def test_vsphere_power_off_asks_first_and_follows_its_job(env, cb):
+    page = cb.page
+    vm = next(
+        v
+        for v in env.cim.EnumerateInstances("VRM_ComputerSystem")
+        if v["BackendID"] == "vc" and v["EnabledState"] == 2
+    )
+    name = str(vm["ElementName"])
+    row = cb.vm_row(name)
+    row.get_by_role("button", name=f"Power actions for {name}").click()
+    page.get_by_role("menuitem", name="Power off").click()
+    dialog = page.get_by_role("dialog")
+    assert name in dialog.inner_text()
+    dialog.get_by_role("button", name="Cancel").click()
+    assert row.locator(".badge").inner_text() == "Running"  # nothing done
+    row.get_by_role("button", name=f"Power actions for {name}").click()
+    page.get_by_role("menuitem", name="Power off").click()
+    page.get_by_role("dialog").get_by_role("button", name="Power off").click()
+    # vSphere answers with a job (4096): the console follows it to the end
+    page.get_by_text(f"Power off: {name} done").wait_for()
+    assert any(m == "GetInstance" and "VRM_ConcreteJob" in b for m, b in cb.cim_calls)
+    assert row.locator(".badge").inner_text() == "Off"
+    assert env.cim.GetInstance(vm.path)["EnabledState"] == 3
+    row.get_by_role("button", name=f"Power actions for {name}").click()
+    page.get_by_role("menuitem", name="Start / resume").click()
+    page.get_by_text(f"Start / resume: {name} done").wait_for()
+    _wait(lambda: row.locator(".badge").inner_text() == "Running", what="Running again")
 
 
 def test_move_to_another_group_survives_a_reload(env, cb):
@@ -264,3 +303,33 @@ def test_phone_layout(env):
         assert b.page.get_by_role("menuitem").count() > 0
         b.page.keyboard.press("Escape")
         b.screenshot("tree-phone")
+
+
+def test_filter_narrows_the_vms_by_name(env, cb):
+    page = cb.page
+    total = page.locator("li.vm").count()
+    page.get_by_label("Filter VMs by name").fill("td0000")
+    visible = page.locator("li.vm:visible")
+    names = sorted(visible.evaluate_all("rows => rows.map(r => r.dataset.name)"))
+    assert names == sorted(n for n, _u in env.td if "td0000" in n)
+    page.get_by_label("Filter VMs by name").fill("")
+    assert page.locator("li.vm:visible").count() == total
+
+
+def test_groups_fold_by_keyboard(env, cb):
+    page = cb.page
+    lab = page.locator("li.group[data-name='lab']")
+    n = lab.locator("li.vm").count()
+    assert n >= 1
+    toggle = page.get_by_role("button", name="Collapse group lab")
+    assert toggle.get_attribute("aria-expanded") == "true"
+    toggle.focus()
+    page.keyboard.press("Enter")
+    assert lab.locator("li.vm").count() == 0
+    expand = page.get_by_role("button", name="Expand group lab")
+    assert expand.get_attribute("aria-expanded") == "false"
+    assert page.evaluate("document.activeElement.getAttribute('aria-label')") == "Expand group lab"
+    page.keyboard.press("Enter")
+    assert lab.locator("li.vm").count() == n
+    # the counts stay while folded and unfolded
+    assert f"{n} VM" in lab.locator(".group-head .count").first.inner_text()

@@ -81,7 +81,7 @@ def cookie_env(sid: str) -> dict:
 def test_session_lifecycle(clock):
     store = SessionStore(idle_timeout=60, max_age=300)
     sid = store.create("ann", "operator")
-    assert len(sid) >= 43 and len(store) == 1
+    assert len(sid) >= 43 and store.count() == 1
     found = store.lookup(cookie_env(sid))
     assert found.session.user == "ann" and found.session.role == "operator"
     # idle: each request restarts the idle time, until the absolute limit
@@ -92,7 +92,7 @@ def test_session_lifecycle(clock):
     gone = store.lookup(cookie_env(sid))
     assert gone.present and gone.session is None and gone.reason == "expired"
     assert store.lookup(cookie_env(sid)).reason == "expired"  # still says why
-    assert len(store) == 0
+    assert store.count() == 0
 
 
 def test_session_idle_expiry_unknown_and_logout(clock):
@@ -104,8 +104,8 @@ def test_session_idle_expiry_unknown_and_logout(clock):
     assert store.lookup({}).present is False
     assert store.lookup({"HTTP_COOKIE": "\x00garbage;;="}).session is None
     sid2 = store.create("bob", "admin")
-    assert store.end(cookie_env(sid2)) is True
-    assert store.end(cookie_env(sid2)) is False
+    assert store.end(cookie_env(sid2)).user == "bob"
+    assert store.end(cookie_env(sid2)) is None
     assert store.lookup(cookie_env(sid2)).reason == "unknown"
 
 
@@ -123,7 +123,7 @@ def test_session_store_is_bounded(clock, monkeypatch):
     monkeypatch.setattr(sessions_mod, "MAX_SESSIONS", 3)
     store = SessionStore()
     sids = [store.create(f"u{i}", "reader") for i in range(5)]
-    assert len(store) == 3
+    assert store.count() == 3
     assert store.lookup(cookie_env(sids[0])).session is None
     assert store.lookup(cookie_env(sids[4])).session is not None
 
@@ -221,3 +221,32 @@ def test_console_config_errors(section, says):
     with pytest.raises(ConfigError) as exc:
         parse_config({"console": section}, "t.toml")
     assert says in str(exc.value) and str(exc.value).startswith("t.toml: [console]")
+
+
+def test_every_console_file_is_package_data():
+    """The wheel ships static/ through [tool.setuptools.package-data] globs: a file no
+    glob matches would be missing from an installed console."""
+    import fnmatch
+    import tomllib
+    from pathlib import Path
+
+    import vrmgmt.webconsole.static as static_mod
+
+    project = Path(__file__).resolve().parents[2]
+    globs = tomllib.loads((project / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]["vrmgmt"]
+    pkg = Path(static_mod.__file__).resolve().parents[1]  # src/vrmgmt
+    files = [
+        p.relative_to(pkg).as_posix()
+        for p in static_mod.STATIC_DIR.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    ]
+    assert "webconsole/static/js/cim.js" in files
+    # fnmatch's * also crosses "/", so compare directory depth as setuptools does
+    unshipped = [
+        f
+        for f in files
+        if not any(fnmatch.fnmatch(f, g) and f.count("/") == g.count("/") for g in globs)
+    ]
+    assert unshipped == []

@@ -192,9 +192,9 @@ class CIMApp:
 
     def _logout(self, environ, start_response) -> list[bytes]:
         """`VRM-Console: logout`: end the request's session (idempotent)."""
-        ended = self.sessions.end(environ) if self.sessions is not None else False
-        if ended:
-            self._audit(environ, None, "console logout", "completed")
+        ended = self.sessions.end(environ) if self.sessions is not None else None
+        if ended is not None:
+            self._audit(environ, ended.user, "console logout", "completed")
         body = b"logged out\n"
         headers = [
             ("Content-Type", "text/plain; charset=utf-8"),
@@ -244,7 +244,10 @@ class CIMApp:
         if refusal is not None:
             self._audit(environ, None, "request", f"refused: {refusal}")
             return fail("403 Forbidden", None, refusal)
+        # the web console's requests (ignored when the console is off: [console] enabled)
         console = environ.get(guard.CONSOLE_HEADER, "").strip().lower()
+        if self.sessions is None:
+            console = ""
         if console == "logout":
             if close is not None:
                 close()
@@ -252,7 +255,12 @@ class CIMApp:
         login = self._authenticate(environ)
         user = login.user
         if not login.ok:
-            self._refuse_login(environ, login)
+            if console and login.reason == "no credentials":
+                # the console asking whether it has a session (no cookie yet): nobody
+                # claimed to be anyone, so this is no failed login for the audit log
+                log.info("console request without a session from %s", environ.get("REMOTE_ADDR"))
+            else:
+                self._refuse_login(environ, login)
             if console:
                 message, extra = self._console_refusal(environ, login)
                 return fail("401 Unauthorized", None, message, extra)
@@ -265,6 +273,7 @@ class CIMApp:
         extra_headers: list[tuple[str, str]] = []
         if console:
             if console == "login" and self.sessions is not None:
+                self.sessions.end(environ)  # a session this browser had before: over
                 sid = self.sessions.create(user, login.role or ADMIN)
                 extra_headers.append(self.sessions.set_cookie(sid, environ))
                 self._audit(environ, user, "console login", f"completed, role {login.role}")

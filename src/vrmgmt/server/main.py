@@ -305,6 +305,12 @@ def run(config: Config) -> int:
         + ", ".join(f"{n}://{h}:{p}/cimom" for n, h, p in server.frontend.addresses()),
         flush=True,
     )
+    if server.app.sessions is not None:
+        print(
+            "web console: "
+            + ", ".join(f"{n}://{h}:{p}/console/" for n, h, p in server.frontend.addresses()),
+            flush=True,
+        )
     stop.wait()
     collector.stop()
     vsphere.stop()

@@ -64,7 +64,8 @@ class SessionStore:
         #: ids of sessions that ended by time, so the console can say "expired"
         self._ended: OrderedDict[str, None] = OrderedDict()
 
-    def __len__(self) -> int:
+    def count(self) -> int:
+        """Live sessions (not a __len__: an empty store must not be falsy)."""
         return len(self._sessions)
 
     @staticmethod
@@ -119,13 +120,13 @@ class SessionStore:
             s.role = role
         return Lookup(True, s)
 
-    def end(self, environ) -> bool:
-        """Log out: end the request's session; whether there was one."""
+    def end(self, environ) -> Session | None:
+        """Log out: end the request's session; the session it was (None: there was none)."""
         sid = self.cookie_value(environ)
         if sid is None:
-            return False
+            return None
         with self._lock:
-            return self._sessions.pop(_key(sid), None) is not None
+            return self._sessions.pop(_key(sid), None)
 
     def set_cookie(self, sid: str, environ) -> tuple[str, str]:
         secure = "; Secure" if environ.get("wsgi.url_scheme") == "https" else ""

@@ -98,6 +98,10 @@ export async function render(root, ctx) {
   const t0 = performance.now();
   const canOperate = ctx.can('operator');
   let service = null; // VRM_GroupManagementService path, looked up on first move
+  // the group service, for "Move to" (looked up with the tree, not on a click)
+  const serviceLookup = canOperate
+    ? cim.enumerate('VRM_GroupManagementService', { propertyList: ['Name'] }).catch(() => [])
+    : Promise.resolve([]);
   let m = model(await load(cim));
   const tLoaded = performance.now();
   const expanded = new Map(); // group key -> bool (default: open)
@@ -110,7 +114,7 @@ export async function render(root, ctx) {
     oninput: () => { filter = search.value.trim().toLowerCase(); applyFilter(); },
   });
   const refreshBtn = el('button', { type: 'button', onclick: () => refresh(true) }, 'Refresh');
-  const treeBox = el('ul', { class: 'tree', role: 'tree', 'aria-label': 'Groups, hosts and VMs' });
+  const treeBox = el('ul', { class: 'tree', 'aria-label': 'Groups, hosts and VMs' });
   root.append(el('h1', {}, 'Groups, hosts and VMs'), el('div', { class: 'toolbar' }, search, refreshBtn, summary), treeBox);
 
   function applyFilter() {
@@ -127,7 +131,7 @@ export async function render(root, ctx) {
 
   async function findService() {
     if (!service) {
-      const s = await cim.enumerate('VRM_GroupManagementService', { propertyList: ['Name'] });
+      const s = await serviceLookup;
       if (!s.length) throw new Error('the server has no VRM_GroupManagementService');
       service = s[0].path;
     }
@@ -145,8 +149,31 @@ export async function render(root, ctx) {
       ui.toast(`Moved to ${target.name}`, { kind: 'ok' });
     } catch (e) {
       ui.toast(`Move failed: ${ui.errorText(e)}`, { kind: 'error', timeout: 9000 });
+      return;
     }
-    await refresh(true);
+    // VMs: ask each moved VM for its group (one association request each) and move its
+    // row; hosts and groups take other members with them: load the tree again
+    const vmKeys = memberPaths.map(pathKey);
+    if (!vmKeys.every((k) => rows.has(k))) { await refresh(true); return; }
+    try {
+      for (const p of memberPaths) {
+        const [g] = await cim.associators(p, {
+          assocClass: 'VRM_MemberOfGroup', resultClass: 'VRM_Group', propertyList: ['InstanceID'],
+        });
+        const vm = rows.get(pathKey(p)).vm;
+        const from = m.groups.get(m.groupOf.get(pathKey(p)));
+        const to = g ? m.groups.get(pathKey(g.path)) : null;
+        if (!to) { await refresh(true); return; }
+        if (from) from.vms = from.vms.filter((v) => pathKey(v.path) !== pathKey(p));
+        to.vms.push(vm);
+        to.vms.sort((a, b2) => String(a.props.ElementName).localeCompare(String(b2.props.ElementName), undefined, { numeric: true }));
+        m.groupOf.set(pathKey(p), pathKey(to.inst.path));
+      }
+    } catch (e) {
+      await refresh(true);
+      return;
+    }
+    if (ctx.alive()) draw();
   }
 
   async function power(vm, state, label) {
@@ -215,7 +242,7 @@ export async function render(root, ctx) {
     const name = vm.props.ElementName || vm.props.Name;
     const badgeBox = el('span', { class: 'state' });
     const row = el('li', {
-      class: 'vm', role: 'treeitem', 'aria-label': `VM ${name}`,
+      class: 'vm', 'aria-label': `VM ${name}`,
       dataset: { vm: vm.props.Name, name, backend: vm.props.BackendID || '' },
     },
     el('span', { class: 'name' }, el('a', { href: ctx.href('vm', vm.path), title: vm.props.VirtualSystemType || '' }, name)),
@@ -270,7 +297,7 @@ export async function render(root, ctx) {
       health,
       canOperate && g.id !== ROOT_ID ? moveMenu(g.inst.path, `group ${g.name}`, key) : null);
     const node = el('li', {
-      class: 'group', role: 'treeitem', 'aria-expanded': String(open), 'aria-labelledby': headId,
+      class: 'group', 'aria-labelledby': headId,
       dataset: { group: g.id, name: g.name },
     }, head);
     if (canOperate) {
@@ -283,7 +310,7 @@ export async function render(root, ctx) {
       });
     }
     if (!open) return node;
-    const body = el('ul', { id: `${headId}-body`, role: 'group' });
+    const body = el('ul', { id: `${headId}-body`, 'aria-label': `group ${g.name}` });
     // hosts of this group, then the hosts of its VMs that are elsewhere
     const byBackend = new Map();
     for (const h of g.hosts) byBackend.set(h.props.BackendID || h.props.Name, { host: h, vms: [] });
@@ -297,8 +324,8 @@ export async function render(root, ctx) {
       byBackend.get(b).vms.push(v);
     }
     for (const { host, vms, outside } of byBackend.values()) {
-      const list = el('ul', { class: 'vms', role: 'group' }, vms.map((v) => vmRow(v, key)));
-      body.append(el('li', { class: 'host', role: 'treeitem', 'aria-label': `host ${host ? host.props.ElementName || host.props.Name : 'unknown'}`, dataset: { host: host ? host.props.Name : '', backend: host ? host.props.BackendID || '' : '' } },
+      const list = el('ul', { class: 'vms', 'aria-label': 'VMs' }, vms.map((v) => vmRow(v, key)));
+      body.append(el('li', { class: 'host', 'aria-label': `host ${host ? host.props.ElementName || host.props.Name : 'unknown'}`, dataset: { host: host ? host.props.Name : '', backend: host ? host.props.BackendID || '' : '' } },
         hostHead(host, outside), list));
     }
     for (const s of g.subgroups) body.append(groupNode(s));
@@ -318,19 +345,49 @@ export async function render(root, ctx) {
     }
   }
 
+  /** What the tree's shape depends on (not the VMs' states). */
+  function shape(mm) {
+    const parts = [];
+    for (const [k, g] of mm.groups) {
+      parts.push(`${k}|${g.name}|${g.parent}|${g.inst.props.HealthState}|${g.hosts.map((h) => pathKey(h.path)).join()}|${g.vms.map((v) => `${pathKey(v.path)}:${v.props.ElementName}`).join()}`);
+    }
+    for (const h of mm.hosts) parts.push(`${pathKey(h.path)}|${h.props.ElementName}|${h.props.OperationalStatus}`);
+    return parts.sort().join('\n');
+  }
+
   function draw() {
+    // keep the keyboard focus on the same control across a redraw
+    const focused = treeBox.contains(document.activeElement) ? document.activeElement : null;
+    const label = focused && (focused.getAttribute('aria-label') || focused.textContent);
     rows.clear();
     ui.clear(treeBox).append(...m.tops.map(groupNode));
     renderCounts();
     applyFilter();
+    if (label) {
+      const again = [...treeBox.querySelectorAll('a, button')]
+        .find((n) => (n.getAttribute('aria-label') || n.textContent) === label);
+      if (again) again.focus();
+    }
   }
 
   let polls = 0;
   async function refresh(full) {
     if (full) {
-      m = model(await load(cim));
+      const next = model(await load(cim));
       if (!ctx.alive()) return;
-      draw();
+      const sameShape = shape(next) === shape(m);
+      m = next;
+      if (!sameShape) { draw(); return; }
+      // only states changed: update the rows in place (no redraw: focus and open menus stay)
+      const byKey = new Map(m.vms.map((v) => [pathKey(v.path), v]));
+      for (const [k, entry] of rows) {
+        const v = byKey.get(k);
+        if (!v) continue;
+        entry.vm = v;
+        if (!entry.row.querySelector('ul.menu')) updateRow(entry);
+        else ui.clear(entry.badgeBox).append(stateBadge(v));
+      }
+      renderCounts();
       return;
     }
     // states only: one pull enumeration with three properties
