@@ -16,7 +16,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from pywbem import CIMDateTime, CIMInstance, CIMInstanceName, Uint16
+from pywbem import CIMDateTime, CIMError, CIMInstance, CIMInstanceName, Uint16
 
 from vrmgmt import audit, roles
 from vrmgmt.cim import fastinst
@@ -94,7 +94,7 @@ def instances(env, namespace, paths=None, *, bulk=False) -> Iterator[CIMInstance
     for p in paths:
         try:
             offset = parse(p)
-        except Exception:
+        except CIMError:
             if len(paths) == 1:
                 raise
             continue

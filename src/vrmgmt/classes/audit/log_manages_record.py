@@ -4,6 +4,8 @@ newest first, as VRM_LogEntry enumerates them; needs the admin role like the rec
 
 from __future__ import annotations
 
+from pywbem import CIMError
+
 from vrmgmt import audit, roles
 from vrmgmt.cim.association import Association, End
 from vrmgmt.cim.classprovider import check_read_role
@@ -23,12 +25,12 @@ class LogManagesRecord(Association):
         if near.role == "Log":
             try:
                 record_log.parse(path)
-            except Exception:
+            except CIMError:
                 return []
             return log_entry.paths(self.env, ns)
         try:
             offset = log_entry.parse(path)
-        except Exception:
+        except CIMError:
             return []
         f = record_log.log_file(self.env)
         if f is None or audit.read_at(f, offset) is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from pywbem import CIMInstance, CIMInstanceName, Uint16, Uint32, Uint64
+from pywbem import CIMError, CIMInstance, CIMInstanceName, Uint16, Uint32, Uint64
 
 from vrmgmt import audit
 from vrmgmt.cim import fastinst
@@ -86,7 +86,7 @@ def instances(env, namespace, paths=None, *, bulk=False) -> Iterator[CIMInstance
         for p in paths:
             try:
                 parse(p)
-            except Exception:
+            except CIMError:
                 if len(paths) == 1:
                     raise
                 continue

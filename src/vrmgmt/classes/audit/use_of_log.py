@@ -4,6 +4,8 @@ the log is one association away."""
 
 from __future__ import annotations
 
+from pywbem import CIMError
+
 from vrmgmt.cim.association import Association, End
 from vrmgmt.classes.audit import record_log
 from vrmgmt.classes.system import host_system as host
@@ -20,7 +22,7 @@ class UseOfLog(Association):
         if near.role == "Antecedent":
             try:
                 record_log.parse(path)
-            except Exception:
+            except CIMError:
                 return []
             return list(host.paths(self.env, ns))
         return [record_log.path(ns)] if host.exists(self.env, path) else []
