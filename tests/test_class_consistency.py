@@ -17,6 +17,7 @@ import pytest
 
 from support import rrdsynth
 from support.cache import cache_dir
+from vrmgmt.audit import AuditLog
 from vrmgmt.cim.association import Association
 from vrmgmt.cim.classprovider import ClassProvider
 from vrmgmt.cim.loader import ProviderTable, default_registration_file
@@ -98,6 +99,10 @@ def table(tmp_path_factory):
     for fn in (lambda progress: {"ok": True}, _fail):
         _, out = concrete_job.start(call, fn, name="consistency", description="", affected=[vm])
         jobs.wait(concrete_job.parse(out["Job"]), 10)
+    # two audit records (the audit log's writer), so the record log classes have instances
+    log = AuditLog(cfg.state_dir / "audit.log")
+    for outcome in ("attempted", "completed"):
+        log(user="admin", client="127.0.0.1", action="Act", target="x", outcome=outcome)
     yield ProviderTable(env, REGS)
     jobs.close()
     env.indication_service.close()

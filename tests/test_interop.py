@@ -27,6 +27,7 @@ EXPECTED_PROFILES = {
     ("DMTF", "KVM Redirection", "1.0.0"),
     ("DMTF", "Indications", "1.2.0"),
     ("DMTF", "Base Metrics", "1.0.1"),
+    ("DMTF", "Record Log", "2.0.0"),
     ("DMTF", "Resource Allocation", "1.1.0"),
     ("DMTF", "Allocation Capabilities", "1.0.0"),
     ("DMTF", "Processor Resource Virtualization", "1.0.0"),
@@ -75,6 +76,7 @@ def test_cimom_profile_is_left_to_a_hosting_broker():
         "Virtual System Migration",
         *rp.POOL_PROFILES,
         "Base Metrics",
+        "Record Log",
     ]
     assert [p.name for p in rp.advertised(ProviderEnv(inventory=None))] == [
         p.name for p in rp.PROFILES
@@ -410,8 +412,9 @@ def test_conformance_instances_and_get_instance(testdriver_server):
         ectps = conn.EnumerateInstances("CIM_ElementConformsToProfile")
         # object manager, indication service, host, snapshot service, migration
         # service, VMs; the 4 pools (Resource Allocation), their 4 capabilities, each
-        # pool again (its Resource Virtualization); the metric definitions
-        assert len(ectps) == 1 + 1 + 1 + 1 + 1 + n_vms + 4 + 4 + 4 + len(METRICS), ns
+        # pool again (its Resource Virtualization); the metric definitions; the audit
+        # log (Record Log)
+        assert len(ectps) == 1 + 1 + 1 + 1 + 1 + n_vms + 4 + 4 + 4 + len(METRICS) + 1, ns
         vm_ectp = next(e for e in ectps if e["ManagedElement"].classname == "VRM_ComputerSystem")
         assert vm_ectp["ManagedElement"].namespace == "root/virt"
         assert vm_ectp["ConformantStandard"].namespace == "root/interop"

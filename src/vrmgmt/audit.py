@@ -16,6 +16,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -91,3 +92,84 @@ class AuditLog:
         detail records after the change, failed logins); failures are logged."""
         with contextlib.suppress(AuditError):
             self(*args, **kwargs)
+
+
+# -- reading the log back (VRM_LogEntry, docs/audit.md) ----------------------------------
+#: bytes read per step when walking the log backwards
+_BLOCK = 64 * 1024
+
+
+def read_at(path: Path, offset: int) -> dict[str, Any] | None:
+    """The record whose line starts at byte `offset`, None if no record starts there."""
+    try:
+        with open(path, "rb") as f:
+            if offset > 0:
+                f.seek(offset - 1)
+                if f.read(1) != b"\n":
+                    return None
+            else:
+                f.seek(0)
+            line = f.readline()
+    except OSError:
+        return None
+    return _parse(line)
+
+
+def newest_first(path: Path, before: int | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(offset, record) from the newest record back (only those starting before byte
+    `before` when given), reading the file from its end in blocks: the first records
+    cost a block, not the whole log. Lines that are not JSON records are left out."""
+    try:
+        f = open(path, "rb")  # noqa: SIM115 (closed in finally, across yields)
+    except OSError:
+        return
+    try:
+        size = f.seek(0, os.SEEK_END)
+        pos = size if before is None else max(0, min(before, size))
+        carry = b""  # bytes from pos on that belong to a line starting before pos
+        while pos > 0:
+            step = min(_BLOCK, pos)
+            pos -= step
+            f.seek(pos)
+            data = f.read(step) + carry
+            start = 0
+            if pos > 0:
+                nl = data.find(b"\n")
+                if nl < 0:  # one line longer than the block: read further back
+                    carry = data
+                    continue
+                start = nl + 1
+                carry = data[:start]
+            lines, offset = [], pos + start
+            for line in data[start:].split(b"\n"):
+                lines.append((offset, line))
+                offset += len(line) + 1
+            for offset, line in reversed(lines):
+                rec = _parse(line)
+                if rec is not None:
+                    yield offset, rec
+    finally:
+        f.close()
+
+
+def count(path: Path) -> int:
+    """How many records the log has (its lines), counted without parsing them."""
+    n = 0
+    try:
+        with open(path, "rb") as f:
+            while block := f.read(1 << 20):
+                n += block.count(b"\n")
+    except OSError:
+        return 0
+    return n
+
+
+def _parse(line: bytes) -> dict[str, Any] | None:
+    line = line.strip()
+    if not line:
+        return None
+    try:
+        rec = json.loads(line)
+    except ValueError:
+        return None
+    return rec if isinstance(rec, dict) else None

@@ -40,6 +40,7 @@ def test_registered_profiles(host):
         (2, "Virtual System Migration", "1.0.0"),
         (2, "KVM Redirection", "1.0.0"),
         (2, "Base Metrics", "1.0.1"),
+        (2, "Record Log", "2.0.0"),
     }
     expect |= {(2, name, version) for name, version in POOL_PROFILES.items()}
     if host.name == "server":

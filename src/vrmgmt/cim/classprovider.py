@@ -19,6 +19,11 @@ no caching). An ``instances`` that takes ``ctx`` gets the operation's ProviderCo
 an enumeration (its ``memo`` is shared by the classes of one operation). An association
 class module has a ``provider`` class (an ``association.Association``) instead.
 
+A module may set ``READ_ROLE`` (vrmgmt.roles) when reading its instances needs more
+than the reader role (the audit records: admin). Below that role (where the host has
+roles) GetInstance is refused with CIM_ERR_ACCESS_DENIED and enumerations leave the
+class out (an enumeration of a base class such as CIM_ManagedElement still works).
+
 A provider module (providers/<Name>.py) then is one line per class::
 
     def get_providers(env):
@@ -32,12 +37,30 @@ from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
-from pywbem import CIMInstance, CIMInstanceName
+import pywbem
+from pywbem import CIMError, CIMInstance, CIMInstanceName
 
+from vrmgmt import roles
 from vrmgmt.cim.errors import describe, not_found, not_supported
 from vrmgmt.cim.indications import start_watch
 from vrmgmt.cim.methods import MethodTable
 from vrmgmt.cim.provider import MethodResult, Provider, ProviderContext, ProviderEnv
+
+
+def may_read(ctx: ProviderContext, needed: str | None) -> bool:
+    """Whether the caller's role may read a class that needs role `needed` (None: any)."""
+    return needed is None or ctx.role is None or roles.allows(ctx.role, needed)
+
+
+def check_read_role(ctx: ProviderContext, needed: str | None, class_name: str) -> None:
+    """CIM_ERR_ACCESS_DENIED when the caller's role may not read class_name (a host
+    without roles, ctx.role None, leaves access control to the CIMOM)."""
+    if may_read(ctx, needed):
+        return
+    raise CIMError(
+        pywbem.CIM_ERR_ACCESS_DENIED,
+        f"reading {class_name} needs the {needed} role (yours: {ctx.role})",
+    )
 
 
 class ClassProvider(Provider):
@@ -50,6 +73,7 @@ class ClassProvider(Provider):
         self.methods: MethodTable | None = getattr(module, "METHODS", None)
         instances = getattr(module, "instances", None)
         self._wants_ctx = instances is not None and "ctx" in inspect.signature(instances).parameters
+        self.read_role: str | None = getattr(module, "READ_ROLE", None)
 
     def __repr__(self) -> str:
         return f"<ClassProvider {self.class_name}>"
@@ -57,6 +81,8 @@ class ClassProvider(Provider):
     def enum_instance_names(
         self, ctx: ProviderContext, class_name: str
     ) -> Iterator[CIMInstanceName]:
+        if not may_read(ctx, self.read_role):
+            return
         paths = getattr(self.module, "paths", None)
         if paths is not None:
             yield from paths(self.env, ctx.namespace)
@@ -65,16 +91,20 @@ class ClassProvider(Provider):
                 yield inst.path
 
     def enum_instances(self, ctx, class_name, property_list) -> Iterator[CIMInstance]:
+        if not may_read(ctx, self.read_role):
+            return iter(())
         if self._wants_ctx:
             return self.module.instances(self.env, ctx.namespace, bulk=ctx.bulk, ctx=ctx)
         return self.module.instances(self.env, ctx.namespace, bulk=ctx.bulk)
 
     def get_instance(self, ctx, instance_name, property_list) -> CIMInstance:
+        check_read_role(ctx, self.read_role, self.class_name)
         for inst in self.module.instances(self.env, ctx.namespace, [instance_name]):
             return inst
         raise not_found(f"no instance {describe(instance_name)}")
 
     def get_instances(self, ctx, instance_names, property_list) -> Iterator[CIMInstance]:
+        check_read_role(ctx, self.read_role, self.class_name)
         if instance_names:
             yield from self.module.instances(self.env, ctx.namespace, list(instance_names))
 

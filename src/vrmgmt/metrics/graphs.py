@@ -3,8 +3,11 @@ metric family (cpu, memory, network, disk, users) and range (hour … year or st
 AVERAGE or MAX, with axes and legends (DESIGN.md "Metrics"; returned by
 VRM_MetricService.GetMetricGraph, the vendor extension next to DSP1053's methods).
 
-The binding releases the GIL and librrd is thread-safe; at most GRAPH_SLOTS graphs are
-drawn at once so a burst of requests cannot take every CPU.
+The binding releases the GIL, but librrd's graphing is not thread-safe: two graphs
+drawn at once in one process corrupt pango/cairo's state (GLib "corrupted double-linked
+list", hangs, SIGSEGV in libpangocairo killed `vrmgmt serve` when the web console asked
+for a page of graphs). GRAPH_SLOTS lets one graph be drawn at a time (a graph takes
+10-50 ms); tests/unit/test_metrics_graph_threads.py draws from several threads.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import rrdtool
 from vrmgmt.errors import InvalidSpec
 from vrmgmt.metrics.rrd import FAMILIES, Element, RrdReader, check_cf, describe, metrics_of
 
-GRAPH_SLOTS = threading.BoundedSemaphore(3)
+GRAPH_SLOTS = threading.BoundedSemaphore(1)
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b")
 TITLES = {
     "cpu": "CPU",

@@ -19,6 +19,7 @@ from pywbem import CIMInstance, CIMInstanceName, CIMProperty, Uint16
 from vrmgmt.cim import paths as cim_paths
 from vrmgmt.cim.errors import describe, not_found
 from vrmgmt.cim.provider import ProviderEnv
+from vrmgmt.classes.audit import record_log
 from vrmgmt.classes.console import kvm_redirection_sap
 from vrmgmt.classes.interop import indication_service, namespace, object_manager
 from vrmgmt.classes.metrics import base_metric_definition
@@ -134,6 +135,8 @@ PROFILES: tuple[ProfileSpec, ...] = (
         "Ethernet Port Resource Virtualization", "1.0.0", "DSP1050", resource_pool.central("net")
     ),
     ProfileSpec("Base Metrics", "1.0.1", "DSP1053", central=base_metric_definition),
+    # the audit trail (vrmgmt.classes.audit; docs/audit.md)
+    ProfileSpec("Record Log", "2.0.0", "DSP1010", central=record_log),
     ProfileSpec(
         "Indications",
         "1.2.0",
