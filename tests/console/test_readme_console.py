@@ -24,6 +24,8 @@ def test_readme_console_tour_runs(tmp_path, chromium):
         assert "frame-ancestors 'none'" in out
         assert "X-Frame-Options: DENY" in out
         assert "cross-origin request refused (Origin https://elsewhere.example" in out
+        # the audit record log over CIM has the refusal just made
+        assert "VRM_LogEntry" in out and "elsewhere.example" in out, out
         text = "\n".join(tour_lines("console"))
         assert "/var/lib/vrmgmt/admin-password" in text
         # the README's instruction: open the console, log in as admin
