@@ -128,6 +128,7 @@ class Inventory:
         self.probe_interval = PROBE_INTERVAL
         #: callback(backend_id, reachable) on every down/up transition (host indications)
         self._host_watchers: list[Callable[[str, bool], None]] = []
+        self._connections_watched = False
 
     @classmethod
     def from_config(cls, backends: Iterable[BackendConfig]) -> Inventory:
@@ -293,13 +294,44 @@ class Inventory:
 
     # -- pushed events -------------------------------------------------------------
     def watch_hosts(self, callback: Callable[[str, bool], None]) -> None:
-        """callback(backend_id, reachable) whenever a backend is marked down or is back."""
+        """callback(backend_id, reachable) whenever a backend is marked down or is back:
+        a call failed or timed out, the backend noticed by itself that its connection is
+        lost (Manager.watch_connection: libvirt's close callback, vSphere's update wait),
+        or the reconnect probe or a call succeeded again."""
         self._host_watchers.append(callback)
+        self._watch_connections()
+
+    def _watch_connections(self) -> None:
+        """Have every backend report a connection it loses (or gets back) by itself, so
+        the backend is marked down at once, and the reconnect probe brings it back (and
+        registers its VM events again) without waiting for a client's call."""
+        with self._lock:
+            if self._connections_watched:
+                return
+            self._connections_watched = True
+        for b in self._backends.values():
+            try:
+                b.mgr.watch_connection(lambda up, why, b=b: self._pushed_health(b, up, why))
+            except Exception:  # noqa: BLE001 - one backend's bug must not stop the rest
+                log.exception("backend %s: watching its connection", b.mgr.backend_id)
+
+    def _pushed_health(self, b: _Backend, up: bool, why: str) -> None:
+        if self._closed.is_set():
+            return
+        if not up:
+            self._set_down(b, why or "connection lost")
+            return
+        if b.down:
+            b.renew_pool()  # as the probe does: calls stuck meanwhile delay no new one
+            with self._lock:
+                b.down = ""
+        self._mark(b.mgr.backend_id, "")
 
     def watch_vms(self, callback: Callable[[VmEvent], None]) -> list[str]:
         """Ask every backend to push VM events to callback (Manager.watch), each from a
         thread of its own that retries while the backend is unreachable, so a dead backend
         delays nobody. Returns the backend ids (their watch may still be pending)."""
+        self._watch_connections()  # a lost connection is noticed, and events re-registered
         for bid, b in self._backends.items():
             threading.Thread(
                 target=self._watch_loop, args=(b, callback), name=f"watch-{bid}", daemon=True
