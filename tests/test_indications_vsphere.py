@@ -10,7 +10,6 @@ PropertyCollector made anew on the new session)."""
 
 from __future__ import annotations
 
-import queue
 import ssl
 import time
 
@@ -19,7 +18,7 @@ from pyVim.connect import Disconnect, SmartConnect
 from pyVmomi import vim
 from pywbem import CIMInstanceName, Uint16
 
-from support.indications import collector, subscribe
+from support.indications import arrival, collector, subscribe
 from support.vcsim import Vcsim, build_vcsim, served_vcsim
 from vrmgmt.backends.vsphere.events import RETRY_MAX
 
@@ -82,22 +81,6 @@ def expect(lst, cls: str, uuid: str, t0: float, what: str):
     src = ind["SourceInstance"]
     assert src.classname == "VRM_ComputerSystem" and src.path is None, what
     return ind
-
-
-def arriving(lst, pred, timeout: float):
-    """(arrival time, indication) of the first indication for which pred is true (the
-    listener stamps arrivals: the simulator takes up to 3 s to exit after SIGTERM while
-    a WaitForUpdatesEx is in flight, though it drops the connections at once)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        left = deadline - time.monotonic()
-        assert left > 0, "no matching indication in time"
-        try:
-            when, ind = lst.got.get(timeout=left)
-        except queue.Empty:
-            raise AssertionError("no matching indication in time") from None
-        if pred(ind):
-            return when, ind
 
 
 def test_power_changes_through_vrmgmt_and_pyvmomi(env):
@@ -188,8 +171,8 @@ def test_host_lost_and_back_when_vcsim_stops_and_starts(tmp_path):
             return ind["SourceInstance"].classname == "VRM_HostSystem"
 
         t0 = time.monotonic()
-        sim.stop()
-        when, ind = arriving(lst, host_change, 10)
+        sim.stop()  # (vcsim drops its connections at once, then exits within 3 s)
+        when, ind = arrival(lst, host_change, 10)
         lost_after = when - t0
         src, prev = ind["SourceInstance"], ind["PreviousInstance"]
         assert ind.classname == "CIM_InstModification"
@@ -207,7 +190,7 @@ def test_host_lost_and_back_when_vcsim_stops_and_starts(tmp_path):
 
         t0 = time.monotonic()
         sim.start()  # same port and certificate, a fresh inventory
-        when, ind = arriving(lst, host_change, 15)
+        when, ind = arrival(lst, host_change, 15)
         back_after = when - t0
         src, prev = ind["SourceInstance"], ind["PreviousInstance"]
         assert list(src["OperationalStatus"]) == [OK] and src["CommunicationStatus"] == COMM_OK

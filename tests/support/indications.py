@@ -114,3 +114,20 @@ def subscribe(
     flt = sm.add_filter(sid, "root/virt", query, owned=False, name=f"{name}-filter")
     subs = sm.add_subscriptions(sid, flt.path, [dest.path], owned=False)
     return sm, sid, subs[0]
+
+
+def arrival(c: Collector, pred, timeout: float = 2.0) -> tuple[float, pywbem.CIMInstance]:
+    """(monotonic arrival time, indication) of the first indication (skipping others)
+    for which pred(ind) is true: for measuring from a moment before a call that itself
+    blocks for a while (a daemon that takes its time to exit)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError("no matching indication in time")
+        try:
+            when, ind = c.got.get(timeout=left)
+        except queue.Empty:
+            raise AssertionError("no matching indication in time") from None
+        if pred(ind):
+            return when, ind
