@@ -224,20 +224,23 @@ class Inventory:
 
     # -- health: down-marking and background reconnect -----------------------------
     def _set_down(self, b: _Backend, why: str) -> None:
-        self._mark(b.mgr.backend_id, why)
-        with self._lock:
+        with self._lock:  # marked before the watchers hear: their reads fail at once
             if b.down:
                 b.down = why if why else b.down
-                return
-            b.down = why
-            if not b.probing and not self._closed.is_set():
-                b.probing = True
-                threading.Thread(
-                    target=self._probe_loop,
-                    args=(b,),
-                    name=f"probe-{b.mgr.backend_id}",
-                    daemon=True,
-                ).start()
+                probe = False
+            else:
+                b.down = why
+                probe = not b.probing and not self._closed.is_set()
+                if probe:
+                    b.probing = True
+        self._mark(b.mgr.backend_id, why)
+        if probe:
+            threading.Thread(
+                target=self._probe_loop,
+                args=(b,),
+                name=f"probe-{b.mgr.backend_id}",
+                daemon=True,
+            ).start()
 
     def _probe_loop(self, b: _Backend) -> None:
         """Until the backend answers Manager.host() within its timeout again. Each probe
