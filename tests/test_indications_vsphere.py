@@ -10,6 +10,7 @@ PropertyCollector made anew on the new session)."""
 
 from __future__ import annotations
 
+import queue
 import ssl
 import time
 
@@ -19,6 +20,7 @@ from pyVmomi import vim
 from pywbem import CIMInstanceName, Uint16
 
 from support.indications import arrival, collector, subscribe
+from support.inproc import inproc_server
 from support.vcsim import Vcsim, build_vcsim, served_vcsim
 from vrmgmt.backends.vsphere.events import RETRY_MAX
 
@@ -122,23 +124,9 @@ def test_power_changes_through_vrmgmt_and_pyvmomi(env):
 
 def test_vm_created_and_destroyed_with_pyvmomi(env):
     conn, lst, _sim, si = env
-    content = si.content
-    dc = next(e for e in content.rootFolder.childEntity if isinstance(e, vim.Datacenter))
-    cluster = next(
-        c for c in dc.hostFolder.childEntity if isinstance(c, vim.ClusterComputeResource)
-    )
-    spec = vim.vm.ConfigSpec(
-        name="ind-direct",
-        memoryMB=64,
-        numCPUs=1,
-        guestId="otherGuest64",
-        files=vim.vm.FileInfo(vmPathName="[LocalDS_0]"),
-    )
     lst.drain()
     t0 = time.monotonic()
-    task = dc.vmFolder.CreateVM_Task(config=spec, pool=cluster.resourcePool)
-    wait_task(task)
-    obj = task.info.result
+    obj = create_vm(si, "ind-direct")
     uuid = obj.config.instanceUuid.lower()
     ind = expect(lst, "CIM_InstCreation", uuid, t0, "CreateVM_Task")
     assert ind["SourceInstance"]["ElementName"] == "ind-direct"
@@ -150,6 +138,54 @@ def test_vm_created_and_destroyed_with_pyvmomi(env):
     ind = expect(lst, "CIM_InstDeletion", uuid, t0, "Destroy_Task")
     assert ind["SourceInstance"]["ElementName"] == "ind-direct"
     assert "ind-direct" not in vm_paths(conn)
+
+
+def create_vm(si, name: str):
+    """A VM made with pyVmomi in the first datacenter's first cluster (powered off)."""
+    content = si.content
+    dc = next(e for e in content.rootFolder.childEntity if isinstance(e, vim.Datacenter))
+    cluster = next(
+        c for c in dc.hostFolder.childEntity if isinstance(c, vim.ClusterComputeResource)
+    )
+    spec = vim.vm.ConfigSpec(
+        name=name,
+        memoryMB=64,
+        numCPUs=1,
+        guestId="otherGuest64",
+        files=vim.vm.FileInfo(vmPathName="[LocalDS_0]"),
+    )
+    task = dc.vmFolder.CreateVM_Task(config=spec, pool=cluster.resourcePool)
+    wait_task(task)
+    return task.info.result
+
+
+def the_vm(si):
+    (obj,) = [
+        o
+        for o in si.content.viewManager.CreateContainerView(
+            si.content.rootFolder, [vim.VirtualMachine], True
+        ).view
+        if not o.name.startswith("ind-")
+    ]
+    return obj
+
+
+def collect(lst, wanted: dict, timeout: float) -> dict:
+    """{key: (arrival, indication)} for each wanted {key: pred}, whatever their order."""
+    found: dict = {}
+    deadline = time.monotonic() + timeout
+    while len(found) < len(wanted):
+        left = deadline - time.monotonic()
+        assert left > 0, f"missing {sorted(set(wanted) - set(found))}"
+        try:
+            when, ind = lst.got.get(timeout=left)
+        except queue.Empty:
+            raise AssertionError(f"missing {sorted(set(wanted) - set(found))}") from None
+        for key, pred in wanted.items():
+            if key not in found and pred(ind):
+                found[key] = (when, ind)
+                break
+    return found
 
 
 def test_host_lost_and_back_when_vcsim_stops_and_starts(tmp_path):
@@ -165,6 +201,21 @@ def test_host_lost_and_back_when_vcsim_stops_and_starts(tmp_path):
             "VRM_HostSystem", {"CreationClassName": "VRM_HostSystem", "Name": "vc"}, namespace=NS
         )
         assert list(conn.GetInstance(host)["OperationalStatus"]) == [OK]
+        # before the outage: the VM powered off, a second VM made (the restarted
+        # simulator has neither: its VM runs again, the second one is gone)
+        si = direct(sim)
+        vm = the_vm(si)
+        uuid = vm.config.instanceUuid.lower()
+        t0 = time.monotonic()
+        wait_task(vm.PowerOffVM_Task())
+        assert (
+            expect(lst, "CIM_InstModification", uuid, t0, "off")["SourceInstance"]["EnabledState"]
+            == 3
+        )
+        t0 = time.monotonic()
+        gone = create_vm(si, "ind-gone").config.instanceUuid.lower()
+        expect(lst, "CIM_InstCreation", gone, t0, "ind-gone created")
+        Disconnect(si)
         lst.drain()
 
         def host_change(ind) -> bool:
@@ -190,27 +241,75 @@ def test_host_lost_and_back_when_vcsim_stops_and_starts(tmp_path):
 
         t0 = time.monotonic()
         sim.start()  # same port and certificate, a fresh inventory
-        when, ind = arrival(lst, host_change, 15)
-        back_after = when - t0
+        got = collect(
+            lst,
+            {
+                "back": host_change,
+                # what changed during the outage, from the new collector's first update
+                "vm on": lambda i: (
+                    i.classname == "CIM_InstModification" and i["SourceInstance"]["Name"] == uuid
+                ),
+                "gone": lambda i: (
+                    i.classname == "CIM_InstDeletion" and i["SourceInstance"]["Name"] == gone
+                ),
+            },
+            15,
+        )
+        when, ind = got["back"]
         src, prev = ind["SourceInstance"], ind["PreviousInstance"]
         assert list(src["OperationalStatus"]) == [OK] and src["CommunicationStatus"] == COMM_OK
         assert list(prev["OperationalStatus"]) == [LOST_COMMUNICATION]
         assert list(conn.GetInstance(host)["OperationalStatus"]) == [OK]
-        assert back_after < WITHIN + RETRY_MAX, back_after  # the next attempt succeeds
+        assert when - t0 < WITHIN + RETRY_MAX, when - t0  # the next attempt succeeds
+        assert got["vm on"][1]["SourceInstance"]["EnabledState"] == 2
+        assert got["vm on"][1]["PreviousInstance"]["EnabledState"] == 3
+        assert got["gone"][1]["SourceInstance"]["ElementName"] == "ind-gone"
+        assert max(w for w, _ in got.values()) - t0 < WITHIN + RETRY_MAX
 
-        # the backend follows the new simulator's VMs: a change made now arrives (once
-        # its thread made a new collector: it tries again every RETRY_MAX s at most)
-        time.sleep(RETRY_MAX + 0.5)
+        # the backend follows the new simulator's VMs: a change made now arrives
         si = direct(sim)
         try:
-            (obj,) = si.content.viewManager.CreateContainerView(
-                si.content.rootFolder, [vim.VirtualMachine], True
-            ).view
-            uuid = obj.config.instanceUuid.lower()
             lst.drain()
             t0 = time.monotonic()
-            wait_task(obj.PowerOffVM_Task())
+            wait_task(the_vm(si).PowerOffVM_Task())
             ind = expect(lst, "CIM_InstModification", uuid, t0, "power off after the restart")
             assert ind["SourceInstance"]["EnabledState"] == 3
         finally:
             Disconnect(si)
+
+
+def test_lost_session_gets_a_new_collector(tmp_path):
+    """vCenter forgets vrmgmt's session (TerminateSession by an administrator): the
+    update wait fails with NotAuthenticated, the backend logs in again and follows the
+    VMs on a new collector, and no host indication is sent (nothing was unreachable)."""
+    try:
+        build_vcsim()
+    except Exception as exc:  # noqa: BLE001 - VcsimUnavailable: skip with the reason
+        pytest.skip(str(exc))
+    with Vcsim(hosts=1, vms=1) as sim, collector() as lst:
+        backend = sim.backend_config(tmp_path, "vc", timeout=4)  # waits of 2 s
+        with inproc_server(tmp_path / "state", [backend]) as conn:
+            subscribe(conn, lst.url, "host", query=HOST_FILTER)
+            subscribe(conn, lst.url, "vms")
+            time.sleep(1)
+            si = direct(sim)
+            try:
+                mine = si.content.sessionManager.currentSession.key
+                others = [s.key for s in si.content.sessionManager.sessionList if s.key != mine]
+                assert others  # vrmgmt's
+                si.content.sessionManager.TerminateSession(others)
+                time.sleep(2 + 1)  # the wait in progress ends (maxWaitSeconds 2)
+                vm = the_vm(si)
+                uuid = vm.config.instanceUuid.lower()
+                lst.drain()
+                t0 = time.monotonic()
+                wait_task(vm.PowerOffVM_Task())
+                ind = expect(lst, "CIM_InstModification", uuid, t0, "off after a new login")
+                assert ind["SourceInstance"]["EnabledState"] == 3
+                assert [
+                    i for i in lst.drain() if i["SourceInstance"].classname == "VRM_HostSystem"
+                ] == []
+                keys = {s.key for s in si.content.sessionManager.sessionList}
+                assert not set(others) & keys and len(keys) >= 2  # a new session of vrmgmt's
+            finally:
+                Disconnect(si)
