@@ -14,7 +14,7 @@ import libvirt
 import pytest
 from pywbem import CIMInstanceName, Uint16
 
-from support.indications import arrival, collector, subscribe
+from support.indications import arrival, arrivals, collector, subscribe
 from support.inproc import inproc_server
 from support.libvirtd import LibvirtdForTests, remove_domain, tiny_vm_xml
 from support.peer_libvirtd import PeerLibvirtd
@@ -97,6 +97,21 @@ def test_host_lost_and_back_when_libvirtd_stops_and_starts(tmp_path):
             def host_change(ind) -> bool:
                 return ind["SourceInstance"].classname == "VRM_HostSystem"
 
+            # a domain defined before the outage, whose definition is removed while the
+            # daemon is down (an administrator restoring its configuration): its
+            # CIM_InstDeletion comes with the reconnect, from a fresh listing
+            lv = libvirt.open(peer.uri)
+            name = f"vrmgmt-test-{os.getpid()}-gone"
+            try:
+                gone = lv.defineXML(tiny_vm_xml(name)).UUIDString()
+            finally:
+                lv.close()
+            lst.wait_for(
+                lambda i: i.classname == "CIM_InstCreation" and i["SourceInstance"]["Name"] == gone,
+                WITHIN,
+            )
+            lst.drain()
+
             t0 = time.monotonic()
             peer.stop()  # SIGTERM: the daemon closes its clients' connections
             when, ind = arrival(lst, host_change, 10)
@@ -112,10 +127,23 @@ def test_host_lost_and_back_when_libvirtd_stops_and_starts(tmp_path):
             assert list(conn.GetInstance(host)["OperationalStatus"]) == [LOST_COMMUNICATION]
             assert [i for i in lst.drain() if host_change(i)] == []  # once
 
+            (peer.dir / "config/libvirt/qemu" / f"{name}.xml").unlink()
             peer.start()  # same socket; returns once the daemon answers
             answered = time.monotonic()
-            when, ind = arrival(lst, host_change, 15)
+            got = arrivals(
+                lst,
+                {
+                    "back": host_change,
+                    "gone": lambda i: (
+                        i.classname == "CIM_InstDeletion" and i["SourceInstance"]["Name"] == gone
+                    ),
+                },
+                15,
+            )
+            when, ind = got["back"]
             src, prev = ind["SourceInstance"], ind["PreviousInstance"]
+            assert got["gone"][1]["SourceInstance"]["ElementName"] == name
+            assert got["gone"][0] - answered < PROBE_INTERVAL + WITHIN
             assert list(src["OperationalStatus"]) == [OK] and src["CommunicationStatus"] == COMM_OK
             assert list(prev["OperationalStatus"]) == [LOST_COMMUNICATION]
             # the reconnect probe, every PROBE_INTERVAL s, found it back

@@ -10,7 +10,6 @@ PropertyCollector made anew on the new session)."""
 
 from __future__ import annotations
 
-import queue
 import ssl
 import time
 
@@ -19,7 +18,7 @@ from pyVim.connect import Disconnect, SmartConnect
 from pyVmomi import vim
 from pywbem import CIMInstanceName, Uint16
 
-from support.indications import arrival, collector, subscribe
+from support.indications import arrival, arrivals, collector, subscribe
 from support.inproc import inproc_server
 from support.vcsim import Vcsim, build_vcsim, served_vcsim
 from vrmgmt.backends.vsphere.events import RETRY_MAX
@@ -170,24 +169,6 @@ def the_vm(si):
     return obj
 
 
-def collect(lst, wanted: dict, timeout: float) -> dict:
-    """{key: (arrival, indication)} for each wanted {key: pred}, whatever their order."""
-    found: dict = {}
-    deadline = time.monotonic() + timeout
-    while len(found) < len(wanted):
-        left = deadline - time.monotonic()
-        assert left > 0, f"missing {sorted(set(wanted) - set(found))}"
-        try:
-            when, ind = lst.got.get(timeout=left)
-        except queue.Empty:
-            raise AssertionError(f"missing {sorted(set(wanted) - set(found))}") from None
-        for key, pred in wanted.items():
-            if key not in found and pred(ind):
-                found[key] = (when, ind)
-                break
-    return found
-
-
 def test_host_lost_and_back_when_vcsim_stops_and_starts(tmp_path):
     try:
         build_vcsim()
@@ -241,7 +222,7 @@ def test_host_lost_and_back_when_vcsim_stops_and_starts(tmp_path):
 
         t0 = time.monotonic()
         sim.start()  # same port and certificate, a fresh inventory
-        got = collect(
+        got = arrivals(
             lst,
             {
                 "back": host_change,

@@ -131,3 +131,23 @@ def arrival(c: Collector, pred, timeout: float = 2.0) -> tuple[float, pywbem.CIM
             raise AssertionError("no matching indication in time") from None
         if pred(ind):
             return when, ind
+
+
+def arrivals(c: Collector, wanted: dict, timeout: float) -> dict:
+    """{key: (arrival, indication)} for each of wanted {key: pred}, in whatever order
+    they come (others are skipped)."""
+    found: dict = {}
+    deadline = time.monotonic() + timeout
+    while len(found) < len(wanted):
+        left = deadline - time.monotonic()
+        try:
+            if left <= 0:
+                raise queue.Empty
+            when, ind = c.got.get(timeout=left)
+        except queue.Empty:
+            raise AssertionError(f"missing {sorted(set(wanted) - set(found))}") from None
+        for key, pred in wanted.items():
+            if key not in found and pred(ind):
+                found[key] = (when, ind)
+                break
+    return found
