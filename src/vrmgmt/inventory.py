@@ -235,19 +235,25 @@ class Inventory:
                     b.probing = True
         self._mark(b.mgr.backend_id, why)
         if probe:
-            threading.Thread(
-                target=self._probe_loop,
-                args=(b,),
-                name=f"probe-{b.mgr.backend_id}",
-                daemon=True,
-            ).start()
+            self._start_probe(b)
+
+    def _start_probe(self, b: _Backend) -> None:
+        threading.Thread(
+            target=self._probe_loop,
+            args=(b,),
+            name=f"probe-{b.mgr.backend_id}",
+            daemon=True,
+        ).start()
 
     def _probe_loop(self, b: _Backend) -> None:
-        """Until the backend answers Manager.host() within its timeout again. Each probe
-        runs in a thread of its own; a probe that hangs is waited for, never stacked."""
+        """Until the backend answers Manager.host() within its timeout again (or, when it
+        was not marked down, until a call succeeded meanwhile). Each probe runs in a
+        thread of its own; a probe that hangs is waited for, never stacked."""
         bid = b.mgr.backend_id
         try:
             while not self._closed.wait(self.probe_interval):
+                if not b.down and not b.last_failure:
+                    return  # a call succeeded meanwhile (a pushed loss that healed)
                 fut: Future = Future()
 
                 def probe(f=fut) -> None:
@@ -271,9 +277,10 @@ class Inventory:
                     continue
                 host.backend_type = b.mgr.kind
                 self._last_host[bid] = host
-                b.renew_pool()
-                with self._lock:
-                    b.down = ""
+                if b.down:
+                    b.renew_pool()  # calls stuck in the old pool delay no new one
+                    with self._lock:
+                        b.down = ""
                 self._mark(bid, "")
                 return
         finally:
@@ -306,7 +313,7 @@ class Inventory:
 
     def _watch_connections(self) -> None:
         """Have every backend report a connection it loses (or gets back) by itself, so
-        the backend is marked down at once, and the reconnect probe brings it back (and
+        the host watchers hear at once, and the reconnect probe brings it back (and
         registers its VM events again) without waiting for a client's call."""
         with self._lock:
             if self._connections_watched:
@@ -319,10 +326,19 @@ class Inventory:
                 log.exception("backend %s: watching its connection", b.mgr.backend_id)
 
     def _pushed_health(self, b: _Backend, up: bool, why: str) -> None:
+        """A loss the backend noticed itself: the watchers hear at once and the reconnect
+        probe starts, but calls are still tried (not marked down): the backend may be
+        back already (a daemon restarted), and a call that fails marks it down as ever."""
         if self._closed.is_set():
             return
         if not up:
-            self._set_down(b, why or "connection lost")
+            self._mark(b.mgr.backend_id, why or "connection lost")
+            with self._lock:
+                probe = not b.probing and not self._closed.is_set()
+                if probe:
+                    b.probing = True
+            if probe:
+                self._start_probe(b)
             return
         if b.down:
             b.renew_pool()  # as the probe does: calls stuck meanwhile delay no new one
