@@ -165,6 +165,9 @@ class EventsMixin:
                 log.warning("vsphere backend %s: no VM events: %s", self.backend_id, exc)
                 stop.wait(RETRY_MAX)
                 continue
+            if stop.is_set():  # closed meanwhile
+                self._destroy(col)
+                return
             pause = RETRY_MIN
             if lost is not None:
                 lost = None
