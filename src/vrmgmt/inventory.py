@@ -7,8 +7,10 @@ its own) and its own timeout. A call that times out marks the backend down: from
 on calls to it fail at once (BackendUnavailable, no waiting) and its host is answered
 from its last known state with HostStatus.LOST_COMMUNICATION, while a background probe
 (Manager.host() in a thread of its own, every PROBE_INTERVAL seconds) reconnects it and
-clears the mark. Enumerations ask all live backends in parallel and wait for the
-slowest of them at most, never for the sum of their timeouts.
+clears the mark. A loss a backend notices by itself (Manager.watch_connection: libvirt's
+close callback, vSphere's update wait) starts that probe at once and tells the host
+watchers (watch_hosts), without a client's call. Enumerations ask all live backends in
+parallel and wait for the slowest of them at most, never for the sum of their timeouts.
 
 The VMs of an unreachable backend are not left out either: the inventory keeps each
 backend's last good VM listing (and each VM's last detailed read, with disks and NICs)
