@@ -7,8 +7,10 @@ its own) and its own timeout. A call that times out marks the backend down: from
 on calls to it fail at once (BackendUnavailable, no waiting) and its host is answered
 from its last known state with HostStatus.LOST_COMMUNICATION, while a background probe
 (Manager.host() in a thread of its own, every PROBE_INTERVAL seconds) reconnects it and
-clears the mark. Enumerations ask all live backends in parallel and wait for the
-slowest of them at most, never for the sum of their timeouts.
+clears the mark. A loss a backend notices by itself (Manager.watch_connection: libvirt's
+close callback, vSphere's update wait) starts that probe at once and tells the host
+watchers (watch_hosts), without a client's call. Enumerations ask all live backends in
+parallel and wait for the slowest of them at most, never for the sum of their timeouts.
 
 The VMs of an unreachable backend are not left out either: the inventory keeps each
 backend's last good VM listing (and each VM's last detailed read, with disks and NICs)
@@ -128,6 +130,7 @@ class Inventory:
         self.probe_interval = PROBE_INTERVAL
         #: callback(backend_id, reachable) on every down/up transition (host indications)
         self._host_watchers: list[Callable[[str, bool], None]] = []
+        self._connections_watched = False
 
     @classmethod
     def from_config(cls, backends: Iterable[BackendConfig]) -> Inventory:
@@ -223,27 +226,36 @@ class Inventory:
 
     # -- health: down-marking and background reconnect -----------------------------
     def _set_down(self, b: _Backend, why: str) -> None:
-        self._mark(b.mgr.backend_id, why)
-        with self._lock:
+        with self._lock:  # marked before the watchers hear: their reads fail at once
             if b.down:
                 b.down = why if why else b.down
-                return
-            b.down = why
-            if not b.probing and not self._closed.is_set():
-                b.probing = True
-                threading.Thread(
-                    target=self._probe_loop,
-                    args=(b,),
-                    name=f"probe-{b.mgr.backend_id}",
-                    daemon=True,
-                ).start()
+                probe = False
+            else:
+                b.down = why
+                probe = not b.probing and not self._closed.is_set()
+                if probe:
+                    b.probing = True
+        self._mark(b.mgr.backend_id, why)
+        if probe:
+            self._start_probe(b)
+
+    def _start_probe(self, b: _Backend) -> None:
+        threading.Thread(
+            target=self._probe_loop,
+            args=(b,),
+            name=f"probe-{b.mgr.backend_id}",
+            daemon=True,
+        ).start()
 
     def _probe_loop(self, b: _Backend) -> None:
-        """Until the backend answers Manager.host() within its timeout again. Each probe
-        runs in a thread of its own; a probe that hangs is waited for, never stacked."""
+        """Until the backend answers Manager.host() within its timeout again (or, when it
+        was not marked down, until a call succeeded meanwhile). Each probe runs in a
+        thread of its own; a probe that hangs is waited for, never stacked."""
         bid = b.mgr.backend_id
         try:
             while not self._closed.wait(self.probe_interval):
+                if not b.down and not b.last_failure:
+                    return  # a call succeeded meanwhile (a pushed loss that healed)
                 fut: Future = Future()
 
                 def probe(f=fut) -> None:
@@ -267,9 +279,10 @@ class Inventory:
                     continue
                 host.backend_type = b.mgr.kind
                 self._last_host[bid] = host
-                b.renew_pool()
-                with self._lock:
-                    b.down = ""
+                if b.down:
+                    b.renew_pool()  # calls stuck in the old pool delay no new one
+                    with self._lock:
+                        b.down = ""
                 self._mark(bid, "")
                 return
         finally:
@@ -293,13 +306,53 @@ class Inventory:
 
     # -- pushed events -------------------------------------------------------------
     def watch_hosts(self, callback: Callable[[str, bool], None]) -> None:
-        """callback(backend_id, reachable) whenever a backend is marked down or is back."""
+        """callback(backend_id, reachable) whenever a backend is marked down or is back:
+        a call failed or timed out, the backend noticed by itself that its connection is
+        lost (Manager.watch_connection: libvirt's close callback, vSphere's update wait),
+        or the reconnect probe or a call succeeded again."""
         self._host_watchers.append(callback)
+        self._watch_connections()
+
+    def _watch_connections(self) -> None:
+        """Have every backend report a connection it loses (or gets back) by itself, so
+        the host watchers hear at once, and the reconnect probe brings it back (and
+        registers its VM events again) without waiting for a client's call."""
+        with self._lock:
+            if self._connections_watched:
+                return
+            self._connections_watched = True
+        for b in self._backends.values():
+            try:
+                b.mgr.watch_connection(lambda up, why, b=b: self._pushed_health(b, up, why))
+            except Exception:  # noqa: BLE001 - one backend's bug must not stop the rest
+                log.exception("backend %s: watching its connection", b.mgr.backend_id)
+
+    def _pushed_health(self, b: _Backend, up: bool, why: str) -> None:
+        """A loss the backend noticed itself: the watchers hear at once and the reconnect
+        probe starts, but calls are still tried (not marked down): the backend may be
+        back already (a daemon restarted), and a call that fails marks it down as ever."""
+        if self._closed.is_set():
+            return
+        if not up:
+            self._mark(b.mgr.backend_id, why or "connection lost")
+            with self._lock:
+                probe = not b.probing and not self._closed.is_set()
+                if probe:
+                    b.probing = True
+            if probe:
+                self._start_probe(b)
+            return
+        if b.down:
+            b.renew_pool()  # as the probe does: calls stuck meanwhile delay no new one
+            with self._lock:
+                b.down = ""
+        self._mark(b.mgr.backend_id, "")
 
     def watch_vms(self, callback: Callable[[VmEvent], None]) -> list[str]:
         """Ask every backend to push VM events to callback (Manager.watch), each from a
         thread of its own that retries while the backend is unreachable, so a dead backend
         delays nobody. Returns the backend ids (their watch may still be pending)."""
+        self._watch_connections()  # a lost connection is noticed, and events re-registered
         for bid, b in self._backends.items():
             threading.Thread(
                 target=self._watch_loop, args=(b, callback), name=f"watch-{bid}", daemon=True

@@ -114,3 +114,40 @@ def subscribe(
     flt = sm.add_filter(sid, "root/virt", query, owned=False, name=f"{name}-filter")
     subs = sm.add_subscriptions(sid, flt.path, [dest.path], owned=False)
     return sm, sid, subs[0]
+
+
+def arrival(c: Collector, pred, timeout: float = 2.0) -> tuple[float, pywbem.CIMInstance]:
+    """(monotonic arrival time, indication) of the first indication (skipping others)
+    for which pred(ind) is true: for measuring from a moment before a call that itself
+    blocks for a while (a daemon that takes its time to exit)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError("no matching indication in time")
+        try:
+            when, ind = c.got.get(timeout=left)
+        except queue.Empty:
+            raise AssertionError("no matching indication in time") from None
+        if pred(ind):
+            return when, ind
+
+
+def arrivals(c: Collector, wanted: dict, timeout: float) -> dict:
+    """{key: (arrival, indication)} for each of wanted {key: pred}, in whatever order
+    they come (others are skipped)."""
+    found: dict = {}
+    deadline = time.monotonic() + timeout
+    while len(found) < len(wanted):
+        left = deadline - time.monotonic()
+        try:
+            if left <= 0:
+                raise queue.Empty
+            when, ind = c.got.get(timeout=left)
+        except queue.Empty:
+            raise AssertionError(f"missing {sorted(set(wanted) - set(found))}") from None
+        for key, pred in wanted.items():
+            if key not in found and pred(ind):
+                found[key] = (when, ind)
+                break
+    return found

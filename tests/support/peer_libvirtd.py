@@ -10,6 +10,7 @@ Usage (with the system daemon of support.libvirtd running)::
 
     with PeerLibvirtd() as peer:
         peer.uri   # qemu:///session?socket=<dir>/run/libvirt/libvirt-sock
+        peer.stop(); peer.start()   # the daemon gone and back (same socket and state)
 
 Measured here (libvirt 9.0.0, QEMU TCG): the peer answers within ~1 s; a 48 MiB tiny
 guest migrates live system -> peer in ~5 s.
@@ -53,6 +54,10 @@ class PeerLibvirtd:
         return self.dir / "libvirtd.log"
 
     def __enter__(self) -> PeerLibvirtd:
+        return self.start()
+
+    def start(self) -> PeerLibvirtd:
+        """Start the daemon (again after stop(): same directories, socket and UUID)."""
         if os.geteuid() != 0:
             raise PeerUnavailable("the peer libvirtd needs root (it runs as libvirt-qemu)")
         try:
@@ -94,8 +99,9 @@ class PeerLibvirtd:
             if self.proc.poll() is not None:
                 break
             time.sleep(0.2)
+        tail = self.log.read_text()[-1500:]
         self.__exit__()
-        raise PeerUnavailable(f"the peer libvirtd did not answer: {self.log.read_text()[-1500:]}")
+        raise PeerUnavailable(f"the peer libvirtd did not answer: {tail}")
 
     def _answers(self) -> bool:
         r = subprocess.run(
@@ -103,7 +109,8 @@ class PeerLibvirtd:
         )
         return r.returncode == 0
 
-    def __exit__(self, *_exc) -> None:
+    def stop(self) -> None:
+        """Stop the daemon (SIGTERM, as systemd does; SIGKILL after 10 s)."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -111,4 +118,7 @@ class PeerLibvirtd:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+    def __exit__(self, *_exc) -> None:
+        self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)

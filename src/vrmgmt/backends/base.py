@@ -141,6 +141,14 @@ class Manager(abc.ABC):
         cannot push events (nothing is polled instead). callback must return quickly."""
         return False
 
+    def watch_connection(self, callback: Callable[[bool, str], None]) -> bool:
+        """Call callback(up, why) from a backend thread when the backend notices by
+        itself that its connection is lost (up False: libvirt closed it, vSphere's
+        update wait failed and a new session could not be made) or is back (up True).
+        False when the backend notices nothing by itself (calls that fail tell the
+        inventory instead). callback must return quickly."""
+        return False
+
     # -- host -------------------------------------------------------------------
     @abc.abstractmethod
     def host(self) -> Host:

@@ -52,6 +52,20 @@ _UNSUPPORTED = {
 }
 
 
+#: virConnectCloseReason, as the close callback reports it
+_CLOSE_REASONS = {
+    getattr(libvirt, name, -1 - i): text
+    for i, (name, text) in enumerate(
+        (
+            ("VIR_CONNECT_CLOSE_REASON_ERROR", "error"),
+            ("VIR_CONNECT_CLOSE_REASON_EOF", "end of file: the daemon went away"),
+            ("VIR_CONNECT_CLOSE_REASON_KEEPALIVE", "keep-alive timeout"),
+            ("VIR_CONNECT_CLOSE_REASON_CLIENT", "closed by the client"),
+        )
+    )
+}
+
+
 # -- keep-alive event loop (one per process) -----------------------------------------------
 _event_lock = threading.Lock()
 _event_thread: threading.Thread | None = None
@@ -104,6 +118,8 @@ class LibvirtConnection:
         self._lock = threading.Lock()
         self._driver: str | None = None
         self._dropped: list[libvirt.virConnect] = []  # dead connections still to close
+        #: callback(up, why) when libvirt closes the connection (watch_connection)
+        self._connection_watchers: list[Callable[[bool, str], None]] = []
 
     def _opened(self, conn: libvirt.virConnect) -> None:
         """Called (lock held) after a connection opened: drop caches of the old one."""
@@ -155,9 +171,24 @@ class LibvirtConnection:
             if self._conn is c:
                 self._conn = None
                 self._dropped.append(c)
+                why = _CLOSE_REASONS.get(reason, f"reason {reason}")
+                for cb in list(self._connection_watchers):
+                    try:
+                        cb(False, f"libvirt closed the connection to {self.uri} ({why})")
+                    except Exception:  # noqa: BLE001 - a watcher must not break libvirt's loop
+                        log.exception("connection watcher")
 
         with contextlib.suppress(libvirt.libvirtError):
             conn.registerCloseCallback(closed, None)
+
+    def watch_connection(self, callback: Callable[[bool, str], None]) -> bool:
+        """callback(False, why) when libvirt closes a daemon connection (its close
+        callback: the daemon stopped, or keep-alive gave up); the inventory's reconnect
+        probe tells when it is back. The test driver has no connection to lose."""
+        if not _uses_daemon(self.uri):
+            return False
+        self._connection_watchers.append(callback)
+        return True
 
     def _auth(self) -> list:
         user, password = self._username, self._password

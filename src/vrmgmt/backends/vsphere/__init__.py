@@ -10,7 +10,8 @@ objects and faults never leave this package; errors are vrmgmt.errors exceptions
 Modules: session (login, re-login, retries, fault translation, PropertyCollector
 helpers), tasks (bounded task waits), specs (VMSpec/VMChange -> ConfigSpec device
 changes), placement (datacenter/folder/pool/datastore/network by name), perf
-(QueryPerf), manager (VSphereManager). features() / is_slow() say what works and what
+(QueryPerf), events (VM changes pushed by a PropertyCollector of its own:
+WaitForUpdatesEx), manager (VSphereManager). features() / is_slow() say what works and what
 waits (every power task is slow).
 
 Choices (also visible to the CIM layer):

@@ -5,7 +5,7 @@ VMs are read in bulk with the PropertyCollector; power actions, snapshots, defin
 modify and undefine run as vSphere tasks. The session lives in session.py, task waits
 in tasks.py, placement in placement.py, spec conversion in specs.py, QueryPerf in perf.py,
 snapshots in snapshots.py, migration in migration.py, datastores and networks in
-pools.py, property-to-model conversion in vms.py.
+pools.py, property-to-model conversion in vms.py, pushed VM changes (watch) in events.py.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from pyVmomi import vim
 from vrmgmt.backends.base import Feature, Manager
 from vrmgmt.backends.vsphere import specs as vs_specs
 from vrmgmt.backends.vsphere.consoles import ConsolesMixin
+from vrmgmt.backends.vsphere.events import EventsMixin
 from vrmgmt.backends.vsphere.hostpower import HostPowerMixin
 from vrmgmt.backends.vsphere.migration import MigrationMixin
 from vrmgmt.backends.vsphere.perf import PerfMixin
@@ -129,6 +130,7 @@ class VSphereManager(
     PerfMixin,
     PlacementMixin,
     TasksMixin,
+    EventsMixin,
     SessionMixin,
     Manager,
 ):
@@ -191,6 +193,7 @@ class VSphereManager(
         self._login_error: BackendUnavailable | None = None  # how the last login failed
         self._login_failed_at = 0.0  # and when (time.monotonic())
         self._tools: dict[str, bool] = {}  # uuid -> VMware Tools running, as last read
+        self._init_events()
 
     def __repr__(self) -> str:
         return f"<VSphereManager {self.backend_id!r} {self.url}>"

@@ -364,8 +364,57 @@ def watch(env: ProviderEnv) -> None:
 
         pump.submit(produce)
 
+    def on_host(backend_id: str, reachable: bool) -> None:
+        if reachable:
+            pump.submit(lambda: resync(env, ns, backend_id, known, reads))
+
     pump.submit(seed)  # before any event: the pump runs them in order
     env.inventory.watch_vms(on_event)
+    env.inventory.watch_hosts(on_host)
+
+
+def resync(
+    env: ProviderEnv,
+    namespace: str,
+    backend_id: str,
+    known: dict[str, CIMInstance],
+    reads: dict[str, tuple[float, VirtualMachine]],
+) -> list[tuple[str, CIMInstance]]:
+    """When a backend is reachable again: the indications of what changed while it was
+    not (the events pushed meanwhile were lost with the connection): VMs gone, new, or
+    in another EnabledState than `known` last saw, from one listing (and one read per
+    changed VM). Events the backend
+    sends itself for the same changes (vSphere's new collector) find nothing new then.
+    A backend none of whose VMs were known (down since the start) is only taken note of."""
+    try:
+        vms = env.inventory.vms_of(backend_id)
+    except VrmError:
+        return []
+    if any(vm.stale for vm in vms):
+        return []  # down again meanwhile
+    mine = {u for u, i in known.items() if i.get("BackendID") == backend_id}
+    if not mine:
+        for vm in vms:
+            rs = RequestedStates.lookup(requested_states(env).all(), vm.backend_id, vm.uuid)
+            known[vm.uuid] = vm_instance(vm, namespace, _possible(env.inventory, vm), rs)
+        return []
+    events = []
+    listed = {vm.uuid: vm for vm in vms}
+    for uuid in sorted(mine - set(listed)):
+        name = known[uuid].get("ElementName") or ""
+        events.append(VmEvent(backend_id, uuid, VmEventKind.UNDEFINED, None, name))
+    for vm in vms:
+        prev = known.get(vm.uuid)
+        if prev is None:
+            events.append(VmEvent(backend_id, vm.uuid, VmEventKind.DEFINED, vm.state, vm.name))
+        elif prev.get("EnabledState") != vm_map.ENABLED_STATE[vm.state]:
+            events.append(VmEvent(backend_id, vm.uuid, VmEventKind.CHANGED, vm.state, vm.name))
+    out = []  # (each changed VM is read once, as for a pushed event)
+    for event in events:
+        i = lifecycle_indication(env, namespace, event, known, reads)
+        if i is not None:
+            out.append((namespace, i))
+    return out
 
 
 METHODS = MethodTable()

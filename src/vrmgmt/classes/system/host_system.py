@@ -1,7 +1,8 @@
 """VRM_HostSystem: one per configured backend, the hypervisor host (DSP1042 System
 Virtualization §7.1: the host computer system; keys CreationClassName + Name, Name =
 the backend id from the configuration), and host power: RequestStateChange 4 (shut down)
-/ 10 (reboot), DSP1052 §8.1.2, see host_power.py."""
+/ 10 (reboot), DSP1052 §8.1.2, see host_power.py; CIM_InstModification when its
+backend's communication is lost or back (DSP1054 Indications §7; watch())."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pywbem
 from pywbem import CIMError, CIMInstance, CIMInstanceName, CIMProperty, Uint16, Uint32, Uint64
 
 from vrmgmt.cim import fastinst
+from vrmgmt.cim import indications as ind
 from vrmgmt.cim import paths as cim_paths
 from vrmgmt.cim import valuemaps as vm_map
 from vrmgmt.cim.errors import not_found
@@ -60,6 +62,9 @@ def vm_counts(vms) -> dict[str, int]:
     return {"NumberOfVirtualSystems": n, **counts}
 
 
+#: CIM_ManagedSystemElement.CommunicationStatus: 2 Communication OK, 3 Lost Communication
+COMM_OK, COMM_LOST = 2, 3
+
 _COUNT_NAMES = ["NumberOfVirtualSystems", *_COUNTED.values(), "VirtualSystemsOther"]
 
 
@@ -91,6 +96,7 @@ def host_instance(
             "OperationalStatus", [Uint16(v) for v in op_status], type="uint16", is_array=True
         ),
         CIMProperty("HealthState", Uint16(health)),
+        CIMProperty("CommunicationStatus", Uint16(COMM_LOST if lost else COMM_OK), type="uint16"),
         CIMProperty("HypervisorType", host.hypervisor_type or None, type="string"),
         CIMProperty("HypervisorVersion", host.hypervisor_version or None, type="string"),
         CIMProperty("VirtualSystemType", host.virtual_system_type or None, type="string"),
@@ -175,6 +181,51 @@ def instances(
                     if not any(vm.stale for vm in vms):  # (failed since the host answered)
                         counts = vm_counts(vms)
             yield host_instance(h, namespace, env, counts)
+
+
+# -- indications (DSP1054 §7): communication with a backend lost / back ---------------------
+#: a change of these is news (the rest, free memory or VM counts, changes all the time)
+_STATUS = ("OperationalStatus", "CommunicationStatus", "EnabledState")
+
+
+def reachability_indication(
+    env: ProviderEnv, namespace: str, backend_id: str, known: dict[str, CIMInstance]
+) -> CIMInstance | None:
+    """CIM_InstModification of the host when its OperationalStatus, CommunicationStatus
+    or EnabledState differ from what `known` last saw (updated here); None otherwise."""
+    try:
+        cur = next(instances(env, namespace, [path(backend_id, namespace)]))
+    except (StopIteration, CIMError, VrmError):
+        return None
+    prev = known.get(backend_id)
+    known[backend_id] = cur
+    if prev is None or all(cur.get(n) == prev.get(n) for n in _STATUS):
+        return None
+    return ind.inst_modification(cur, prev)
+
+
+def watch(env: ProviderEnv) -> None:
+    """Start this class's indication source (the host's enable_indications): the
+    inventory's down/up transitions of a backend (Inventory.watch_hosts) become
+    CIM_InstModification of its VRM_HostSystem in env.namespace."""
+    ns = env.namespace
+    pump = ind.EventPump(env, "host-indications")
+    known: dict[str, CIMInstance] = {}
+
+    def seed():
+        for inst in instances(env, ns):
+            known[inst["Name"]] = inst
+        return ()
+
+    def on_change(backend_id: str, _reachable: bool) -> None:
+        def produce():
+            i = reachability_indication(env, ns, backend_id, known)
+            return [(ns, i)] if i is not None else []
+
+        pump.submit(produce)
+
+    pump.submit(seed)  # before any change: the pump runs them in order
+    env.inventory.watch_hosts(on_change)
 
 
 # -- methods -----------------------------------------------------------------------------
