@@ -362,9 +362,12 @@ def test_activated_lifecycle_provider_delivers_job_completion(mb):
     assert d["PreviousInstance"]._as_dict()["JobState"] == 4
 
 
-def test_activated_lifecycle_provider_delivers_group_changes(mb):
+def test_activated_lifecycle_provider_delivers_group_changes(mb, vrm_config, tmp_path):
     """A group created through the provider process's group service: CIM_InstCreation
     of the VRM_Group with the name given, delivered through the broker."""
+    cfg = tmp_path / "groups.toml"  # the groups of this test's own state dir
+    cfg.write_text(f'[paths]\nstate_dir = "{tmp_path / "state"}"\n' + vrm_config.read_text())
+    os.replace(cfg, vrm_config)
     mi = mb.mi(mb._reg("CIM_InstCreation"), "indication")
     ctx = mb.context()
     flt = cmpi.CMPISelectExp(
@@ -416,3 +419,46 @@ def test_sources_follow_a_reloaded_configuration(mb, vrm_config, tmp_path):
         mb.broker, lambda i: i._as_dict()["SourceInstance"]._as_dict()["EnabledState"] == 9
     )
     assert ind._as_dict()["PreviousInstance"]._as_dict()["EnabledState"] == 2
+
+
+@pytest.mark.qemu  # a libvirtd of the test's own (support.peer_libvirtd)
+def test_activated_lifecycle_provider_delivers_host_lost_and_back(mb, vrm_config, tmp_path):
+    """The provider process's backend is a libvirtd that stops and starts again: the
+    CIMOM gets CIM_InstModification of the VRM_HostSystem, Lost Communication then OK."""
+    from support.libvirtd import LibvirtdForTests
+    from support.peer_libvirtd import PeerLibvirtd
+
+    LibvirtdForTests.prepare_host()
+    with PeerLibvirtd() as peer:
+        new = tmp_path / "peer.toml"
+        new.write_text(f'[[backends]]\nid = "peer"\ntype = "libvirt"\nuri = "{peer.uri}"\n')
+        os.replace(new, vrm_config)
+        mi = mb.mi(mb._reg("CIM_InstModification"), "indication")
+        ctx = mb.context()
+        flt = cmpi.CMPISelectExp(
+            mb.broker,
+            "SELECT * FROM CIM_InstModification WHERE SourceInstance ISA VRM_HostSystem",
+            "WQL",
+        )
+        cp = mb.path("CIM_InstModification")
+        assert mi.activate_filter(ctx, flt, "CIM_InstModification", cp, True).ok
+        assert mi.enable_indications(ctx).ok
+        kit.ok(mb.enumerate_instance_names("VRM_HostSystem"))  # connected, watched
+        time.sleep(1)
+
+        def host_in(status: int):
+            def pred(i) -> bool:
+                d = i._as_dict()
+                src = d["SourceInstance"]._as_dict()
+                return src.get("Name") == "peer" and list(src["OperationalStatus"]) == [status]
+
+            return pred
+
+        peer.stop()
+        _, ind = _wait_for(mb.broker, host_in(13), timeout=10)  # Lost Communication
+        d = ind._as_dict()
+        assert d["SourceInstance"]._as_dict()["CommunicationStatus"] == 3
+        assert list(d["PreviousInstance"]._as_dict()["OperationalStatus"]) == [2]
+        peer.start()
+        _, ind = _wait_for(mb.broker, host_in(2), timeout=15)  # OK again
+        assert ind._as_dict()["SourceInstance"]._as_dict()["CommunicationStatus"] == 2
