@@ -920,3 +920,23 @@ def test_features_and_slow_actions(mgr):
         PowerAction.SAVE,
         PowerAction.RESET,
     }  # every task; ShutdownGuest / RebootGuest return at once
+
+
+def test_close_cancels_the_update_wait_at_once(sim):
+    """A manager that follows its VMs (WaitForUpdatesEx with maxWaitSeconds half the
+    timeout) closes at once: the running wait is cancelled and the thread has ended, so
+    no long poll is left holding a connection to the vCenter."""
+    m = create_manager("vc-close", "vsphere", **{**sim.manager_options(), "timeout": 30})
+    m.connect()
+    assert m.watch(lambda event: None)
+    deadline = time.monotonic() + 10
+    while m._events_col is None and time.monotonic() < deadline:  # the wait is running
+        time.sleep(0.05)
+    assert m._events_col is not None
+    thread = m._events_thread
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    m.close()
+    took = time.monotonic() - t0
+    assert not thread.is_alive()
+    assert took < 2.0, f"close took {took:.1f} s (the wait's bound is 15 s)"

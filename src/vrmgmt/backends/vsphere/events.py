@@ -57,6 +57,8 @@ WATCHED = [
 _CONFIG = ("name", "config.hardware.numCPU", "config.hardware.memoryMB", "config.annotation")
 #: seconds between attempts to get a collector again while the connection is lost
 RETRY_MIN, RETRY_MAX = 0.5, 2.0
+#: how long close() waits for the events thread after cancelling its wait
+CLOSE_JOIN_S = 2.0
 
 
 @dataclass(slots=True)
@@ -108,6 +110,8 @@ class EventsMixin:
         self._events_lock = threading.Lock()
         self._events_thread: threading.Thread | None = None
         self._events_stop = threading.Event()
+        #: the collector whose WaitForUpdatesEx is running (close() cancels that wait)
+        self._events_col: _Collector | None = None
 
     # -- the Manager interface -------------------------------------------------------
     def watch(self, callback: Callable[[VmEvent], None]) -> bool:
@@ -123,9 +127,18 @@ class EventsMixin:
         return True
 
     def close(self) -> None:
-        self._events_stop.set()  # the thread ends after its current wait at the latest
+        """Stop following: the running WaitForUpdatesEx is cancelled (a long poll left
+        open holds a connection and delays a vCenter's, or vcsim's, shutdown), and the
+        thread ends before the session is logged out."""
+        self._events_stop.set()
         with self._events_lock:
-            self._events_thread = None
+            thread, self._events_thread = self._events_thread, None
+        col = self._events_col
+        if col is not None:
+            with contextlib.suppress(Exception):  # the session may be gone already
+                col.pc.CancelWaitForUpdates()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(CLOSE_JOIN_S)
         super().close()  # type: ignore[misc]
 
     def _start_events_locked(self) -> None:
@@ -173,9 +186,12 @@ class EventsMixin:
                 lost = None
                 log.info("vsphere backend %s: VM events again", self.backend_id)
                 self._connection_changed(True, "")
+            self._events_col = col
             try:
-                seen = self._follow(col, seen, stop)
+                if not stop.is_set():  # close() may have come before the collector was known
+                    seen = self._follow(col, seen, stop)
             finally:
+                self._events_col = None
                 self._destroy(col)
 
     def _new_collector(self, session: _Session) -> _Collector:
