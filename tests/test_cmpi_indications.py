@@ -362,12 +362,9 @@ def test_activated_lifecycle_provider_delivers_job_completion(mb):
     assert d["PreviousInstance"]._as_dict()["JobState"] == 4
 
 
-def test_activated_lifecycle_provider_delivers_group_changes(mb, vrm_config, tmp_path):
+def test_activated_lifecycle_provider_delivers_group_changes(mb):
     """A group created through the provider process's group service: CIM_InstCreation
     of the VRM_Group with the name given, delivered through the broker."""
-    cfg = tmp_path / "groups.toml"  # the groups of this test's own state dir
-    cfg.write_text(f'[paths]\nstate_dir = "{tmp_path / "state"}"\n' + vrm_config.read_text())
-    os.replace(cfg, vrm_config)
     mi = mb.mi(mb._reg("CIM_InstCreation"), "indication")
     ctx = mb.context()
     flt = cmpi.CMPISelectExp(
@@ -431,7 +428,10 @@ def test_activated_lifecycle_provider_delivers_host_lost_and_back(mb, vrm_config
     LibvirtdForTests.prepare_host()
     with PeerLibvirtd() as peer:
         new = tmp_path / "peer.toml"
-        new.write_text(f'[[backends]]\nid = "peer"\ntype = "libvirt"\nuri = "{peer.uri}"\n')
+        new.write_text(
+            f'[paths]\nstate_dir = "{tmp_path / "state"}"\n'
+            f'[[backends]]\nid = "peer"\ntype = "libvirt"\nuri = "{peer.uri}"\n'
+        )
         os.replace(new, vrm_config)
         mi = mb.mi(mb._reg("CIM_InstModification"), "indication")
         ctx = mb.context()

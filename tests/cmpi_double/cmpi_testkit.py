@@ -123,12 +123,14 @@ def write_node_xml(path: Path) -> Path:
 
 @pytest.fixture
 def vrm_config(tmp_path, monkeypatch) -> Path:
-    """$VRMGMT_CONFIG: one libvirt test-driver backend over a node file of this test."""
+    """$VRMGMT_CONFIG: one libvirt test-driver backend over a node file of this test, and
+    a state dir of its own (jobs, groups, requested states: never /var/lib/vrmgmt)."""
     import vrmgmt.cmpi
 
     node = write_node_xml(tmp_path / "node.xml")
     cfg = tmp_path / "vrmgmt.toml"
     cfg.write_text(
+        f'[paths]\nstate_dir = "{tmp_path / "state"}"\n\n'
         f'[[backends]]\nid = "{BACKEND}"\ntype = "libvirt"\nuri = "test://{node}"\ntimeout = 10\n'
     )
     monkeypatch.setenv("VRMGMT_CONFIG", str(cfg))
