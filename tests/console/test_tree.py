@@ -26,6 +26,7 @@ import pytest
 from pywbem import Uint16
 
 from support.browser import PHONE, ConsoleBrowser, launch_chromium
+from support.browser import POWER_MENU as MENU
 from support.libvirtd import LibvirtdForTests
 from support.server import VrmServer
 from support.testdriver import node_uri, write_node_xml
@@ -39,15 +40,6 @@ pytestmark = [
 ]
 
 BADGE = {2: "Running", 3: "Off", 6: "Suspended", 9: "Paused"}
-MENU = {
-    2: "Start / resume",
-    9: "Pause",
-    6: "Suspend (save)",
-    4: "Shut down",
-    10: "Reboot",
-    11: "Reset",
-    3: "Power off",
-}
 
 
 @pytest.fixture(scope="module")

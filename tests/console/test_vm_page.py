@@ -18,19 +18,11 @@ import statistics
 
 import pytest
 
+from support.browser import POWER_MENU as MENU
 from support.browser import ConsoleBrowser, artifacts_dir, launch_chromium, populate_groups
 from support.console_pages import PW, ROLE_USERS, open_page, pages_server, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
-MENU = {
-    2: "Start / resume",
-    9: "Pause",
-    6: "Suspend (save)",
-    4: "Shut down",
-    10: "Reboot",
-    11: "Reset",
-    3: "Power off",
-}
 
 
 @pytest.fixture(scope="module")

@@ -43,6 +43,17 @@ PHONE = {"width": 390, "height": 844}
 #: how long a test waits for something to appear in the page (ms)
 WAIT_MS = 20_000
 
+#: the console's label of each power action, by RequestedState (static/js/ui.js)
+POWER_MENU = {
+    2: "Start / resume",
+    9: "Pause",
+    6: "Suspend (save)",
+    4: "Shut down",
+    10: "Reboot",
+    11: "Reset",
+    3: "Power off",
+}
+
 
 def chromium_path() -> str:
     """Debian's chromium; a clear failure (not a skip) when it is missing."""
